@@ -33,6 +33,11 @@ def pytest_configure(config: pytest.Config) -> None:
     _SESSION_TMP.mkdir(parents=True, exist_ok=True)
     os.environ["TMPDIR"] = str(_SESSION_TMP)
     os.environ["DOCKYARD_TEST_TOKEN"] = LEAK_TOKEN
+    # Subprocesses (dockyard-runtime, dockyardd) run this tree's code, not whatever
+    # copy of dockyard is installed: a git worktree tests itself.
+    src = str(Path(__file__).resolve().parent.parent / "src")
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [src, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))])
     tempfile.tempdir = None
 
 

@@ -67,7 +67,7 @@ class DigestMismatch(DockyardError):
     status = 400
 
 
-class SystemError_(DockyardError):  # noqa: N801 - avoid shadowing the builtin
+class SystemError_(DockyardError):
     status = 500
 
 
