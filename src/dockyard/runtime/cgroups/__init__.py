@@ -1,0 +1,92 @@
+"""cgroups v1 and v2 behind one interface (:class:`CgroupManager`).
+
+The runtime's parent process calls ``create_manager(spec cgroupsPath, id)``,
+``apply(pid)`` and ``set(linux.resources)``; the manager's ``to_state()`` goes into
+the container's state file and ``load_manager`` rebuilds it for later verbs
+(``pause``/``resume``, ``ps``, ``update``, ``delete``, the daemon's stats).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from dockyard.errors import InvalidArgument, Unavailable
+
+from .detect import Layout, detect
+from .paths import CgroupPath, parse_cgroups_path
+from .resources import validate
+from .stats import CgroupStats
+
+__all__ = ["CgroupManager", "CgroupStats", "create_manager", "load_manager", "validate"]
+
+
+class CgroupManager(Protocol):
+    """One container's cgroup, wherever the host's hierarchies put it.
+
+    Lifecycle: ``create_manager`` only computes paths; ``apply(pid)`` makes the
+    directories (recording which parents it made) and moves ``pid`` in; ``set``
+    writes ``linux.resources`` (again for ``update``); ``freeze``/``thaw`` wait
+    until the kernel reports the new state; ``destroy`` kills nothing, it removes
+    the leaf directories (retrying while exiting tasks leave) and the parents it
+    made that are empty. ``paths`` maps controller -> directory ("" = unified).
+    """
+
+    version: int
+
+    @property
+    def paths(self) -> dict[str, str]: ...
+    def apply(self, pid: int | None) -> None: ...
+    def set(self, resources: Mapping[str, Any] | None) -> None: ...
+    def freeze(self, timeout: float = 10.0) -> None: ...
+    def thaw(self, timeout: float = 10.0) -> None: ...
+    def pids(self) -> list[int]: ...
+    def stats(self) -> CgroupStats: ...
+    def destroy(self, timeout: float = 5.0) -> None: ...
+    def to_state(self) -> dict[str, Any]: ...
+
+
+def _unified_path(layout: Layout, cg: CgroupPath) -> str:
+    """The cgroup path relative to the cgroup2 mount (mount roots accounted for)."""
+    assert layout.unified is not None
+    full = layout.unified_dir(cg.in_hierarchy(layout.own.get("", "/")))
+    return full[len(layout.unified.rstrip("/")):] or "/"
+
+
+def create_manager(cgroups_path: str | None, container_id: str, *,
+                   layout: Layout | None = None) -> CgroupManager:
+    """The manager for a container; nothing is created until ``apply``."""
+    layout = layout or detect()
+    cg = parse_cgroups_path(cgroups_path, container_id)
+    mode = layout.mode
+    if mode == "none":
+        raise Unavailable("no cgroup hierarchy is mounted on this host")
+    from .v2 import V2Manager
+
+    if mode == "v2":
+        return V2Manager(layout.unified or "/", _unified_path(layout, cg))
+    from .v1 import V1Manager
+
+    dirs = {}
+    for name, hierarchy in layout.v1.items():
+        dirs[name] = hierarchy.dir_for(cg.in_hierarchy(layout.own.get(name, "/")))
+        if dirs[name] == hierarchy.mountpoint.rstrip("/"):
+            raise InvalidArgument(f"linux.cgroupsPath {cgroups_path!r} names the root "
+                                  f"of the {name} hierarchy")
+    unified = None
+    if mode == "hybrid":
+        unified = V2Manager(layout.unified or "/", _unified_path(layout, cg), controllers=())
+    return V1Manager(dirs, unified=unified)
+
+
+def load_manager(saved: Mapping[str, Any]) -> CgroupManager:
+    """Rebuild a manager from its ``to_state()`` (as kept in the state file)."""
+    if not isinstance(saved, Mapping) or saved.get("version") not in (1, 2):
+        raise InvalidArgument(f"not a saved cgroup manager state: {saved!r}")
+    if saved["version"] == 2:
+        from .v2 import V2Manager
+
+        return V2Manager.from_state(saved)
+    from .v1 import V1Manager
+
+    return V1Manager.from_state(saved)

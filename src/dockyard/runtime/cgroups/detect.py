@@ -1,0 +1,127 @@
+"""Which cgroup layout this host has: v1, v2 (unified) or hybrid.
+
+Read once from ``/proc/self/mountinfo`` (where each hierarchy is mounted, and
+which part of it the mount shows) and ``/proc/self/cgroup`` (where this process
+sits in each hierarchy). The parsing functions take the file text, so unit tests
+feed them any layout without touching the host.
+"""
+
+from __future__ import annotations
+
+import functools
+import posixpath
+from dataclasses import dataclass, field
+
+__all__ = ["Hierarchy", "Layout", "detect", "parse_layout"]
+
+
+@dataclass(frozen=True)
+class Hierarchy:
+    """One mounted v1 hierarchy: its controllers (or ``name=x``), mount point and root."""
+
+    controllers: tuple[str, ...]
+    mountpoint: str
+    root: str = "/"
+
+    def dir_for(self, cgroup_path: str) -> str:
+        """The directory of hierarchy path ``cgroup_path`` (absolute in the hierarchy)."""
+        return _join_under(self.mountpoint, self.root, cgroup_path)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The host's cgroup layout as this process sees it.
+
+    ``v1`` maps each v1 controller (and named hierarchy, e.g. ``name=systemd``) to
+    its hierarchy; several keys share one hierarchy when co-mounted (``cpu,cpuacct``).
+    ``unified`` is the cgroup2 mount, if any. ``own`` maps controller -> this
+    process's cgroup path ("" key: the unified one).
+    """
+
+    v1: dict[str, Hierarchy] = field(default_factory=dict)
+    unified: str | None = None
+    unified_root: str = "/"
+    own: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def mode(self) -> str:
+        if self.v1:
+            return "hybrid" if self.unified else "v1"
+        if self.unified:
+            return "v2"
+        return "none"
+
+    def hierarchies(self) -> list[Hierarchy]:
+        """Each mounted v1 hierarchy once, in a stable order."""
+        seen: dict[str, Hierarchy] = {}
+        for h in self.v1.values():
+            seen.setdefault(h.mountpoint, h)
+        return sorted(seen.values(), key=lambda h: h.mountpoint)
+
+    def unified_dir(self, cgroup_path: str) -> str:
+        if self.unified is None:
+            raise ValueError("no cgroup2 hierarchy is mounted")
+        return _join_under(self.unified, self.unified_root, cgroup_path)
+
+
+def _join_under(mountpoint: str, mount_root: str, cgroup_path: str) -> str:
+    # A mount may show only a subtree (inside a container: root "/docker/abc"); a
+    # path from /proc/self/cgroup is relative to the whole hierarchy.
+    path = posixpath.normpath("/" + cgroup_path.lstrip("/"))
+    root = posixpath.normpath(mount_root or "/")
+    if root != "/" and (path == root or path.startswith(root + "/")):
+        path = path[len(root):] or "/"
+    return posixpath.normpath(mountpoint + "/" + path.lstrip("/")).rstrip("/") or "/"
+
+
+def _unescape(text: str) -> str:
+    return (text.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n")
+            .replace("\\134", "\\"))
+
+
+def parse_layout(mountinfo: str, proc_cgroup: str) -> Layout:
+    """Build a :class:`Layout` from the text of mountinfo and /proc/self/cgroup."""
+    v1: dict[str, Hierarchy] = {}
+    unified: str | None = None
+    unified_root = "/"
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if " - " not in line or len(fields) < 10:
+            continue
+        sep = fields.index("-")
+        fstype, super_opts = fields[sep + 1], fields[sep + 3]
+        root, point = _unescape(fields[3]), _unescape(fields[4])
+        if fstype == "cgroup2":
+            if unified is None:
+                unified, unified_root = point, root
+        elif fstype == "cgroup":
+            names = tuple(o for o in super_opts.split(",") if o not in _NON_CONTROLLER_OPTS
+                          and not o.startswith(("release_agent=", "xattr")))
+            hierarchy = Hierarchy(names, point, root)
+            for name in names:
+                v1.setdefault(name, hierarchy)
+    own: dict[str, str] = {}
+    for line in proc_cgroup.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        if parts[1] == "":
+            own[""] = parts[2]
+        for name in parts[1].split(","):
+            if name:
+                own[name] = parts[2]
+    return Layout(v1=v1, unified=unified, unified_root=unified_root, own=own)
+
+
+_NON_CONTROLLER_OPTS = {"rw", "ro", "noprefix", "clone_children", "cpuset_v2_mode",
+                        "nosuid", "nodev", "noexec", "relatime"}
+
+
+@functools.cache
+def detect() -> Layout:
+    """The running host's layout (read once per process)."""
+    with open("/proc/self/mountinfo") as f:
+        mountinfo = f.read()
+    with open("/proc/self/cgroup") as f:
+        proc_cgroup = f.read()
+    return parse_layout(mountinfo, proc_cgroup)
