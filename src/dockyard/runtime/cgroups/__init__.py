@@ -4,46 +4,47 @@ The runtime's parent process calls ``create_manager(spec cgroupsPath, id)``,
 ``apply(pid)`` and ``set(linux.resources)``; the manager's ``to_state()`` goes into
 the container's state file and ``load_manager`` rebuilds it for later verbs
 (``pause``/``resume``, ``ps``, ``update``, ``delete``, the daemon's stats).
+
+Only what ``create`` needs is imported eagerly; the Protocol, the stats types and
+the resource validation load on first use (typing, dataclasses and logging cost
+more start-up time than the whole package).
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping
-from typing import Any, Protocol
 
 from dockyard.errors import InvalidArgument, Unavailable
 
 from .detect import Layout, detect
 from .paths import CgroupPath, parse_cgroups_path
-from .resources import validate
-from .stats import CgroupStats
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from .manager import CgroupManager
+    from .stats import CgroupStats
 
 __all__ = ["CgroupManager", "CgroupStats", "create_manager", "load_manager", "validate"]
 
 
-class CgroupManager(Protocol):
-    """One container's cgroup, wherever the host's hierarchies put it.
+def __getattr__(name: str) -> object:
+    if name == "CgroupManager":
+        from .manager import CgroupManager
 
-    Lifecycle: ``create_manager`` only computes paths; ``apply(pid)`` makes the
-    directories (recording which parents it made) and moves ``pid`` in; ``set``
-    writes ``linux.resources`` (again for ``update``); ``freeze``/``thaw`` wait
-    until the kernel reports the new state; ``destroy`` kills nothing, it removes
-    the leaf directories (retrying while exiting tasks leave) and the parents it
-    made that are empty. ``paths`` maps controller -> directory ("" = unified).
-    """
+        return CgroupManager
+    if name == "CgroupStats":
+        from .stats import CgroupStats
 
-    version: int
+        return CgroupStats
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-    @property
-    def paths(self) -> dict[str, str]: ...
-    def apply(self, pid: int | None) -> None: ...
-    def set(self, resources: Mapping[str, Any] | None) -> None: ...
-    def freeze(self, timeout: float = 10.0) -> None: ...
-    def thaw(self, timeout: float = 10.0) -> None: ...
-    def pids(self) -> list[int]: ...
-    def stats(self) -> CgroupStats: ...
-    def destroy(self, timeout: float = 5.0) -> None: ...
-    def to_state(self) -> dict[str, Any]: ...
+
+def validate(resources: Mapping[str, Any] | None) -> None:
+    """Raise InvalidArgument (naming the JSON path) for values no cgroup can take."""
+    from .resources import validate as check
+
+    check(resources)
 
 
 def _unified_path(layout: Layout, cg: CgroupPath) -> str:
@@ -81,7 +82,7 @@ def create_manager(cgroups_path: str | None, container_id: str, *,
 
 def load_manager(saved: Mapping[str, Any]) -> CgroupManager:
     """Rebuild a manager from its ``to_state()`` (as kept in the state file)."""
-    if not isinstance(saved, Mapping) or saved.get("version") not in (1, 2):
+    if not isinstance(saved, dict) or saved.get("version") not in (1, 2):
         raise InvalidArgument(f"not a saved cgroup manager state: {saved!r}")
     if saved["version"] == 2:
         from .v2 import V2Manager

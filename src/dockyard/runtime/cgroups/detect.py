@@ -8,27 +8,40 @@ feed them any layout without touching the host.
 
 from __future__ import annotations
 
-import functools
 import posixpath
-from dataclasses import dataclass, field
 
 __all__ = ["Hierarchy", "Layout", "detect", "parse_layout"]
 
 
-@dataclass(frozen=True)
 class Hierarchy:
-    """One mounted v1 hierarchy: its controllers (or ``name=x``), mount point and root."""
+    """One mounted v1 hierarchy: its controllers (or ``name=x``), mount point and root.
 
-    controllers: tuple[str, ...]
-    mountpoint: str
-    root: str = "/"
+    (Plain classes here, not dataclasses: this module is on the runtime's start-up
+    path, and importing dataclasses costs more than the whole module.)
+    """
+
+    __slots__ = ("controllers", "mountpoint", "root")
+
+    def __init__(self, controllers: tuple[str, ...], mountpoint: str, root: str = "/") -> None:
+        self.controllers = controllers
+        self.mountpoint = mountpoint
+        self.root = root
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Hierarchy) and (self.controllers, self.mountpoint,
+                                                 self.root) == (other.controllers,
+                                                                other.mountpoint, other.root)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Hierarchy({self.controllers!r}, {self.mountpoint!r}, {self.root!r})"
 
     def dir_for(self, cgroup_path: str) -> str:
         """The directory of hierarchy path ``cgroup_path`` (absolute in the hierarchy)."""
         return _join_under(self.mountpoint, self.root, cgroup_path)
 
 
-@dataclass(frozen=True)
 class Layout:
     """The host's cgroup layout as this process sees it.
 
@@ -38,10 +51,14 @@ class Layout:
     process's cgroup path ("" key: the unified one).
     """
 
-    v1: dict[str, Hierarchy] = field(default_factory=dict)
-    unified: str | None = None
-    unified_root: str = "/"
-    own: dict[str, str] = field(default_factory=dict)
+    __slots__ = ("own", "unified", "unified_root", "v1")
+
+    def __init__(self, v1: dict[str, Hierarchy] | None = None, unified: str | None = None,
+                 unified_root: str = "/", own: dict[str, str] | None = None) -> None:
+        self.v1 = v1 or {}
+        self.unified = unified
+        self.unified_root = unified_root
+        self.own = own or {}
 
     @property
     def mode(self) -> str:
@@ -117,11 +134,15 @@ _NON_CONTROLLER_OPTS = {"rw", "ro", "noprefix", "clone_children", "cpuset_v2_mod
                         "nosuid", "nodev", "noexec", "relatime"}
 
 
-@functools.cache
+_detected: list[Layout] = []
+
+
 def detect() -> Layout:
     """The running host's layout (read once per process)."""
-    with open("/proc/self/mountinfo") as f:
-        mountinfo = f.read()
-    with open("/proc/self/cgroup") as f:
-        proc_cgroup = f.read()
-    return parse_layout(mountinfo, proc_cgroup)
+    if not _detected:
+        with open("/proc/self/mountinfo") as f:
+            mountinfo = f.read()
+        with open("/proc/self/cgroup") as f:
+            proc_cgroup = f.read()
+        _detected.append(parse_layout(mountinfo, proc_cgroup))
+    return _detected[0]

@@ -9,22 +9,40 @@ and v2 (the BPF program tests them from the last to the first).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
-
 from dockyard.errors import InvalidArgument
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from typing import Any
 
 __all__ = ["DeviceRule", "parse_rules"]
 
 
-@dataclass(frozen=True)
 class DeviceRule:
-    allow: bool
-    type: str = "a"  # a, b or c
-    major: int = -1  # -1 = any
-    minor: int = -1
-    access: str = "rwm"
+    """One normalised rule: type a/b/c, major/minor -1 = any, access a subset of "rwm".
+
+    A plain class (not a dataclass): it is built on the runtime's start-up path.
+    """
+
+    __slots__ = ("access", "allow", "major", "minor", "type")
+
+    def __init__(self, allow: bool, type: str = "a", major: int = -1, minor: int = -1,
+                 access: str = "rwm") -> None:
+        self.allow, self.type, self.major, self.minor = allow, type, major, minor
+        self.access = access
+
+    def _key(self) -> tuple:
+        return (self.allow, self.type, self.major, self.minor, self.access)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DeviceRule) and self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return "DeviceRule(allow={!r}, type={!r}, major={}, minor={}, access={!r})".format(
+            *self._key())
 
     def v1_line(self) -> str:
         """The line for devices.allow / devices.deny, e.g. ``c 1:3 rwm``."""
@@ -49,7 +67,7 @@ def parse_rules(rules: Iterable[Mapping[str, Any]] | None,
     out = []
     for i, rule in enumerate(rules or ()):
         at = f"{where}[{i}]"
-        if not isinstance(rule, Mapping):
+        if not isinstance(rule, dict):
             raise InvalidArgument(f"{at}: must be an object")
         allow = rule.get("allow")
         if not isinstance(allow, bool):

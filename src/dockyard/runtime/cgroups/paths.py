@@ -15,23 +15,32 @@ never reach outside the place it names.
 from __future__ import annotations
 
 import posixpath
-import re
-from dataclasses import dataclass
 
 from dockyard.errors import InvalidArgument
 
 __all__ = ["CgroupPath", "expand_slice", "parse_cgroups_path"]
 
 DEFAULT_PARENT = "/dockyard"
-_SLICE_UNIT = re.compile(r"^[A-Za-z0-9:_.\\-]+$")
+_UNIT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.\\-")
 
 
-@dataclass(frozen=True)
 class CgroupPath:
     """A cleaned cgroups path; ``relative`` ones hang below the runtime's own cgroup."""
 
-    path: str
-    relative: bool = False
+    __slots__ = ("path", "relative")
+
+    def __init__(self, path: str, relative: bool = False) -> None:
+        self.path = path
+        self.relative = relative
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CgroupPath) and (self.path, self.relative) == \
+            (other.path, other.relative)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"CgroupPath({self.path!r}, relative={self.relative})"
 
     def in_hierarchy(self, own: str) -> str:
         """The absolute hierarchy path, given this process's path ``own`` there."""
@@ -78,7 +87,7 @@ def parse_cgroups_path(raw: str | None, container_id: str) -> CgroupPath:
     if _is_systemd_form(raw):
         slice_name, prefix, name = raw.split(":")
         for part in (prefix, name):
-            if part and not _SLICE_UNIT.match(part):
+            if part and not set(part) <= _UNIT_CHARS:
                 raise InvalidArgument(f"linux.cgroupsPath: bad systemd unit part {part!r}")
         if not name:
             raise InvalidArgument(f"linux.cgroupsPath: {raw!r} lacks a unit name")

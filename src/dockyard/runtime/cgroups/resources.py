@@ -8,26 +8,40 @@ same kernel values under either runtime.
 
 from __future__ import annotations
 
-import logging
-import re
-from collections.abc import Mapping
-from typing import Any
-
 from dockyard.errors import InvalidArgument
 
 from .devices import parse_rules
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
 __all__ = ["blkio_weight_to_io_weight", "hugepage_size", "shares_to_weight",
            "swap_to_v2", "validate", "warn"]
 
-log = logging.getLogger("dockyard.runtime.cgroups")
 _ROOT = "linux.resources"
-_CPU_LIST = re.compile(r"^\s*(\d+(-\d+)?)(\s*,\s*\d+(-\d+)?)*\s*$")
-_PAGE_SIZE = re.compile(r"^[1-9][0-9]*[KMGT]B$")
 
 
 def warn(message: str) -> None:
-    log.warning("%s", message)
+    """A setting the kernel cannot honour but that must not fail the container."""
+    import logging  # only when there is something to say: logging is slow to import
+
+    logging.getLogger("dockyard.runtime.cgroups").warning("%s", message)
+
+
+def _is_cpu_list(text: str) -> bool:
+    """``0-2,4`` style lists (cpuset.cpus / cpuset.mems)."""
+    for item in text.replace(" ", "").split(","):
+        lo, sep, hi = item.partition("-")
+        if not lo.isdigit() or (sep and not hi.isdigit()):
+            return False
+    return True
+
+
+def _is_page_size(text: str) -> bool:
+    return len(text) >= 3 and text[-2:-1] in "KMGT" and text[-1] == "B" \
+        and text[:-2].isdigit() and text[0] != "0"
 
 
 def shares_to_weight(shares: int) -> int:
@@ -63,7 +77,7 @@ def swap_to_v2(limit: int | None, swap: int | None) -> int | None:
 
 
 def hugepage_size(page_size: str, where: str) -> str:
-    if not isinstance(page_size, str) or not _PAGE_SIZE.match(page_size):
+    if not isinstance(page_size, str) or not _is_page_size(page_size):
         raise InvalidArgument(f"{where}.pageSize: must look like 2MB or 1GB, "
                               f"got {page_size!r}")
     return page_size
@@ -72,7 +86,7 @@ def hugepage_size(page_size: str, where: str) -> str:
 def _obj(value: Any, where: str) -> Mapping[str, Any]:
     if value is None:
         return {}
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict):
         raise InvalidArgument(f"{where}: must be an object")
     return value
 
@@ -126,7 +140,7 @@ def _validate_cpu(cpu: Mapping[str, Any]) -> None:
         value = cpu.get(key)
         if value in (None, ""):
             continue
-        if not isinstance(value, str) or not _CPU_LIST.match(value):
+        if not isinstance(value, str) or not _is_cpu_list(value):
             raise InvalidArgument(f"{at}.{key}: must be a list like '0-2,4', got {value!r}")
 
 

@@ -11,15 +11,20 @@ from __future__ import annotations
 import os
 import posixpath
 import time
-from collections.abc import Mapping
-from typing import Any
 
 from dockyard.errors import InvalidArgument, SystemError_, Unavailable
 
-from . import cgfs, stats
+from . import cgfs
 from .devices import parse_rules
 from .resources import hugepage_size, validate, warn
 from .v2 import V2Manager, remove_dir
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from .stats import CgroupStats
 
 __all__ = ["V1Manager", "v1_writes"]
 
@@ -270,8 +275,10 @@ class V1Manager:
         except FileNotFoundError:
             return []
 
-    def stats(self) -> stats.CgroupStats:
-        return stats.read_v1(self.dirs)
+    def stats(self) -> CgroupStats:
+        from .stats import read_v1
+
+        return read_v1(self.dirs)
 
     # --- removal -------------------------------------------------------------------
     def destroy(self, timeout: float = 5.0) -> None:

@@ -14,12 +14,10 @@ import errno
 import os
 import posixpath
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
 
 from dockyard.errors import Conflict, InvalidArgument, SystemError_, Unavailable
 
-from . import cgfs, stats
+from . import cgfs
 from .devices import parse_rules
 from .resources import (
     blkio_weight_to_io_weight,
@@ -29,6 +27,13 @@ from .resources import (
     validate,
     warn,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping, Sequence
+    from typing import Any
+
+    from .stats import CgroupStats
 
 __all__ = ["V2Manager", "v2_writes"]
 
@@ -279,8 +284,10 @@ class V2Manager:
             return []
         return [int(x) for x in text.split()]
 
-    def stats(self) -> stats.CgroupStats:
-        return stats.read_v2(self.dir)
+    def stats(self) -> CgroupStats:
+        from .stats import read_v2
+
+        return read_v2(self.dir)
 
     # --- removal -------------------------------------------------------------------
     def destroy(self, timeout: float = 5.0) -> None:
