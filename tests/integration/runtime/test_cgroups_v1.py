@@ -230,3 +230,23 @@ def _a_block_device() -> tuple[int, int]:
         major, minor = Path(f"/sys/block/{name}/dev").read_text().strip().split(":")
         return int(major), int(minor)
     pytest.fail("no block device under /sys/block to throttle", pytrace=False)
+
+
+def test_default_path_and_its_shared_parent(container_id: str) -> None:
+    a = create_manager(None, container_id)
+    b = create_manager(None, f"{container_id}-b")
+    try:
+        a.apply(None)
+        b.apply(None)
+        assert a.paths["pids"] == f"/sys/fs/cgroup/pids/dockyard/{container_id}"
+        a.destroy()
+        assert os.path.isdir("/sys/fs/cgroup/pids/dockyard"), "b still lives there"
+    finally:
+        a.destroy()
+        b.destroy()
+    for d in (*a.paths.values(), *b.paths.values()):
+        assert not os.path.exists(d)
+        parent = os.path.dirname(d)
+        # gone, unless someone else's container (another test run) is in it right now
+        assert not os.path.exists(parent) or any(
+            os.path.isdir(os.path.join(parent, e)) for e in os.listdir(parent)), parent

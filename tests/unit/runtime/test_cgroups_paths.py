@@ -118,8 +118,20 @@ def test_default_path_on_v2_and_state_round_trip() -> None:
     layout = parse_layout(V2_MOUNTINFO, "0::/init.scope\n")
     m = create_manager(None, "abc", layout=layout)
     assert m.version == 2 and m.paths == {"": "/sys/fs/cgroup/dockyard/abc"}
+    assert m.shared == ["/sys/fs/cgroup/dockyard"]
     again = load_manager(m.to_state())
     assert again.paths == m.paths and again.to_state() == m.to_state()
+
+
+def test_only_the_default_parent_is_shared() -> None:
+    layout = parse_layout(HYBRID_MOUNTINFO, HYBRID_CGROUP)
+    m = create_manager(None, "c1", layout=layout)
+    assert m.shared == sorted({
+        "/sys/fs/cgroup/cpu,cpuacct/dockyard", "/sys/fs/cgroup/cpuset/dockyard",
+        "/sys/fs/cgroup/memory/dockyard", "/sys/fs/cgroup/devices/dockyard",
+        "/sys/fs/cgroup/systemd/dockyard"})
+    assert m.unified.shared == ["/sys/fs/cgroup/unified/dockyard"]
+    assert create_manager("/dockyard/c1", "c1", layout=layout).shared == []
 
 
 def test_v1_state_round_trip() -> None:

@@ -6,6 +6,8 @@ cpu, io, pids, hugetlb), so the mapping is checked end to end without a v2 host.
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -22,10 +24,12 @@ LEAF_FILES = ["cgroup.procs", "cgroup.freeze", "cgroup.events", "cgroup.controll
 
 def make_tree(root: Path, offered: str = "cpuset cpu io memory hugetlb pids") -> Path:
     root.mkdir()
+    (root / "cgroup.procs").write_text("")
     (root / "cgroup.controllers").write_text(offered + "\n")
     (root / "cgroup.subtree_control").write_text("")
     parent = root / "dockyard"
     parent.mkdir()
+    (parent / "cgroup.procs").write_text("")
     (parent / "cgroup.controllers").write_text(offered + "\n")
     (parent / "cgroup.subtree_control").write_text("")
     leaf = parent / "c1"
@@ -101,6 +105,9 @@ def test_apply_enables_the_requested_controllers_and_creates_parents(
     assert [(d, v) for d, n, v in recorded if n == "cgroup.subtree_control"] == [
         (str(root), "+memory"), (str(root), "+pids")]
     assert m.to_state()["created"] == m.created
+    with pytest.raises(Exception, match="not a cgroup directory"):
+        V2Manager(str(tmp_path / "elsewhere" / "cg"), "/x").create()
+    assert not (tmp_path / "elsewhere").exists()
     m.destroy()  # the fake leaf is an empty dir, so rmdir works as on cgroupfs
     assert not (root / "c2").exists() and m.created == []
 
@@ -180,3 +187,22 @@ def test_hybrid_v1_sends_hugepage_limits_to_the_unified_side(tmp_path: Path,
     assert (tmp_path / "unified" / "cgroup.subtree_control").read_text() == "+hugetlb"
     with pytest.raises(Unavailable, match="memory cgroup controller is not mounted"):
         m.set({"memory": {"limit": 1 << 20}})
+
+
+def test_shared_parent_goes_with_the_last_user(tmp_path: Path) -> None:
+    root = tmp_path / "cg"
+    make_tree(root)
+    parent = str(root / "dockyard")
+    a = V2Manager(str(root), "/dockyard/a", controllers=(), shared=[parent])
+    b = V2Manager(str(root), "/dockyard/b", controllers=(), shared=[parent])
+    for m in (a, b):
+        m.create()
+    # the fake's leftover files stand in for a kernel's pre-existing parent content
+    for f in (root / "dockyard").iterdir():
+        if f.is_file():
+            f.unlink()
+    shutil.rmtree(root / "dockyard" / "c1")
+    a.destroy()
+    assert os.path.isdir(parent), "b still lives there"
+    b.destroy()
+    assert not os.path.exists(parent)

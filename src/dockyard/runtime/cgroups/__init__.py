@@ -64,8 +64,13 @@ def create_manager(cgroups_path: str | None, container_id: str, *,
         raise Unavailable("no cgroup hierarchy is mounted on this host")
     from .v2 import V2Manager
 
+    # The default parent (/dockyard) is shared by all our containers: whoever leaves
+    # it empty removes it, not only whoever made it.
+    default = not cgroups_path
     if mode == "v2":
-        return V2Manager(layout.unified or "/", _unified_path(layout, cg))
+        path = _unified_path(layout, cg)
+        shared = [f"{layout.unified}{path.rsplit('/', 1)[0]}"] if default else []
+        return V2Manager(layout.unified or "/", path, shared=shared)
     from .v1 import V1Manager
 
     dirs = {}
@@ -76,8 +81,11 @@ def create_manager(cgroups_path: str | None, container_id: str, *,
                                   f"of the {name} hierarchy")
     unified = None
     if mode == "hybrid":
-        unified = V2Manager(layout.unified or "/", _unified_path(layout, cg), controllers=())
-    return V1Manager(dirs, unified=unified)
+        path = _unified_path(layout, cg)
+        shared = [f"{layout.unified}{path.rsplit('/', 1)[0]}"] if default else []
+        unified = V2Manager(layout.unified or "/", path, controllers=(), shared=shared)
+    shared = sorted({d.rsplit("/", 1)[0] for d in dirs.values()}) if default else []
+    return V1Manager(dirs, shared=shared, unified=unified)
 
 
 def load_manager(saved: Mapping[str, Any]) -> CgroupManager:

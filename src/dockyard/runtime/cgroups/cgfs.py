@@ -75,3 +75,50 @@ def read_kv(directory: str, name: str) -> dict[str, int]:
             except ValueError:
                 continue
     return out
+
+
+def make_dirs(leaf: str, on_created=None) -> list[str]:
+    """mkdir ``leaf`` and its missing parents; return the dirs made, top first.
+
+    Retries when a parent vanishes under us (another container's ``destroy``
+    removing a shared, empty parent at that moment). ``on_created(dir)`` runs
+    right after each mkdir (v1 cpuset dirs must be filled before their children).
+    Only ever creates below an existing cgroup directory (one with cgroup.procs): a
+    wrong mount point must not make directories elsewhere.
+    """
+    made: list[str] = []
+    for _attempt in range(5):
+        missing = []
+        d = leaf
+        while not os.path.isdir(d):
+            missing.append(d)
+            parent = os.path.dirname(d)
+            if parent == d:
+                break
+            d = parent
+        if missing and not os.path.exists(os.path.join(d, "cgroup.procs")):
+            raise SystemError_(f"creating cgroup {leaf}: {d} is not a cgroup directory")
+        try:
+            for level in reversed(missing):
+                try:
+                    os.mkdir(level, 0o755)
+                except FileExistsError:
+                    continue
+                made.append(level)
+                if on_created is not None:
+                    on_created(level)
+            return made
+        except FileNotFoundError:
+            continue
+        except OSError as err:
+            raise SystemError_(f"creating cgroup {leaf}: {err.strerror}") from err
+    raise SystemError_(f"creating cgroup {leaf}: its parent keeps disappearing")
+
+
+def remove_empty(dirs) -> None:
+    """rmdir each of ``dirs`` that is (still) empty, deepest first; others stay."""
+    for d in sorted(set(dirs), key=len, reverse=True):
+        try:
+            os.rmdir(d)
+        except OSError:
+            continue  # in use by another cgroup (EBUSY/ENOTEMPTY) or already gone

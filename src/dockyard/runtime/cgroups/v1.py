@@ -21,7 +21,7 @@ from .v2 import V2Manager, remove_dir
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
     from typing import Any
 
     from .stats import CgroupStats
@@ -145,12 +145,15 @@ class V1Manager:
 
     version = 1
 
-    def __init__(self, dirs: Mapping[str, str], *, created: list[str] | None = None,
-                 unified: V2Manager | None = None) -> None:
+    def __init__(self, dirs: Mapping[str, str], *, created: Iterable[str] = (),
+                 shared: Iterable[str] = (), unified: V2Manager | None = None) -> None:
         if not dirs:
             raise Unavailable("no cgroup v1 hierarchy is mounted")
         self.dirs = dict(dirs)
-        self.created: list[str] = list(created or [])
+        self.created: list[str] = list(created)
+        # parents that any of our containers may share (the default /dockyard):
+        # removed when empty even if another container made them
+        self.shared: list[str] = list(shared)
         self.unified = unified
 
     @property
@@ -162,12 +165,14 @@ class V1Manager:
 
     def to_state(self) -> dict[str, Any]:
         return {"version": 1, "dirs": dict(self.dirs), "created": list(self.created),
+                "shared": list(self.shared),
                 "unified": self.unified.to_state() if self.unified else None}
 
     @classmethod
     def from_state(cls, saved: Mapping[str, Any]) -> V1Manager:
         unified = V2Manager.from_state(saved["unified"]) if saved.get("unified") else None
-        return cls(saved["dirs"], created=saved.get("created"), unified=unified)
+        return cls(saved["dirs"], created=saved.get("created") or (),
+                   shared=saved.get("shared") or (), unified=unified)
 
     def _unique_dirs(self) -> list[str]:
         return sorted(set(self.dirs.values()))
@@ -175,21 +180,8 @@ class V1Manager:
     # --- creation --------------------------------------------------------------------
     def create(self) -> None:
         for leaf in self._unique_dirs():
-            missing = []
-            d = leaf
-            while not os.path.isdir(d):
-                missing.append(d)
-                d = posixpath.dirname(d)
-            for level in reversed(missing):
-                try:
-                    os.mkdir(level, 0o755)
-                except FileExistsError:
-                    continue
-                except OSError as err:
-                    raise SystemError_(f"creating cgroup {level}: {err.strerror}") from err
-                self.created.append(level)
-                if leaf == self.dirs.get("cpuset"):
-                    _inherit_cpuset(level)
+            fill = _inherit_cpuset if leaf == self.dirs.get("cpuset") else None
+            self.created += cgfs.make_dirs(leaf, fill)
         if self.unified is not None:
             self.unified.create()
 
@@ -290,13 +282,8 @@ class V1Manager:
                 remove_dir(d, timeout)
             except Exception as err:  # keep going: remove what can be removed
                 errors.append(err)
-        for level in sorted(set(self.created) - set(leaves), key=len, reverse=True):
-            try:
-                os.rmdir(level)
-            except FileNotFoundError:
-                pass
-            except OSError:
-                continue  # shared with another container: leave it
+        if not errors:
+            cgfs.remove_empty((set(self.created) | set(self.shared)) - set(leaves))
         self.created = [c for c in self.created if os.path.isdir(c)]
         if self.unified is not None:
             try:

@@ -148,13 +148,15 @@ class V2Manager:
     version = 2
 
     def __init__(self, mount: str, path: str, *, controllers: Sequence[str] | None = None,
-                 created: Iterable[str] = (), mount_root: str = "/") -> None:
+                 created: Iterable[str] = (), shared: Iterable[str] = (),
+                 mount_root: str = "/") -> None:
         self.mount = mount.rstrip("/") or "/"
         self.path = posixpath.normpath("/" + path.lstrip("/"))
         if self.path == "/":
             raise InvalidArgument("refusing to manage the root cgroup")
         self.controllers = None if controllers is None else tuple(controllers)
         self.created: list[str] = list(created)
+        self.shared: list[str] = list(shared)  # see V1Manager.shared
         self.dir = posixpath.join(self.mount, self.path.lstrip("/"))
         self.mount_root = mount_root
 
@@ -166,12 +168,12 @@ class V2Manager:
     def to_state(self) -> dict[str, Any]:
         return {"version": 2, "mount": self.mount, "path": self.path,
                 "controllers": None if self.controllers is None else list(self.controllers),
-                "created": list(self.created)}
+                "created": list(self.created), "shared": list(self.shared)}
 
     @classmethod
     def from_state(cls, saved: Mapping[str, Any]) -> V2Manager:
         return cls(saved["mount"], saved["path"], controllers=saved.get("controllers"),
-                   created=saved.get("created") or ())
+                   created=saved.get("created") or (), shared=saved.get("shared") or ())
 
     # --- creation --------------------------------------------------------------------
     def _levels(self) -> list[str]:
@@ -180,14 +182,7 @@ class V2Manager:
         return [posixpath.join(self.mount, *parts[: i + 1]) for i in range(len(parts))]
 
     def create(self) -> None:
-        for level in self._levels():
-            try:
-                os.mkdir(level, 0o755)
-            except FileExistsError:
-                continue
-            except OSError as err:
-                raise SystemError_(f"creating cgroup {level}: {err.strerror}") from err
-            self.created.append(level)
+        self.created += cgfs.make_dirs(self.dir)
         wanted = self.controllers
         if wanted is None:
             try:
@@ -293,12 +288,8 @@ class V2Manager:
     def destroy(self, timeout: float = 5.0) -> None:
         """Remove the leaf (retrying while its tasks exit) and the parents we made."""
         remove_dir(self.dir, timeout)
-        for level in reversed(self._levels()[:-1]):
-            if level in self.created:
-                try:
-                    os.rmdir(level)
-                except OSError:
-                    break  # still used by another cgroup: keep it and its parents
+        parents = set(self._levels()[:-1])
+        cgfs.remove_empty(parents & (set(self.created) | set(self.shared)))
         self.created = [c for c in self.created if os.path.isdir(c)]
 
 
