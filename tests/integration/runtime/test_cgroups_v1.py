@@ -250,3 +250,20 @@ def test_default_path_and_its_shared_parent(container_id: str) -> None:
         # gone, unless someone else's container (another test run) is in it right now
         assert not os.path.exists(parent) or any(
             os.path.isdir(os.path.join(parent, e)) for e in os.listdir(parent)), parent
+
+
+def test_empty_cpuset_parent_made_elsewhere_is_filled(container_id: str,
+                                                      busybox_binary: Path) -> None:
+    foreign = f"/sys/fs/cgroup/cpuset/{container_id}-pre"
+    os.mkdir(foreign)  # like a tool that made it without copying cpus/mems
+    m = create_manager(f"/{container_id}-pre/{container_id}", container_id)
+    child = HeldChild(busybox_binary, "exec sleep 60")
+    try:
+        assert read(foreign, "cpuset.cpus") == ""
+        m.apply(child.pid)
+        assert read(m.paths["cpuset"], "cpuset.cpus") == read("/sys/fs/cgroup/cpuset",
+                                                              "cpuset.cpus")
+    finally:
+        child.close()
+        kill_all_and_destroy(m)
+        os.rmdir(foreign)  # not made by the manager, so it stays for its owner

@@ -180,8 +180,9 @@ class V1Manager:
     # --- creation --------------------------------------------------------------------
     def create(self) -> None:
         for leaf in self._unique_dirs():
-            fill = _inherit_cpuset if leaf == self.dirs.get("cpuset") else None
-            self.created += cgfs.make_dirs(leaf, fill)
+            self.created += cgfs.make_dirs(leaf)
+        if "cpuset" in self.dirs:
+            _fill_cpuset(self.dirs["cpuset"])
         if self.unified is not None:
             self.unified.create()
 
@@ -294,13 +295,28 @@ class V1Manager:
             raise errors[0]
 
 
-def _inherit_cpuset(directory: str) -> None:
-    """A new v1 cpuset cgroup starts empty: copy cpus/mems from its parent."""
-    parent = posixpath.dirname(directory)
-    for name in ("cpuset.cpus", "cpuset.mems"):
+def _fill_cpuset(leaf: str) -> None:
+    """Give empty v1 cpuset dirs on the way to ``leaf`` their parent's cpus and mems.
+
+    A new v1 cpuset cgroup starts with empty ``cpuset.cpus``/``cpuset.mems``, and
+    joining it then fails with ENOSPC; a parent made by someone else may be empty too.
+    """
+    chain = []
+    d = leaf
+    while True:
         try:
-            if cgfs.read(directory, name):
-                continue
-            cgfs.write(directory, name, cgfs.read(parent, name), what=f"inheriting {name}")
+            if cgfs.read(d, "cpuset.cpus") and cgfs.read(d, "cpuset.mems"):
+                break
         except FileNotFoundError:
-            continue  # cpuset.* prefixed differently (noprefix mount): nothing to copy
+            return  # not a cpuset dir with the usual names (noprefix mount): leave it
+        chain.append(d)
+        parent = posixpath.dirname(d)
+        if parent == d or not os.path.exists(os.path.join(parent, "cpuset.cpus")):
+            return
+        d = parent
+    for directory in reversed(chain):
+        parent = posixpath.dirname(directory)
+        for name in ("cpuset.cpus", "cpuset.mems"):
+            if not cgfs.read(directory, name):
+                cgfs.write(directory, name, cgfs.read(parent, name),
+                           what=f"inheriting {name}")
