@@ -248,9 +248,15 @@ class V1Manager:
             delay = min(delay * 2, 0.05)
 
     def freeze(self, timeout: float = 10.0) -> None:
+        if "freezer" not in self.dirs and self.unified is not None:
+            self.unified.freeze(timeout)  # hybrid without a v1 freezer: cgroup.freeze
+            return
         self._set_freezer("FROZEN", timeout)
 
     def thaw(self, timeout: float = 10.0) -> None:
+        if "freezer" not in self.dirs and self.unified is not None:
+            self.unified.thaw(timeout)
+            return
         self._set_freezer("THAWED", timeout)
 
     # --- reading -------------------------------------------------------------------

@@ -294,11 +294,13 @@ class V2Manager:
 
 
 def remove_dir(path: str, timeout: float) -> None:
-    """rmdir a cgroup, retrying on EBUSY while its last tasks are exiting."""
+    """rmdir a cgroup and the sub-cgroups its processes made (deepest first),
+    retrying on EBUSY while the last tasks are exiting."""
     deadline = time.monotonic() + timeout
     delay = 0.005
     while True:
         try:
+            _rmdir_children(path)
             os.rmdir(path)
             return
         except FileNotFoundError:
@@ -310,6 +312,16 @@ def remove_dir(path: str, timeout: float) -> None:
                                + (f" (tasks still inside: {left})" if left else "")) from err
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
+
+
+def _rmdir_children(path: str) -> None:
+    # Only directories: cgroupfs control files vanish with their cgroup. Symlinks
+    # are never followed (a cgroupfs has none; anything else is not ours to touch).
+    with os.scandir(path) as entries:
+        subdirs = [e.path for e in entries if e.is_dir(follow_symlinks=False)]
+    for sub in subdirs:
+        _rmdir_children(sub)
+        os.rmdir(sub)
 
 
 def _tasks(path: str) -> list[int]:
