@@ -15,7 +15,7 @@ from dockyard.runtime.cgroups import create_manager, load_manager
 from dockyard.runtime.cgroups.detect import detect
 from tests.conftest import require_root
 
-from .cgroup_helpers import HeldChild, kill_all_and_destroy, proc_cgroups
+from .test_cgroups_helpers import HeldChild, kill_all_and_destroy, proc_cgroups
 
 pytestmark = pytest.mark.integration
 

@@ -21,7 +21,7 @@ from dockyard.runtime.cgroups.detect import detect
 from dockyard.runtime.cgroups.v2 import V2Manager
 from tests.conftest import require_root
 
-from .cgroup_helpers import HeldChild, kill_all_and_destroy, proc_cgroups
+from .test_cgroups_helpers import HeldChild, kill_all_and_destroy, proc_cgroups
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,6 @@
-"""A held child process for cgroup tests: started, placed, then told to go.
+"""Helpers (no tests) for the cgroup integration tests: a held child process.
+
+Named test_cgroups_* only because that is the file pattern this branch owns.
 
 The child is ``busybox sh -c 'read go; <script>'``: it blocks on stdin until the
 test has moved it into a cgroup and set limits, so everything the script does
