@@ -210,7 +210,8 @@ def test_missing_files_error_only_when_asked(container_id: str) -> None:
         if os.path.exists(os.path.join(blkio, "blkio.weight")):
             pytest.fail("this test assumes the kernel lacks blkio.weight (RESULTS.md)")
         with pytest.raises(Unavailable, match=r"blkio\.weight"):
-            m.set({"blockIO": {"weight": 500}})
+            m.set({"pids": {"limit": 9}, "blockIO": {"weight": 500}})
+        assert read(m.paths["pids"], "pids.max") == "max", "nothing is written on error"
         dev = _a_block_device()
         m.set({"blockIO": {"throttleReadBpsDevice": [
             {"major": dev[0], "minor": dev[1], "rate": 1 << 20}]}})

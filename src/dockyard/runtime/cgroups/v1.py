@@ -204,32 +204,47 @@ class V1Manager:
         return d
 
     def set(self, resources: Mapping[str, Any] | None) -> None:
-        """Apply ``linux.resources`` (also used for ``update``)."""
+        """Apply ``linux.resources`` (also used for ``update``).
+
+        Everything is checked first (values, mounted controllers, files present), so
+        a request this host cannot honour fails before anything is written.
+        """
         resources = dict(resources or {})
         validate(resources)
-        hugepages = resources.get("hugepageLimits")
+        hugepages = resources.pop("hugepageLimits", None) or []
         if hugepages and "hugetlb" not in self.dirs:
-            # This kernel has hugetlb on the cgroup2 side of a hybrid host.
-            if self.unified is None:
+            if self.unified is None:  # no hugetlb anywhere
                 self._dir_of("hugetlb", f"{_R}.hugepageLimits")
-            self.unified.set({"hugepageLimits": hugepages})
-            resources.pop("hugepageLimits")
+        elif hugepages:
+            resources["hugepageLimits"] = hugepages
+            hugepages = []
         memsw = None
         if "memory" in self.dirs:
             memsw = cgfs.read_int(self.dirs["memory"], "memory.memsw.limit_in_bytes")
             if memsw is not None and memsw >= 0x7FFFFFFFFFFFF000:
                 memsw = -1
+        planned = []
         for name, value in v1_writes(resources, memsw):
-            controller = name.split(".", 1)[0]
-            d = self._dir_of(controller, f"{_R} ({name} = {value})")
+            d = self._dir_of(name.split(".", 1)[0], f"{_R} ({name} = {value})")
+            if not cgfs.exists(d, name):
+                raise Unavailable(f"{_R}: cannot set {name} = {value}: this kernel has no "
+                                  f"{os.path.join(d, name)}")
+            planned.append((d, name, value))
+        rules = None
+        if resources.get("devices") is not None:
+            rules = parse_rules(resources["devices"])
+            devices_dir = self._dir_of("devices", f"{_R}.devices")
+        if hugepages:
+            # This kernel keeps hugetlb on the cgroup2 side of a hybrid host.
+            self.unified.set({"hugepageLimits": hugepages})
+        for d, name, value in planned:
             if name == "memory.use_hierarchy" and cgfs.read(d, name) == value:
                 continue  # always 1 on modern kernels; writing it can fail needlessly
             cgfs.write(d, name, value, what=f"{_R} ({name})")
-        if resources.get("devices") is not None:
+        if rules is not None:
             from . import devices_v1
 
-            d = self._dir_of("devices", f"{_R}.devices")
-            devices_v1.apply_rules(d, parse_rules(resources["devices"]))
+            devices_v1.apply_rules(devices_dir, rules)
 
     # --- freezer ---------------------------------------------------------------------
     def _set_freezer(self, state: str, timeout: float) -> None:
