@@ -206,3 +206,13 @@ def test_shared_parent_goes_with_the_last_user(tmp_path: Path) -> None:
     assert os.path.isdir(parent), "b still lives there"
     b.destroy()
     assert not os.path.exists(parent)
+
+
+def test_a_missing_file_fails_before_anything_is_written(tmp_path: Path) -> None:
+    leaf = make_tree(tmp_path / "cg")
+    (leaf / "memory.swap.max").unlink()  # a kernel without swap accounting
+    m = V2Manager(str(tmp_path / "cg"), "/dockyard/c1", controllers=())
+    with pytest.raises(Unavailable, match="no swap accounting"):
+        m.set({"pids": {"limit": 4}, "memory": {"limit": 1 << 20, "swap": 2 << 20}})
+    assert (leaf / "pids.max").read_text() == ""
+    assert (leaf / "memory.max").read_text() == ""

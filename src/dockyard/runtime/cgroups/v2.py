@@ -148,8 +148,7 @@ class V2Manager:
     version = 2
 
     def __init__(self, mount: str, path: str, *, controllers: Sequence[str] | None = None,
-                 created: Iterable[str] = (), shared: Iterable[str] = (),
-                 mount_root: str = "/") -> None:
+                 created: Iterable[str] = (), shared: Iterable[str] = ()) -> None:
         self.mount = mount.rstrip("/") or "/"
         self.path = posixpath.normpath("/" + path.lstrip("/"))
         if self.path == "/":
@@ -158,7 +157,6 @@ class V2Manager:
         self.created: list[str] = list(created)
         self.shared: list[str] = list(shared)  # see V1Manager.shared
         self.dir = posixpath.join(self.mount, self.path.lstrip("/"))
-        self.mount_root = mount_root
 
     # --- identity ------------------------------------------------------------------
     @property
@@ -223,21 +221,29 @@ class V2Manager:
 
     # --- resources -------------------------------------------------------------------
     def set(self, resources: Mapping[str, Any] | None) -> None:
-        """Apply ``linux.resources`` (also used for ``update``)."""
+        """Apply ``linux.resources`` (also used for ``update``).
+
+        Values are checked first; the controllers they need are enabled; then every
+        file must exist before the first value is written.
+        """
         resources = resources or {}
         validate(resources)
         writes = v2_writes(resources, lambda name: cgfs.exists(self.dir, name))
+        rules = None
+        if resources.get("devices") is not None:
+            rules = parse_rules(resources["devices"])
         needed = {name.split(".", 1)[0] for name, _ in writes}
         self.enable(c for c in KNOWN_CONTROLLERS if c in needed)
         for name, value in writes:
-            if name in ("memory.swap.max",) and not cgfs.exists(self.dir, name):
-                raise Unavailable(f"{_R}.memory.swap: this kernel has no swap accounting "
-                                  f"({self.dir}/{name} missing)")
+            if not cgfs.exists(self.dir, name):
+                why = "no swap accounting" if name == "memory.swap.max" else f"no {name}"
+                raise Unavailable(f"{_R}: cannot set {name} = {value}: this kernel has "
+                                  f"{why} ({self.dir}/{name} missing)")
+        for name, value in writes:
             cgfs.write(self.dir, name, value, what=f"{_R} ({name})")
-        if resources.get("devices") is not None:
+        if rules is not None:
             from . import devices_bpf
 
-            rules = parse_rules(resources["devices"])
             try:
                 devices_bpf.attach(self.dir, rules)
             except OSError as err:
