@@ -68,6 +68,8 @@ def test_lifecycle(make: Callable, container_id: str, busybox_binary: Path) -> N
     kill_all_and_destroy(m)
     assert not any(os.path.exists(d) for d in m.paths.values())
     m.destroy()  # a second destroy is harmless
+    m.thaw()  # so is thawing what is gone (delete thaws before killing)
+    assert m.pids() == []
 
 
 def test_device_rules_deny_dev_null(make: Callable, busybox_binary: Path) -> None:

@@ -269,8 +269,11 @@ class V1Manager:
         self._set_freezer("FROZEN", timeout)
 
     def thaw(self, timeout: float = 10.0) -> None:
+        """Thaw; a cgroup that is already gone has nothing left to thaw."""
         if "freezer" not in self.dirs and self.unified is not None:
             self.unified.thaw(timeout)
+            return
+        if "freezer" in self.dirs and not os.path.isdir(self.dirs["freezer"]):
             return
         self._set_freezer("THAWED", timeout)
 

@@ -275,6 +275,9 @@ class V2Manager:
         self._set_frozen(True, timeout)
 
     def thaw(self, timeout: float = 10.0) -> None:
+        """Thaw; a cgroup that is already gone has nothing left to thaw."""
+        if not os.path.isdir(self.dir):
+            return
         self._set_frozen(False, timeout)
 
     # --- reading -------------------------------------------------------------------
