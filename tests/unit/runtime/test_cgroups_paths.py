@@ -12,7 +12,7 @@ from dockyard.runtime.cgroups.paths import CgroupPath, expand_slice, parse_cgrou
 HYBRID_MOUNTINFO = """\
 31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
 32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct
-34 31 0:31 / /sys/fs/cgroup/cpuset rw,relatime - cgroup cgroup rw,cpuset
+34 31 0:31 / /sys/fs/cgroup/cpuset rw,relatime - cgroup cgroup rw,cpuset,clone_children,favordynmods
 35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
 36 31 0:33 / /sys/fs/cgroup/devices rw,relatime - cgroup cgroup rw,devices
 40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
@@ -75,6 +75,7 @@ def test_parse_hybrid_layout() -> None:
     assert layout.v1["cpu"] is layout.v1["cpuacct"]
     assert layout.v1["cpu"].controllers == ("cpu", "cpuacct")
     assert "name=systemd" in layout.v1 and "xattr" not in layout.v1
+    assert layout.v1["cpuset"].controllers == ("cpuset",)
     assert layout.own["memory"] == "/process_api/abc" and layout.own[""] == "/user"
     assert len(layout.hierarchies()) == 5
 

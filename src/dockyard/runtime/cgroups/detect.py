@@ -112,8 +112,8 @@ def parse_layout(mountinfo: str, proc_cgroup: str) -> Layout:
             if unified is None:
                 unified, unified_root = point, root
         elif fstype == "cgroup":
-            names = tuple(o for o in super_opts.split(",") if o not in _NON_CONTROLLER_OPTS
-                          and not o.startswith(("release_agent=", "xattr")))
+            names = tuple(o for o in super_opts.split(",")
+                          if o in V1_CONTROLLERS or o.startswith("name="))
             hierarchy = Hierarchy(names, point, root)
             for name in names:
                 v1.setdefault(name, hierarchy)
@@ -130,8 +130,11 @@ def parse_layout(mountinfo: str, proc_cgroup: str) -> Layout:
     return Layout(v1=v1, unified=unified, unified_root=unified_root, own=own)
 
 
-_NON_CONTROLLER_OPTS = {"rw", "ro", "noprefix", "clone_children", "cpuset_v2_mode",
-                        "nosuid", "nodev", "noexec", "relatime"}
+# v1 controllers the kernel can mount (super options also hold flags such as
+# clone_children, noprefix, xattr or favordynmods, which are not controllers).
+V1_CONTROLLERS = frozenset({"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer",
+                            "net_cls", "net_prio", "blkio", "perf_event", "hugetlb",
+                            "pids", "rdma", "misc", "debug"})
 
 
 _detected: list[Layout] = []
