@@ -192,5 +192,5 @@ def test_v1_device_rules_are_written_one_per_write_on_open_files(tmp_path) -> No
 def test_v1_device_rules_without_the_controller_files_fail_clearly(tmp_path) -> None:
     from dockyard.runtime.cgroups.devices_v1 import apply_rules
 
-    with pytest.raises(Unavailable, match="devices.deny"):
+    with pytest.raises(Unavailable, match=r"devices\.deny"):
         apply_rules(str(tmp_path), parse_rules([{"allow": False}]))
