@@ -222,3 +222,13 @@ def pidfd_open(pid: int) -> int:
 def pidfd_send_signal(pidfd: int, sig: int) -> None:
     _check(_libc.syscall(_SYS_pidfd_send_signal, pidfd, sig, None, 0),
            f"pidfd_send_signal({sig})")
+
+
+# --- additions from rt-core ---
+_SYS_pidfd_getfd = 438
+
+
+def pidfd_getfd(pidfd: int, target_fd: int) -> int:
+    """Duplicate descriptor ``target_fd`` of the process behind ``pidfd`` into ours."""
+    return _check(_libc.syscall(_SYS_pidfd_getfd, pidfd, target_fd, 0),
+                  f"pidfd_getfd({target_fd})")

@@ -1,0 +1,91 @@
+"""``start``: run prestart hooks, release the init through exec.fifo, run poststart.
+
+The exec.fifo protocol (see ``process/stage_init``): opening the read end
+unblocks the init's open for writing; it writes ``0``, then either ``execve``
+succeeds (the write end closes on exec: EOF) or it writes the error and exits.
+Prestart hooks run here, after ``start`` was called and before the program
+runs, with status ``created``; poststart hooks run after it with ``running``
+(the validation suite's timing; runc runs both inside ``create``). A failing
+prestart hook stops the container and deletes it (lifecycle step 9); a failing
+poststart hook only warns.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from dockyard.errors import InvalidArgument, SystemError_
+from dockyard.runtime import hooks
+from dockyard.runtime import state as st
+
+FIFO_TIMEOUT = 30.0
+
+
+def start(store: st.StateStore, container_id: str, *, warn=None) -> st.ContainerState:
+    lock = store.lock(container_id)
+    try:
+        c = store.load(container_id)
+        st.can_start(c.current_status())
+        if not c.config.get("process"):
+            raise InvalidArgument("cannot start a container without a process "
+                                  "(config.json has no process)")
+        try:
+            hooks.run_phase(c.config, "prestart", c.hook_state(st.CREATED))
+        except hooks.HookFailed:
+            from dockyard.runtime.container import delete
+
+            delete.destroy(store, c, warn=warn)
+            raise
+        _release(store.fifo(container_id), c)
+        c.status = st.RUNNING
+        store.save(c)
+        try:
+            os.unlink(store.fifo(container_id))
+        except FileNotFoundError:
+            pass
+        hooks.run_phase(c.config, "poststart", c.hook_state(st.RUNNING), warn_only=True,
+                        warn=warn)
+        return c
+    finally:
+        os.close(lock)
+
+
+def _release(fifo_path: str, c: st.ContainerState) -> None:
+    try:
+        fd = os.open(fifo_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise SystemError_(f"container {c.id!r} has no exec fifo: it was started "
+                           "already") from None
+    try:
+        data = _read_until_closed(fd, c)
+    finally:
+        os.close(fd)
+    if not data:
+        raise SystemError_(f"container {c.id!r} init exited before starting the process")
+    if data != b"0":
+        raise SystemError_(data[1:].decode(errors="replace") or "container init failed")
+
+
+def _read_until_closed(fd: int, c: st.ContainerState) -> bytes:
+    """Everything the init writes to the fifo, until it closes its end."""
+    data = b""
+    deadline = time.monotonic() + FIFO_TIMEOUT
+    delay = 0.0005
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except BlockingIOError:  # a writer is there, nothing written yet
+            chunk = None
+        if chunk:
+            data += chunk
+            continue
+        if chunk == b"" and data:  # writer has closed: exec'd or failed
+            return data
+        # chunk == b"": no writer yet (the init has not reopened) or it died.
+        if not c.init_alive():
+            return data
+        if time.monotonic() > deadline:
+            raise SystemError_(f"container {c.id!r} init did not answer on exec.fifo")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.02)

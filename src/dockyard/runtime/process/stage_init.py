@@ -1,0 +1,130 @@
+"""Stage 3 (``dockyard:[init]``): inside every namespace, become the container.
+
+Order (runtime-internals.md): a session of its own; tell the parent the
+namespaces exist (it runs createRuntime hooks) and wait; open the pty if a
+terminal is asked for; createContainer hooks; ``rootfs.setup`` (mounts, /dev,
+pivot_root, sysctl); hostname; report READY with the pty master's fd number.
+Then block opening ``exec.fifo`` for writing until ``start`` opens it.
+
+From the fifo on, the parent is gone and ``start`` listens on the fifo: this
+stage writes ``0`` first ("I am here"), and if anything fails before ``execve``
+(startContainer hook, missing program, security setup) it writes the error text
+for ``start`` to print and exits. A successful ``execve`` closes the fifo
+(close-on-exec), which ``start`` reads as success.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from dockyard.errors import NotFound
+from dockyard.runtime import hooks, syscalls
+from dockyard.runtime.process.channel import Channel, Msg
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def reset_signals() -> None:
+    """Undo what the Python runtime changed: exec keeps ignored signals ignored."""
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM,
+                signal.SIGHUP, signal.SIGQUIT, signal.SIGCHLD, signal.SIGWINCH):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+def run(launch, chan: Channel) -> None:
+    from dockyard.runtime.process import modules
+
+    reset_signals()
+    os.setsid()
+    spec = launch.spec
+    process = spec.get("process") or {}
+    chan.send(Msg.PRE_ROOTFS)
+    state = chan.wait_for(Msg.CONTINUE, "parent")["state"]
+
+    master = -1
+    console_path = None
+    slave = -1
+    if process.get("terminal"):
+        from dockyard.runtime import console
+
+        master, console_path = console.open_pty()
+        slave = os.open(console_path, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+        size = process.get("consoleSize")
+        if size:
+            console.set_size(master, size["height"], size["width"])
+    hooks.run_phase(spec, "createContainer", state)
+
+    state_dir_fd = os.open(launch.state_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    modules.rootfs().setup(spec, launch.rootfs, no_pivot=launch.no_pivot,
+                           console_path=console_path)
+    if spec.get("hostname"):
+        syscalls.sethostname(spec["hostname"])
+    if spec.get("domainname"):
+        syscalls.setdomainname(spec["domainname"])
+    if slave >= 0:
+        from dockyard.runtime import console
+
+        console.become_controlling_tty(slave)
+        os.close(slave)
+    chan.send(Msg.READY, pty=master)
+    chan.close()
+
+    fifo = os.open("exec.fifo", os.O_WRONLY | os.O_CLOEXEC, dir_fd=state_dir_fd)
+    os.close(state_dir_fd)
+    os.write(fifo, b"0")
+    try:
+        _exec_process(spec, state)
+    except BaseException as e:
+        msg = getattr(e, "message", None) or str(e) or type(e).__name__
+        try:
+            os.write(fifo, msg.encode(errors="replace")[:4000])
+        except OSError:
+            pass
+        os._exit(127 if isinstance(e, NotFound) else 1)
+
+
+def _exec_process(spec: dict, state: dict) -> None:
+    from dockyard.runtime.process import modules
+
+    process = spec.get("process")
+    if not process:
+        raise ValueError("the container has no process to start (config.json: process)")
+    state = dict(state, status="running")
+    hooks.run_phase(spec, "startContainer", state)
+    env = env_dict(process.get("env") or [])
+    cwd = process.get("cwd", "/")
+    try:
+        os.chdir(cwd)
+    except OSError as e:
+        raise OSError(e.errno, f"cannot change to process.cwd {cwd!r}: {e.strerror}") \
+            from None
+    exe = find_executable(process["args"][0], env.get("PATH", DEFAULT_PATH))
+    linux = spec.get("linux") or {}
+    modules.security().finalize_process(
+        process, seccomp=linux.get("seccomp"),
+        no_new_privileges=bool(process.get("noNewPrivileges")))
+    os.execve(exe, process["args"], env)
+
+
+def env_dict(env: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in env:
+        key, sep, value = item.partition("=")
+        if sep:
+            out[key] = value
+    return out
+
+
+def find_executable(name: str, path: str) -> str:
+    """Resolve ``process.args[0]`` like execvp, with a runc-like error when missing."""
+    if "/" in name:
+        if os.path.exists(name):
+            return name
+        raise NotFound(f'exec: "{name}": no such file or directory')
+    for d in path.split(":"):
+        candidate = os.path.join(d or ".", name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    raise NotFound(f'exec: "{name}": executable file not found in $PATH')

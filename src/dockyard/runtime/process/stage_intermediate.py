@@ -1,0 +1,42 @@
+"""Stage 2 (``dockyard:[stage]``): make the namespaces, then fork the init.
+
+Runs in the parent's namespaces. Joins the namespaces given by path (user
+first), unshares a new user namespace alone and lets the parent write its id
+maps and place us in the cgroup, then unshares every other new namespace. A new
+pid or time namespace applies to children only, so the init is forked after
+that and becomes pid 1; its host pid is sent up and this stage exits.
+"""
+
+from __future__ import annotations
+
+import os
+
+from dockyard.runtime import namespaces, syscalls
+from dockyard.runtime.process.channel import Channel, Msg
+from dockyard.runtime.process.fork import fork_stage
+
+
+def run(launch, chan: Channel, join_fds: list[tuple[str, int]]) -> None:
+    from dockyard.runtime.process import stage_init
+
+    plan = launch.plan
+    namespaces.join_all(join_fds)
+    for _, fd in join_fds:
+        os.close(fd)
+    if plan.new_user:
+        syscalls.unshare(syscalls.CLONE_NEWUSER)
+    chan.send(Msg.SETUP_REQUEST, user=plan.new_user)
+    chan.wait_for(Msg.SETUP_DONE, "parent")
+    if plan.new_user:
+        # Become the namespace's root (if mapped) so files we create are owned by it.
+        try:
+            os.setresgid(0, 0, 0)
+            os.setresuid(0, 0, 0)
+        except OSError:
+            pass
+    if plan.new_flags:
+        syscalls.unshare(plan.new_flags)
+    if plan.time_offsets and plan.is_new("time"):
+        namespaces.write_time_offsets(plan.time_offsets)
+    pid = fork_stage("dockyard:[init]", chan, lambda: stage_init.run(launch, chan))
+    chan.send(Msg.INIT_PID, pid=pid)
