@@ -222,3 +222,54 @@ def pidfd_open(pid: int) -> int:
 def pidfd_send_signal(pidfd: int, sig: int) -> None:
     _check(_libc.syscall(_SYS_pidfd_send_signal, pidfd, sig, None, 0),
            f"pidfd_send_signal({sig})")
+
+
+# --- additions from rt-security ---
+PR_CAP_AMBIENT_IS_SET = 1
+PR_CAP_AMBIENT_LOWER = 3
+PR_GET_KEEPCAPS = 7
+
+
+class _FindLibraryOnly:
+    """Stands in for ``ctypes.util`` while pyseccomp is imported (see below)."""
+
+    SONAMES = {"c": "libc.so.6", "seccomp": "libseccomp.so.2"}
+
+    @classmethod
+    def find_library(cls, name: str) -> str | None:
+        return cls.SONAMES.get(name)
+
+
+def import_pyseccomp():  # -> module pyseccomp
+    """Import the libseccomp binding without its import-time cost.
+
+    pyseccomp calls ``ctypes.util.find_library`` twice at import; the real one
+    imports shutil/subprocess and runs ``ldconfig -p`` (about 25 ms each
+    container start, a big share of the runtime's budget). The sonames are
+    stable ABI names: when both load directly, answer with them; otherwise
+    import normally and let the real lookup search.
+    """
+    import sys
+
+    mod = sys.modules.get("pyseccomp")
+    if mod is not None:
+        return mod
+    try:
+        for soname in _FindLibraryOnly.SONAMES.values():
+            ctypes.CDLL(soname)
+        fast = "ctypes.util" not in sys.modules
+    except OSError:
+        fast = False
+    if fast:
+        sys.modules["ctypes.util"] = _FindLibraryOnly  # type: ignore[assignment]
+        ctypes.util = _FindLibraryOnly  # type: ignore[attr-defined]
+    try:
+        import pyseccomp
+    finally:
+        if fast:
+            sys.modules.pop("ctypes.util", None)
+            try:
+                del ctypes.util  # type: ignore[attr-defined]
+            except AttributeError:
+                pass
+    return pyseccomp
