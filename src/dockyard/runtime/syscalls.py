@@ -273,3 +273,30 @@ def import_pyseccomp():  # -> module pyseccomp
             except AttributeError:
                 pass
     return pyseccomp
+
+
+SECCOMP_SET_MODE_FILTER = 1
+SECCOMP_FILTER_FLAG_TSYNC = 1
+SECCOMP_FILTER_FLAG_LOG = 2
+SECCOMP_FILTER_FLAG_SPEC_ALLOW = 4
+_SYS_seccomp = {"x86_64": 317, "aarch64": 277}
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def seccomp_set_mode_filter(flags: int, program: bytes) -> int:
+    """seccomp(SECCOMP_SET_MODE_FILTER, flags, prog): install a classic-BPF program.
+
+    ``program`` is the raw ``struct sock_filter`` array (8 bytes per instruction,
+    host byte order), as libseccomp's ``seccomp_export_bpf`` writes it.
+    """
+    if len(program) % 8 or not program:
+        raise OSError(22, "seccomp: program is not a whole number of BPF instructions")
+    buf = ctypes.create_string_buffer(program, len(program))
+    prog = _SockFprog(len(program) // 8, ctypes.cast(buf, ctypes.c_void_p))
+    nr = _syscall_number(_SYS_seccomp, "seccomp")
+    return _check(_libc.syscall(nr, SECCOMP_SET_MODE_FILTER, ctypes.c_uint(flags),
+                                ctypes.byref(prog)),
+                  f"seccomp(SET_MODE_FILTER, flags={flags:#x})")

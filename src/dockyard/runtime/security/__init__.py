@@ -67,8 +67,12 @@ def _check_rlimits_reachable(limits: list[rlimits.Rlimit]) -> None:
                 "which this runtime does not have")
 
 
-def validate(spec: Mapping[str, object]) -> None:
-    """Raise InvalidArgument (with the JSON path) for any security setting that cannot work."""
+def validate(spec: Mapping[str, object], *, cache_dir: str | None = None) -> None:
+    """Raise InvalidArgument (with the JSON path) for any security setting that cannot work.
+
+    ``cache_dir``: where finished seccomp programs may be kept (root-only, e.g.
+    ``<runtime root>/seccomp``); a profile seen before then costs ~1 ms, not ~20.
+    """
     global _compiled_cache
     process = _section(spec, "process")
     linux = _section(spec, "linux")
@@ -85,31 +89,35 @@ def validate(spec: Mapping[str, object]) -> None:
     if section is not None:
         from dockyard.runtime.security import seccomp
 
-        _compiled_cache = (section, seccomp.compile(section))
+        _compiled_cache = (section, seccomp.compile(section, cache_dir=cache_dir))
 
 
-def _compiled_for(section: object) -> Compiled:
+def _compiled_for(section: object, cache_dir: str | None) -> Compiled:
     from dockyard.runtime.security import seccomp
 
     if isinstance(section, seccomp.Compiled):
         return section
     if _compiled_cache is not None and _compiled_cache[0] is section:
         return _compiled_cache[1]
-    return seccomp.compile(section)
+    if not isinstance(section, Mapping):
+        raise InvalidArgument("linux.seccomp: must be an object")
+    return seccomp.compile(section, cache_dir=cache_dir)
 
 
 def finalize_process(process: Mapping[str, object] | None, *, seccomp: object = None,
-                     no_new_privileges: bool | None = None) -> None:
+                     no_new_privileges: bool | None = None,
+                     cache_dir: str | None = None) -> None:
     """Apply the process's security settings; after it returns only execve may follow.
 
     ``seccomp`` is the spec's ``linux.seccomp`` (or a ``seccomp.Compiled``);
-    ``no_new_privileges`` defaults to ``process.noNewPrivileges``.
+    ``no_new_privileges`` defaults to ``process.noNewPrivileges``. ``cache_dir`` as
+    for ``validate``.
     Raises DockyardError subclasses with the failing step named.
     """
     process = process or {}
     if no_new_privileges is None:
         no_new_privileges = bool(process.get("noNewPrivileges", False))
-    compiled = _compiled_for(seccomp) if seccomp is not None else None
+    compiled = _compiled_for(seccomp, cache_dir) if seccomp is not None else None
     _finalize(process, compiled, no_new_privileges)
 
 

@@ -11,8 +11,17 @@ as little as possible after its last privileged step:
   (``linux.seccomp.syscalls[3].names[0]: unknown syscall "foo"``), except real
   syscalls newer than the installed libseccomp, which are left out (as runc does
   for every name it cannot resolve).
+  The result is the final BPF program (bytes), so the init only makes one
+  seccomp(2) call; with ``cache_dir`` it is also kept on disk by a digest of the
+  section, so a container start with an already-seen profile (docker's default)
+  needs neither libseccomp nor the ~15 ms it takes to generate the program.
 * ``load(compiled)`` installs it. Nothing may run between this and execve, since
   the filter may forbid what Python would do next.
+
+Like runc, when the default action is not an allowing one, syscalls numbered
+above the highest one the profile names get ENOSYS instead of the default
+action (only for the native ABI): they are newer than the profile, and ENOSYS
+is what lets a libc fall back to an older call (clone3 -> clone, ...).
 
 Semantics follow runc: a rule whose action equals the default action is
 redundant and skipped; several conditions on the same argument index become one
@@ -93,15 +102,18 @@ OPERATORS: Mapping[str, int] = {
     "SCMP_CMP_GE": 5, "SCMP_CMP_GT": 6, "SCMP_CMP_MASKED_EQ": 7,
 }
 
-#: spec flag -> libseccomp filter attribute (None: not available through libseccomp 2.5).
+#: spec flag -> seccomp(2) flag bit (None: refused, see ``parse``).
 FLAGS: Mapping[str, int | None] = {
-    "SECCOMP_FILTER_FLAG_TSYNC": 4,        # SCMP_FLTATR_CTL_TSYNC
-    "SECCOMP_FILTER_FLAG_LOG": 6,          # SCMP_FLTATR_CTL_LOG
-    "SECCOMP_FILTER_FLAG_SPEC_ALLOW": 7,   # SCMP_FLTATR_CTL_SSB
+    "SECCOMP_FILTER_FLAG_TSYNC": 1,
+    "SECCOMP_FILTER_FLAG_LOG": 2,
+    "SECCOMP_FILTER_FLAG_SPEC_ALLOW": 4,
+    # Only meaningful with a user-notification listener, which is not supported.
     "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV": None,
 }
 _ATTR_CTL_NNP = 3
 _ATTR_CTL_OPTIMIZE = 8
+_OPTIMIZE_ABOVE = 32  # rules; libseccomp <= 2.5.4 misbehaves optimizing tiny filters
+_ALLOWING = (ACTIONS["SCMP_ACT_ALLOW"], ACTIONS["SCMP_ACT_LOG"])
 
 #: Real Linux syscalls that libseccomp releases older than the kernel may not know.
 #: A profile naming them is valid; they are left out of the filter when the
@@ -227,8 +239,8 @@ def parse(section: Mapping[str, object], path: str = "linux.seccomp") -> Plan:
         if flag not in FLAGS:
             raise InvalidArgument(f"{path}.flags[{i}]: unknown seccomp flag {flag!r}")
         if FLAGS[flag] is None:
-            raise InvalidArgument(f"{path}.flags[{i}]: {flag} is not supported by the "
-                                  "installed libseccomp")
+            raise InvalidArgument(f"{path}.flags[{i}]: {flag} needs seccomp user "
+                                  "notification, which dockyard-runtime does not support")
     syscalls = section.get("syscalls") or []
     if not isinstance(syscalls, list):
         raise InvalidArgument(f"{path}.syscalls: must be an array")
@@ -252,14 +264,18 @@ def parse(section: Mapping[str, object], path: str = "linux.seccomp") -> Plan:
     return Plan(default, tuple(arches), tuple(flags), tuple(rules))
 
 
-class Compiled:
-    """A built, not yet loaded, libseccomp filter plus what was left out and why."""
+class Compiled(Record):
+    """A finished seccomp program: BPF bytes, seccomp(2) flags, what was left out.
 
-    __slots__ = ("filter", "skipped")
+    Plain data, so it survives a fork, a pickle or a file; ``load`` needs nothing else.
+    """
 
-    def __init__(self, filt: object, skipped: list[str] | None = None) -> None:
-        self.filter = filt  # a pyseccomp.SyscallFilter
-        self.skipped = skipped if skipped is not None else []
+    __slots__ = ("bpf", "flags", "skipped")
+
+    def __init__(self, bpf: bytes, flags: int = 0, skipped: tuple[str, ...] = ()) -> None:
+        self.bpf = bpf
+        self.flags = flags
+        self.skipped = skipped
 
 
 def _lib():
@@ -288,26 +304,27 @@ def _add_rule(lib, filt, rule: Rule, nr: int, where: str) -> None:
     try:
         if len(set(indexes)) == len(indexes):
             filt.add_rule(rule.action, nr, *conds)
-        else:
+        else:  # several tests of one argument: any of them matches (runc's reading)
             for cond in conds:
                 filt.add_rule(rule.action, nr, cond)
     except OSError as e:
         raise InvalidArgument(f"{where}: libseccomp refused the rule: {e.strerror}") from e
 
 
-def compile(section: Mapping[str, object] | Plan, path: str = "linux.seccomp") -> Compiled:
-    """Build the filter (no load). Also the ``create``-time check of syscall names."""
-    plan = section if isinstance(section, Plan) else parse(section, path)
+def build_filter(plan: Plan, path: str = "linux.seccomp"):  # -> (SyscallFilter, ...)
+    """The libseccomp filter for ``plan``, the highest native syscall number it
+    names, and the names/arches left out. Exposed for tests (``export_pfc``)."""
     lib = _lib()
     try:
         filt = lib.SyscallFilter(plan.default_action)
         filt.set_attr(_ATTR_CTL_NNP, 0)
     except OSError as e:
         raise SystemError_(f"{path}: libseccomp cannot make a filter: {e.strerror}") from e
-    try:
-        filt.set_attr(_ATTR_CTL_OPTIMIZE, 2)  # binary tree: faster with big profiles
-    except OSError:
-        pass
+    if sum(len(r.names) for r in plan.rules) > _OPTIMIZE_ABOVE:
+        try:
+            filt.set_attr(_ATTR_CTL_OPTIMIZE, 2)  # binary tree: faster per syscall
+        except OSError:
+            pass
     skipped: list[str] = []
     native = lib.system_arch()
     for i, arch in enumerate(plan.architectures):
@@ -319,48 +336,75 @@ def compile(section: Mapping[str, object] | Plan, path: str = "linux.seccomp") -
         except OSError as e:
             # An arch libseccomp cannot filter cannot run on this machine either.
             skipped.append(f"{path}.architectures[{i}]: {arch}: {e.strerror}")
-    for i, flag in enumerate(plan.flags):
-        try:
-            filt.set_attr(FLAGS[flag], 1)
-        except OSError as e:
-            raise InvalidArgument(f"{path}.flags[{i}]: {flag}: {e.strerror}") from e
+    highest = -1
     for rule in plan.rules:
-        if rule.action == plan.default_action:
-            continue  # libseccomp rejects it; it would change nothing
         for j, name in enumerate(rule.names):
             where = f"{rule.path}.names[{j}]"
             nr = _resolve(lib, name, where, skipped)
-            if nr is not None:
+            if nr is None:
+                continue
+            highest = max(highest, nr)
+            if rule.action != plan.default_action:  # else redundant; libseccomp refuses it
                 _add_rule(lib, filt, rule, nr, where)
-    return Compiled(filt, skipped)
+    return filt, native, highest, skipped
 
 
-def check_names(section: Mapping[str, object], path: str = "linux.seccomp") -> None:
-    """Only the name check of ``compile``, for callers that will compile later."""
-    plan = parse(section, path)
-    lib = _lib()
-    for rule in plan.rules:
-        for j, name in enumerate(rule.names):
-            _resolve(lib, name, f"{rule.path}.names[{j}]", [])
+def compile(section: Mapping[str, object] | Plan, path: str = "linux.seccomp", *,
+            cache_dir: str | None = None) -> Compiled:
+    """Check and build the program (no load): the ``create``-time check too.
+
+    ``cache_dir``: a root-only directory where finished programs are kept by a
+    digest of the section (and of libseccomp and this code); see ``_bpf``.
+    """
+    from dockyard.runtime.security import _bpf
+
+    key = None
+    if cache_dir is not None and not isinstance(section, Plan):
+        key = _bpf.cache_key(section)
+        if key is not None:
+            hit = _bpf.cache_get(cache_dir, key)
+            if hit is not None:
+                return Compiled(*hit)
+    plan = section if isinstance(section, Plan) else parse(section, path)
+    filt, native, highest, skipped = build_filter(plan, path)
+    try:
+        program = _bpf.export(filt)
+    except OSError as e:
+        raise SystemError_(f"{path}: libseccomp cannot generate the program: {e}") from e
+    if plan.default_action not in _ALLOWING and \
+            (plan.default_action & 0xFFFF0000) != ACTIONS["SCMP_ACT_TRACE"] and highest >= 0:
+        program = _bpf.enosys_stub(native, highest) + program
+    flags = 0
+    for flag in plan.flags:
+        flags |= FLAGS[flag] or 0
+    compiled = Compiled(program, flags, tuple(skipped))
+    if key is not None and cache_dir is not None:
+        _bpf.cache_put(cache_dir, key, compiled.bpf, compiled.flags, compiled.skipped)
+    return compiled
 
 
 def load(compiled: Compiled) -> None:
-    """Install the filter in this process. Only execve should follow."""
+    """Install the program in this process. Only execve should follow."""
+    from dockyard.runtime import syscalls
+
     try:
-        compiled.filter.load()
+        syscalls.seccomp_set_mode_filter(compiled.flags, compiled.bpf)
     except OSError as e:
         hint = ""
-        if e.errno in (1, 13, 22):
-            hint = (" (loading needs CAP_SYS_ADMIN or no_new_privs; a flag or action may "
-                    "also be unsupported by this kernel)")
+        if e.errno in (1, 13):
+            hint = " (loading needs CAP_SYS_ADMIN or no_new_privs)"
+        elif e.errno == 22:
+            hint = " (a flag or action may be unsupported by this kernel)"
         raise SystemError_(f"loading the seccomp filter: {e.strerror}{hint}") from e
 
 
-def export_pfc(compiled: Compiled) -> str:
-    """The filter in libseccomp's readable pseudo-filter-code (for tests and debugging)."""
-    import tempfile
+def export_pfc(section: Mapping[str, object], path: str = "linux.seccomp") -> str:
+    """libseccomp's readable pseudo-filter-code for a section (tests, debugging)."""
+    import os
 
-    with tempfile.TemporaryFile(mode="w+") as f:
-        compiled.filter.export_pfc(f)
+    filt = build_filter(parse(section, path), path)[0]
+    fd = os.memfd_create("dockyard-seccomp-pfc", os.MFD_CLOEXEC)
+    with os.fdopen(fd, "w+b") as f:
+        filt.export_pfc(f)
         f.seek(0)
-        return f.read()
+        return f.read().decode()
