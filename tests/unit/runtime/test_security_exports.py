@@ -1,0 +1,26 @@
+"""The security package's public face is small and changes only on purpose."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import dockyard.runtime.security as security
+
+
+def test_public_names_are_pinned():
+    assert sorted(security.__all__) == ["docker_profile_to_spec", "finalize_process",
+                                        "validate"]
+    for name in security.__all__:
+        assert callable(getattr(security, name))
+
+
+def test_import_stays_light():
+    """No dataclasses/typing/libseccomp on the runtime's start-up path (speed)."""
+    code = ("import sys, dockyard.runtime.security\n"
+            "heavy = [m for m in ('dataclasses', 'typing', 'inspect', 'pyseccomp', "
+            "'subprocess', 'jsonschema') if m in sys.modules]\n"
+            "print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == ""
