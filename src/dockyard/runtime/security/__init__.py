@@ -11,7 +11,8 @@ Two entry points, matching the two moments of a container's life:
   as the very last step before execve. The order matters (each step needs the
   privileges the next one drops), see ``_finalize`` below.
 
-Docker's seccomp profile format is converted by ``docker_profile_to_spec``.
+Docker's seccomp profile format is converted by ``docker_profile_to_spec``;
+``features()`` gives this package's part of ``dockyard-runtime features``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dockyard.runtime.security.profile import docker_profile_to_spec
 if False:  # typing only; importing typing costs ~7 ms per container start
     from dockyard.runtime.security.seccomp import Compiled
 
-__all__ = ["docker_profile_to_spec", "finalize_process", "validate"]
+__all__ = ["docker_profile_to_spec", "features", "finalize_process", "validate"]
 
 _CAP_SYS_RESOURCE = 24
 _CAP_SYS_ADMIN = 21
@@ -90,6 +91,25 @@ def validate(spec: Mapping[str, object], *, cache_dir: str | None = None) -> Non
         from dockyard.runtime.security import seccomp
 
         _compiled_cache = (section, seccomp.compile(section, cache_dir=cache_dir))
+
+
+def features() -> dict[str, object]:
+    """The security keys of the ``linux`` object of ``features`` (features-linux.json)."""
+    from dockyard.runtime.security import seccomp
+
+    return {
+        "capabilities": list(capabilities.CAPABILITIES),
+        "seccomp": {
+            "enabled": True,
+            "actions": sorted(a for a in seccomp.ACTIONS if a != "SCMP_ACT_NOTIFY"),
+            "operators": sorted(seccomp.OPERATORS),
+            "archs": sorted(seccomp.ARCHITECTURES),
+            "knownFlags": sorted(seccomp.FLAGS),
+            "supportedFlags": sorted(f for f, bit in seccomp.FLAGS.items() if bit),
+        },
+        "apparmor": {"enabled": lsm.apparmor_enabled()},
+        "selinux": {"enabled": lsm.selinux_enabled()},
+    }
 
 
 def _compiled_for(section: object, cache_dir: str | None) -> Compiled:
