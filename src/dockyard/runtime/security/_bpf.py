@@ -73,8 +73,12 @@ def _libseccomp_identity() -> str | None:
 
 def cache_key(section: object) -> str | None:
     """Digest naming the program for ``section`` here; None when it cannot be cached."""
-    import hashlib
     import json
+
+    try:  # the builtin module: hashlib would load OpenSSL first (~3 ms per start)
+        from _blake2 import blake2b
+    except ImportError:
+        from hashlib import blake2b
 
     ident = _libseccomp_identity()
     if ident is None:
@@ -83,7 +87,7 @@ def cache_key(section: object) -> str | None:
         text = json.dumps(section, sort_keys=True, separators=(",", ":"))
     except (TypeError, ValueError):
         return None
-    h = hashlib.sha256(_FORMAT)
+    h = blake2b(_FORMAT, digest_size=32)
     for part in (os.uname().machine, ident, text):
         h.update(b"\0" + part.encode())
     return h.hexdigest()
