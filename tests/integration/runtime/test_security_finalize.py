@@ -180,7 +180,20 @@ def test_ambient_capability_not_inheritable_is_a_clear_error(tmp_path, busybox_b
         "ambient": ["CAP_KILL"]}}
     res = run_helper(tmp_path, busybox_binary, process, "true")
     assert res.returncode == 99
-    assert "cannot raise ambient CAP_KILL" in res.stderr
+    assert "process.capabilities.ambient: CAP_KILL must also be in the permitted and " \
+        "inheritable sets" in res.stderr
+
+
+def test_capability_the_runtime_lacks_is_a_clear_error(tmp_path, busybox_binary):
+    held = syscalls.capget()[1]
+    missing = [n for n, nr in capabilities.CAPABILITIES.items()
+               if not held >> nr & 1 and nr <= capabilities.last_cap()]
+    if not missing:
+        pytest.skip("this runtime holds every capability: nothing to be missing")
+    process = {"capabilities": {"permitted": [missing[0]], "effective": [missing[0]]}}
+    res = run_helper(tmp_path, busybox_binary, process, "true")
+    assert res.returncode == 99
+    assert f"the runtime does not hold {missing[0]}" in res.stderr
 
 
 BLOCK_MKDIR = {"defaultAction": "SCMP_ACT_ALLOW",

@@ -32,16 +32,17 @@ def test_names_and_numbers_round_trip():
 
 def test_parse_gives_masks_per_set():
     sets = caps.parse({"bounding": ["CAP_KILL", "CAP_CHOWN"], "effective": ["CAP_KILL"],
-                       "permitted": ["CAP_KILL"], "inheritable": [], "ambient": ["CAP_KILL"]})
+                       "permitted": ["CAP_KILL", "CAP_CHOWN"], "inheritable": ["CAP_KILL"],
+                       "ambient": ["CAP_KILL"]})
     kill = 1 << 5
-    assert sets == caps.CapabilitySets(bounding=kill | 1, effective=kill, permitted=kill,
-                                       inheritable=0, ambient=kill)
+    assert sets == caps.CapabilitySets(bounding=kill | 1, effective=kill, permitted=kill | 1,
+                                       inheritable=kill, ambient=kill)
 
 
 def test_missing_bounding_is_none_and_missing_sets_are_empty():
-    sets = caps.parse({"effective": ["CAP_KILL"]})
+    sets = caps.parse({"permitted": ["CAP_KILL"]})
     assert sets.bounding is None
-    assert sets.permitted == 0 and sets.ambient == 0
+    assert sets.effective == 0 and sets.ambient == 0 and sets.permitted == 1 << 5
 
 
 @pytest.mark.parametrize(("value", "message"), [
@@ -63,3 +64,12 @@ def test_capabilities_newer_than_the_kernel_are_left_out(monkeypatch):
     monkeypatch.setattr(caps, "_last_cap_cache", 37)
     sets = caps.parse({"bounding": ["CAP_BPF", "CAP_KILL"]})
     assert sets.bounding == 1 << 5
+
+
+def test_sets_the_kernel_would_refuse_are_errors_at_parse():
+    with pytest.raises(InvalidArgument, match=r"process.capabilities.effective: CAP_KILL must "
+                                              "also be in the permitted set"):
+        caps.parse({"effective": ["CAP_KILL"], "permitted": []})
+    with pytest.raises(InvalidArgument, match=r"process.capabilities.ambient: CAP_KILL must "
+                                              "also be in the permitted and inheritable"):
+        caps.parse({"permitted": ["CAP_KILL"], "ambient": ["CAP_KILL"]})

@@ -140,6 +140,15 @@ def parse(caps: Mapping[str, object] | None, path: str = "process.capabilities"
                 raise InvalidArgument(f"{path}.{set_name}[{i}]: unknown capability {name!r}")
             bits |= 1 << nr
         sets[set_name] = bits & limit
+    # Kernel invariants capset / PR_CAP_AMBIENT_RAISE would refuse at start: say it now.
+    extra = sets.get("effective", 0) & ~sets.get("permitted", 0)
+    if extra:
+        raise InvalidArgument(f"{path}.effective: {', '.join(names_in(extra))} must also be "
+                              "in the permitted set")
+    extra = sets.get("ambient", 0) & ~(sets.get("permitted", 0) & sets.get("inheritable", 0))
+    if extra:
+        raise InvalidArgument(f"{path}.ambient: {', '.join(names_in(extra))} must also be "
+                              "in the permitted and inheritable sets")
     return CapabilitySets(
         bounding=sets.get("bounding"),
         effective=sets.get("effective", 0),
