@@ -137,3 +137,31 @@ def test_docker_default_profile_converts_and_compiles_fast():
     # generous bounds (a loaded CI machine); the report quotes the real numbers
     assert t1 - t0 < 0.05
     assert t2 - t1 < 1.0
+
+
+def test_docker_default_program_verdicts():
+    """What the kernel would answer under docker's default profile (default caps)."""
+    from tests.unit.runtime.test_seccomp_build import ALLOW, errno, nr, run_bpf
+
+    if os.uname().machine != "x86_64":
+        pytest.skip("verdicts below use x86_64 syscall numbers")
+    section = docker_profile_to_spec(_docker_default_profile(), DOCKER_DEFAULT_CAPS)
+    prog = seccomp.compile(section).bpf
+    sigchld, newnet, newuser = 17, 0x40000000, 0x10000000
+    assert run_bpf(prog, nr("read")) == ALLOW
+    assert run_bpf(prog, nr("execve")) == ALLOW
+    assert run_bpf(prog, nr("clone"), args=(sigchld, 0, 0, 0, 0, 0)) == ALLOW
+    assert run_bpf(prog, nr("clone"), args=(newnet | sigchld, 0, 0, 0, 0, 0)) == errno(1)
+    assert run_bpf(prog, nr("clone"), args=(newuser | sigchld, 0, 0, 0, 0, 0)) == errno(1)
+    assert run_bpf(prog, nr("clone3")) == errno(38)          # so libc falls back to clone
+    assert run_bpf(prog, nr("unshare")) == errno(1)
+    assert run_bpf(prog, nr("mount")) == errno(1)
+    assert run_bpf(prog, nr("personality"), args=(0, 0, 0, 0, 0, 0)) == ALLOW
+    assert run_bpf(prog, nr("personality"), args=(1, 0, 0, 0, 0, 0)) == errno(1)
+    assert run_bpf(prog, nr("chown")) == ALLOW                 # CAP_CHOWN is held
+    # mseal (462, Linux 6.10) is allowed by the profile; a libseccomp that cannot name
+    # it leaves it out, and the ENOSYS prefix answers for it instead of EPERM
+    from dockyard.runtime import syscalls
+
+    known = syscalls.import_pyseccomp().resolve_syscall(0, "mseal") >= 0
+    assert run_bpf(prog, 462) == (ALLOW if known else errno(38))
