@@ -81,6 +81,8 @@ def test_raising_a_hard_limit_without_cap_sys_resource_is_reported_at_create():
     ({"uid": 0, "gid": 0, "additionalGids": [1, "x"]},
      "process.user.additionalGids[1]: must be an integer"),
     ({"uid": 0, "gid": 0, "umask": 0o10000}, "process.user.umask: must be an integer"),
+    ({"uid": 0, "gid": 0, "additionalGids": list(range(65537))},
+     "process.user.additionalGids: 65537 groups, the kernel allows at most 65536"),
 ])
 def test_bad_user(user, message):
     assert message in _error(_spec({"user": user}))

@@ -17,6 +17,7 @@ from dockyard.runtime.security._record import Record
 __all__ = ["Identity", "parse", "set_keepcaps", "set_umask", "switch"]
 
 _ID_MAX = (1 << 32) - 2  # (uid_t)-1 means "unchanged" to the kernel
+_NGROUPS_MAX = 65536
 
 
 class Identity(Record):
@@ -47,6 +48,9 @@ def parse(user: Mapping[str, object] | None, path: str = "process.user") -> Iden
     extra = user.get("additionalGids") or []
     if not isinstance(extra, list):
         raise InvalidArgument(f"{path}.additionalGids: must be an array of integers")
+    if len(extra) > _NGROUPS_MAX:
+        raise InvalidArgument(f"{path}.additionalGids: {len(extra)} groups, the kernel allows "
+                              f"at most {_NGROUPS_MAX}")
     gids = tuple(_id(g, f"{path}.additionalGids[{i}]") for i, g in enumerate(extra))
     umask = user.get("umask")
     if umask is not None and (isinstance(umask, bool) or not isinstance(umask, int)
@@ -85,7 +89,8 @@ def switch(ident: Identity) -> None:
         except OSError as e:
             hint = " (setgroups is denied in this user namespace)" if groups and \
                 not _setgroups_allowed() else ""
-            raise SystemError_(f"setgroups({groups}): {e.strerror}{hint}") from e
+            shown = groups if len(groups) <= 8 else [*groups[:8], "..."]
+            raise SystemError_(f"setgroups({shown}): {e.strerror}{hint}") from e
     try:
         os.setgid(ident.gid)
     except OSError as e:
