@@ -310,3 +310,109 @@ def pidfd_getfd(pidfd: int, target_fd: int) -> int:
     """Duplicate descriptor ``target_fd`` of the process behind ``pidfd`` into ours."""
     return _check(_libc.syscall(_SYS_pidfd_getfd, pidfd, target_fd, 0),
                   f"pidfd_getfd({target_fd})")
+
+
+# --- additions from rt-cgroups ---
+# bpf(2), for the cgroup v2 device controller (runtime/cgroups/devices_bpf.py builds
+# the program; these wrappers only load, attach, query and detach it).
+_SYS_bpf = {"x86_64": 321, "aarch64": 280}
+
+BPF_PROG_LOAD = 5
+BPF_PROG_ATTACH = 8
+BPF_PROG_DETACH = 9
+BPF_PROG_GET_FD_BY_ID = 13
+BPF_PROG_QUERY = 16
+BPF_PROG_TYPE_CGROUP_DEVICE = 15
+BPF_CGROUP_DEVICE = 6
+BPF_F_ALLOW_MULTI = 2
+
+
+class _BpfProgLoadAttr(ctypes.Structure):
+    _fields_ = [("prog_type", ctypes.c_uint32), ("insn_cnt", ctypes.c_uint32),
+                ("insns", ctypes.c_uint64), ("license", ctypes.c_uint64),
+                ("log_level", ctypes.c_uint32), ("log_size", ctypes.c_uint32),
+                ("log_buf", ctypes.c_uint64), ("kern_version", ctypes.c_uint32),
+                ("prog_flags", ctypes.c_uint32), ("prog_name", ctypes.c_char * 16),
+                ("prog_ifindex", ctypes.c_uint32), ("expected_attach_type", ctypes.c_uint32)]
+
+
+class _BpfAttachAttr(ctypes.Structure):
+    _fields_ = [("target_fd", ctypes.c_uint32), ("attach_bpf_fd", ctypes.c_uint32),
+                ("attach_type", ctypes.c_uint32), ("attach_flags", ctypes.c_uint32),
+                ("replace_bpf_fd", ctypes.c_uint32)]
+
+
+class _BpfQueryAttr(ctypes.Structure):
+    _fields_ = [("target_fd", ctypes.c_uint32), ("attach_type", ctypes.c_uint32),
+                ("query_flags", ctypes.c_uint32), ("attach_flags", ctypes.c_uint32),
+                ("prog_ids", ctypes.c_uint64), ("prog_cnt", ctypes.c_uint32),
+                ("_pad", ctypes.c_uint32)]
+
+
+class _BpfGetIdAttr(ctypes.Structure):
+    _fields_ = [("id", ctypes.c_uint32), ("next_id", ctypes.c_uint32),
+                ("open_flags", ctypes.c_uint32)]
+
+
+def _bpf(cmd: int, attr: ctypes.Structure, what: str) -> int:
+    nr = _syscall_number(_SYS_bpf, "bpf")
+    ctypes.set_errno(0)
+    return _check(_libc.syscall(ctypes.c_long(nr), ctypes.c_int(cmd), ctypes.byref(attr),
+                                ctypes.c_uint(ctypes.sizeof(attr))), what)
+
+
+def bpf_prog_load(prog_type: int, insns: bytes, license_: str = "Apache",
+                  expected_attach_type: int = 0, name: str = "") -> int:
+    """Load a program (``insns`` = raw 8-byte instructions); returns its fd.
+
+    On a verifier rejection the kernel's log is put into the OSError message, so a
+    bad program says why.
+    """
+    if len(insns) % 8:
+        raise ValueError("bpf program length must be a multiple of 8 bytes")
+    code = ctypes.create_string_buffer(insns, len(insns))
+    lic = ctypes.create_string_buffer(license_.encode())
+    log = ctypes.create_string_buffer(65536)
+    attr = _BpfProgLoadAttr(prog_type=prog_type, insn_cnt=len(insns) // 8,
+                            insns=ctypes.addressof(code), license=ctypes.addressof(lic),
+                            log_level=0, log_size=0, log_buf=0,
+                            prog_name=name.encode()[:15],
+                            expected_attach_type=expected_attach_type)
+    try:
+        return _bpf(BPF_PROG_LOAD, attr, "bpf(PROG_LOAD)")
+    except OSError as first:
+        if first.errno != 22:  # EINVAL: load again with the verifier log switched on
+            raise
+        attr.log_level, attr.log_size = 1, len(log)
+        attr.log_buf = ctypes.addressof(log)
+        try:
+            return _bpf(BPF_PROG_LOAD, attr, "bpf(PROG_LOAD)")
+        except OSError as err:
+            text = log.value.decode(errors="replace").strip()
+            raise OSError(err.errno, f"bpf(PROG_LOAD): {os.strerror(err.errno)}: "
+                                     f"{text[-2000:]}") from None
+
+
+def bpf_prog_attach(target_fd: int, prog_fd: int, attach_type: int, flags: int = 0) -> None:
+    attr = _BpfAttachAttr(target_fd=target_fd, attach_bpf_fd=prog_fd,
+                          attach_type=attach_type, attach_flags=flags)
+    _bpf(BPF_PROG_ATTACH, attr, "bpf(PROG_ATTACH)")
+
+
+def bpf_prog_detach(target_fd: int, prog_fd: int, attach_type: int) -> None:
+    attr = _BpfAttachAttr(target_fd=target_fd, attach_bpf_fd=prog_fd, attach_type=attach_type)
+    _bpf(BPF_PROG_DETACH, attr, "bpf(PROG_DETACH)")
+
+
+def bpf_prog_query(target_fd: int, attach_type: int, max_progs: int = 64) -> list[int]:
+    """Ids of the programs attached to ``target_fd`` for ``attach_type``."""
+    ids = (ctypes.c_uint32 * max_progs)()
+    attr = _BpfQueryAttr(target_fd=target_fd, attach_type=attach_type,
+                         prog_ids=ctypes.addressof(ids), prog_cnt=max_progs)
+    _bpf(BPF_PROG_QUERY, attr, "bpf(PROG_QUERY)")
+    return [ids[i] for i in range(min(attr.prog_cnt, max_progs))]
+
+
+def bpf_prog_get_fd_by_id(prog_id: int) -> int:
+    attr = _BpfGetIdAttr(id=prog_id)
+    return _bpf(BPF_PROG_GET_FD_BY_ID, attr, f"bpf(PROG_GET_FD_BY_ID {prog_id})")
