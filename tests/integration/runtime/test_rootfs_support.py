@@ -1,7 +1,7 @@
 """Runs ``rootfs.setup`` for real without the core runtime (no tests in here).
 
 ``run_in_container`` starts a fresh ``python -c`` helper (single-threaded, unlike
-pytest) that unshares a mount + pid namespace (and any others asked for), forks
+pytest) that unshares the spec's namespaces (at least mount + pid), forks
 pid 1, calls ``setup()`` on the given rootfs and execs busybox ``sh -c SCRIPT``.
 Every mount lives in that private namespace and disappears with it. With
 ``userns=True`` the helper's child first enters a new user namespace in which only
@@ -28,6 +28,9 @@ for t in cfg["unshare"]:
     flags |= NS[t]
 
 def container():
+    if cfg["no_openat2"]:
+        from dockyard.runtime.rootfs import paths
+        paths._openat2_works = False  # exercise the manual walk
     console = None
     if cfg["console"]:
         master, slave = os.openpty()
@@ -102,11 +105,14 @@ class Result:
 
 
 def run_in_container(spec: dict, rootfs: os.PathLike | str, script: str, *,
-                     unshare: tuple[str, ...] = ("mount", "pid"), no_pivot: bool = False,
-                     console: bool = False, userns: bool = False,
+                     no_pivot: bool = False,
+                     console: bool = False, userns: bool = False, no_openat2: bool = False,
                      timeout: int = 60) -> Result:
-    cfg = {"spec": spec, "rootfs": str(rootfs), "script": script, "unshare": list(unshare),
-           "no_pivot": no_pivot, "console": console, "userns": userns}
+    unshare = sorted({ns["type"] for ns in spec["linux"]["namespaces"]} - {"user"} |
+                     {"mount", "pid"})
+    cfg = {"spec": spec, "rootfs": str(rootfs), "script": script, "unshare": unshare,
+           "no_pivot": no_pivot, "console": console, "userns": userns,
+           "no_openat2": no_openat2}
     proc = subprocess.run([sys.executable, "-c", _HELPER, json.dumps(cfg)],
                           capture_output=True, text=True, timeout=timeout,
                           stdin=subprocess.DEVNULL)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from dockyard.errors import InvalidArgument
 from dockyard.runtime import syscalls as sc
@@ -129,11 +129,20 @@ def mount_entry(root: RootDir, m: MountSpec, ctx: MountContext) -> None:
         else:
             try:
                 _mount_fs(root, m)
-            except PermissionError:
-                fallback = _userns_fallback_source(m)
-                if not (ctx.in_userns and fallback):
+            except OSError as exc:
+                if exc.errno == errno.EINVAL and ctx.in_userns and m.type == "devpts" \
+                        and "gid=" in m.data:
+                    # gid=5 (tty) is often unmapped in a user namespace; the kernel
+                    # then refuses the option, so mount without it (as crun does).
+                    data = ",".join(o for o in m.data.split(",") if not o.startswith("gid="))
+                    _mount_fs(root, replace(m, data=data))
+                elif not isinstance(exc, PermissionError):
                     raise
-                _bind(root, m, fallback, True, m.flags)
+                else:
+                    fallback = _userns_fallback_source(m)
+                    if not (ctx.in_userns and fallback):
+                        raise
+                    _bind(root, m, fallback, True, m.flags)
         _propagate(root, m)
     except InvalidArgument:
         raise

@@ -19,6 +19,9 @@ __all__ = ["mask_paths", "readonly_paths"]
 
 
 def mask_paths(paths: tuple[str, ...] | list[str]) -> None:
+    if paths and not os.path.exists("/dev/null"):
+        # runc would silently leave everything unmasked here; say why instead.
+        raise OSError(2, "maskedPaths: the container has no /dev/null to mask files with")
     for path in paths:
         try:
             st = os.stat(path)
