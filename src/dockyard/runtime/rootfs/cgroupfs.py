@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import os
 import posixpath
-from dataclasses import dataclass
 
 from dockyard.runtime import syscalls as sc
+from dockyard.runtime.rootfs._record import Record
 from dockyard.runtime.rootfs.mountinfo import (
     MountInfo,
     cgroup_subsystems,
@@ -51,9 +51,11 @@ def _controllers(m: MountInfo, known: set[str]) -> list[str]:
     return [o for o in m.super_options if o in known or o.startswith("name=")]
 
 
-@dataclass(frozen=True)
-class CgroupMountPlan:
+class CgroupMountPlan(Record):
     """For one host hierarchy: where it goes in the container and from what."""
+
+    __slots__ = (  # noqa: RUF023 (the positional order)
+        "name", "fstype", "data", "bind_source")
 
     name: str               # directory under the destination ("" for v2 at the top)
     fstype: str             # cgroup or cgroup2

@@ -7,21 +7,31 @@ paths; the parent-mount lookup before pivot_root needs the mount holding the roo
 from __future__ import annotations
 
 import os
-import re
-from dataclasses import dataclass
+
+from dockyard.runtime.rootfs._record import Record
 
 __all__ = ["MountInfo", "find_mount_of", "own_cgroups", "read_mountinfo", "unescape"]
 
-_ESCAPE = re.compile(r"\\([0-7]{3})")
-
-
 def unescape(field: str) -> str:
     """Undo the kernel's octal escapes (``\\040`` is a space)."""
-    return _ESCAPE.sub(lambda m: chr(int(m.group(1), 8)), field)
+    if "\\" not in field:
+        return field
+    out, i = [], 0
+    while i < len(field):
+        chunk = field[i + 1:i + 4]
+        if field[i] == "\\" and len(chunk) == 3 and all(c in "01234567" for c in chunk):
+            out.append(chr(int(chunk, 8)))
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return "".join(out)
 
 
-@dataclass(frozen=True)
-class MountInfo:
+class MountInfo(Record):
+    __slots__ = (  # noqa: RUF023 (the positional order)
+        "mount_id", "parent_id", "root", "mountpoint", "options", "optional", "fstype",
+        "source", "super_options")
     mount_id: int
     parent_id: int
     root: str             # the path inside the filesystem that is mounted here

@@ -13,10 +13,10 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from dataclasses import dataclass, replace
 
 from dockyard.errors import InvalidArgument
 from dockyard.runtime import syscalls as sc
+from dockyard.runtime.rootfs._record import Record
 from dockyard.runtime.rootfs.paths import RootDir, fd_path
 from dockyard.runtime.rootfs.spec import BIND_REMOUNT_FLAGS, MountSpec
 
@@ -25,9 +25,11 @@ __all__ = ["MountContext", "mount_entry", "remount_bind", "statvfs_mount_flags"]
 _PROPAGATION_MASK = sc.MS_SHARED | sc.MS_SLAVE | sc.MS_PRIVATE | sc.MS_UNBINDABLE
 
 
-@dataclass(frozen=True)
-class MountContext:
+class MountContext(Record):
     """Facts about where we run that change how a mount is done."""
+
+    __slots__ = (  # noqa: RUF023 (the positional order)
+        "in_userns", "new_netns", "new_ipcns", "new_cgroupns")
 
     in_userns: bool          # a user namespace other than the initial one
     new_netns: bool          # the container has its own network namespace
@@ -135,7 +137,7 @@ def mount_entry(root: RootDir, m: MountSpec, ctx: MountContext) -> None:
                     # gid=5 (tty) is often unmapped in a user namespace; the kernel
                     # then refuses the option, so mount without it (as crun does).
                     data = ",".join(o for o in m.data.split(",") if not o.startswith("gid="))
-                    _mount_fs(root, replace(m, data=data))
+                    _mount_fs(root, m.replace(data=data))  # type: ignore[arg-type]
                 elif not isinstance(exc, PermissionError):
                     raise
                 else:

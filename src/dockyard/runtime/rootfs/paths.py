@@ -24,15 +24,12 @@ import stat
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Literal
 
 from dockyard.errors import InvalidArgument
 
 __all__ = ["RootDir", "fd_path", "resolve_in_root"]
 
 MAX_SYMLINKS = 40  # the kernel's own limit (ELOOP after 40 links)
-
-Create = Literal["dir", "file"] | None
 
 _openat2_works: bool | None = None  # None: not tried yet
 
@@ -111,7 +108,7 @@ class RootDir:
 
     # -- lookups --------------------------------------------------------------------
 
-    def open(self, path: str, *, create: Create = None, mode: int = 0o755,
+    def open(self, path: str, *, create: str | None = None, mode: int = 0o755,
              follow: bool = True) -> int:
         """An ``O_PATH`` fd for ``path`` resolved inside the root.
 
@@ -143,7 +140,7 @@ class RootDir:
                                              f"{os.strerror(exc.errno)}") from None
         return self._walk(path, create, mode, follow)
 
-    def _walk(self, path: str, create: Create, mode: int, follow: bool) -> int:
+    def _walk(self, path: str, create: str | None, mode: int, follow: bool) -> int:
         stack = [os.dup(self.fd)]
         pending = deque(_components(path))
         links = 0
@@ -200,7 +197,7 @@ class RootDir:
             pass  # someone (or a dangling symlink) is there: the caller looks again
 
     @contextmanager
-    def target(self, path: str, *, create: Create = None) -> Iterator[str]:
+    def target(self, path: str, *, create: str | None = None) -> Iterator[str]:
         """``/proc/self/fd/N`` for ``path`` inside the root, valid within the block.
 
         Open a fresh target after mounting on a path: an fd taken before the mount

@@ -9,11 +9,10 @@ name the JSON path (``mounts[3].options[1]``).
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass, field
-from typing import Any
 
 from dockyard.errors import InvalidArgument
 from dockyard.runtime import syscalls as sc
+from dockyard.runtime.rootfs._record import Record
 
 __all__ = ["DeviceSpec", "MountSpec", "RootfsPlan", "parse", "parse_mount_options"]
 
@@ -69,40 +68,49 @@ _PROC_ALLOWED = {"/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/sta
 DEVICE_TYPES = {"c", "b", "u", "p"}
 
 
-@dataclass(frozen=True)
-class MountSpec:
+class MountSpec(Record):
     """One ``mounts[]`` entry, ready to perform."""
 
+    __slots__ = (  # noqa: RUF023 (the positional order)
+        "index", "destination", "type", "source", "flags", "propagation", "data", "bind",
+        "recursive", "copy_up")
+    _defaults = {"flags": 0, "propagation": (), "data": "", "bind": False,
+                 "recursive": False, "copy_up": False}
     index: int
     destination: str            # absolute, normalised, inside the container
     type: str                   # fs type; "bind" for bind mounts
     source: str
-    flags: int = 0              # MS_* for the mount (or the bind remount)
-    propagation: tuple[int, ...] = ()
-    data: str = ""              # filesystem options (mode=755,size=64k)
-    bind: bool = False
-    recursive: bool = False     # rbind
-    copy_up: bool = False       # tmpcopyup: seed a tmpfs with what it covers
+    flags: int                  # MS_* for the mount (or the bind remount)
+    propagation: tuple[int, ...]
+    data: str                   # filesystem options (mode=755,size=64k)
+    bind: bool
+    recursive: bool             # rbind
+    copy_up: bool               # tmpcopyup: seed a tmpfs with what it covers
 
     @property
     def label(self) -> str:
         return f"mounts[{self.index}] ({self.type} on {self.destination})"
 
 
-@dataclass(frozen=True)
-class DeviceSpec:
+class DeviceSpec(Record):
+    __slots__ = (  # noqa: RUF023 (the positional order)
+        "path", "type", "major", "minor", "mode", "uid", "gid")
+    _defaults = {"major": 0, "minor": 0, "mode": 0o666, "uid": 0, "gid": 0}
     path: str
     type: str                   # c, b, u (unbuffered char), p (fifo)
-    major: int = 0
-    minor: int = 0
-    mode: int = 0o666           # permission bits only
-    uid: int = 0
-    gid: int = 0
+    major: int
+    minor: int
+    mode: int                   # permission bits only
+    uid: int
+    gid: int
 
 
-@dataclass(frozen=True)
-class RootfsPlan:
+class RootfsPlan(Record):
     """What :func:`dockyard.runtime.rootfs.setup` does, decided from the spec."""
+
+    __slots__ = (  # noqa: RUF023 (the positional order)
+        "mounts", "devices", "namespaces", "new_namespaces", "root_propagation",
+        "readonly_root", "masked_paths", "readonly_paths", "sysctl")
 
     mounts: tuple[MountSpec, ...]
     devices: tuple[DeviceSpec, ...]          # linux.devices (defaults added later)
@@ -112,7 +120,7 @@ class RootfsPlan:
     readonly_root: bool
     masked_paths: tuple[str, ...]
     readonly_paths: tuple[str, ...]
-    sysctl: dict[str, str] = field(default_factory=dict)
+    sysctl: dict[str, str]
 
     @property
     def dev_is_bound(self) -> bool:
@@ -169,7 +177,7 @@ def _check_destination(dest: str, mtype: str, where: str) -> str:
     return norm
 
 
-def _parse_mount(index: int, raw: Any) -> MountSpec:
+def _parse_mount(index: int, raw: object) -> MountSpec:
     where = f"mounts[{index}]"
     if not isinstance(raw, dict):
         raise InvalidArgument(f"{where}: expected an object")
@@ -216,7 +224,7 @@ def _int_field(raw: dict, key: str, where: str, default: int, lo: int = 0,
     return value
 
 
-def _parse_device(index: int, raw: Any) -> DeviceSpec:
+def _parse_device(index: int, raw: object) -> DeviceSpec:
     where = f"linux.devices[{index}]"
     if not isinstance(raw, dict):
         raise InvalidArgument(f"{where}: expected an object")
@@ -241,7 +249,7 @@ def _parse_device(index: int, raw: Any) -> DeviceSpec:
     )
 
 
-def _str_list(raw: Any, where: str) -> tuple[str, ...]:
+def _str_list(raw: object, where: str) -> tuple[str, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list) or not all(isinstance(p, str) for p in raw):
