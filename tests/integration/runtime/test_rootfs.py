@@ -120,11 +120,13 @@ def test_readonly_path_keeps_nosuid_nodev_noexec(busybox_rootfs: Path) -> None:
 def test_readonly_root(busybox_rootfs: Path) -> None:
     spec = base_spec()
     spec["root"]["readonly"] = True
+    spec["process"] = {"cwd": "/work/dir"}
     r = run_in_container(spec, busybox_rootfs,
                          "touch /newfile 2>/dev/null && echo writable; touch /dev/shm/ok "
-                         "&& echo shm-ok; " + MOUNTINFO)
+                         "&& echo shm-ok; cd /work/dir && echo cwd-ok; " + MOUNTINFO)
     _ok(r)
     assert "writable" not in r.out and "shm-ok" in r.out
+    assert "cwd-ok" in r.out  # process.cwd was made before / turned read-only
     assert "ro" in _opts(r.mounts()["/"])
     assert not (busybox_rootfs / "newfile").exists()
 

@@ -106,3 +106,22 @@ def test_dev_bind_detected_and_paths_checked() -> None:
     assert plan.masked_paths == ("/proc/kcore",)
     with pytest.raises(InvalidArgument, match=r"linux.maskedPaths\[0\]"):
         validate(_spec(maskedPaths=["proc/kcore"]))
+
+
+def test_mount_label_goes_to_labelable_filesystems() -> None:
+    plan = parse(_spec([{"destination": "/t", "type": "tmpfs", "options": ["size=1m"]},
+                        {"destination": "/p", "type": "proc", "source": "proc"},
+                        {"destination": "/b", "type": "bind", "source": "/x"}],
+                       mountLabel="system_u:object_r:container_file_t:s0"))
+    tmpfs, proc, bind = plan.mounts
+    assert tmpfs.data == 'size=1m,context="system_u:object_r:container_file_t:s0"'
+    assert proc.data == "" and bind.data == ""
+    with pytest.raises(InvalidArgument, match="mountLabel"):
+        validate(_spec(mountLabel='x",ro'))
+
+
+def test_cwd_must_be_absolute() -> None:
+    assert parse({"process": {"cwd": "/work"}}).cwd == "/work"
+    assert parse({}).cwd == "/"
+    with pytest.raises(InvalidArgument, match=r"process\.cwd"):
+        validate({"process": {"cwd": "relative"}})

@@ -10,8 +10,8 @@ Runs in the container's init, in its fresh mount namespace, as (namespaced) root
 4. pivot_root (or MS_MOVE + chroot with ``no_pivot``), then the asked-for
    propagation on the new ``/`` (shared and unbindable can only be set after the
    self-bind and the pivot, or those would fail);
-5. ``linux.sysctl`` (before /proc/sys turns read-only), ``readonlyPaths``,
-   ``maskedPaths``, ``root.readonly``, and chdir to ``/``.
+5. ``linux.sysctl`` (before /proc/sys turns read-only), ``process.cwd`` created,
+   ``readonlyPaths``, ``maskedPaths``, ``root.readonly``, and chdir to ``/``.
 """
 
 from __future__ import annotations
@@ -62,6 +62,17 @@ def _prepare_root(rootfs: str, plan: RootfsPlan) -> None:
                                  f"{exc.strerror}") from exc
 
 
+def _make_cwd(cwd: str) -> None:
+    """Create process.cwd now, while / may still be written (runc does too).
+
+    We are inside the new root already, so symlinks in the path cannot lead out.
+    """
+    try:
+        os.makedirs(cwd, mode=0o755, exist_ok=True)
+    except OSError as exc:
+        raise OSError(exc.errno, f"process.cwd {cwd}: {exc.strerror}") from exc
+
+
 def setup(spec: dict, rootfs: str, *, no_pivot: bool = False,
           console_path: str | None = None) -> None:
     """Build the container's root filesystem and enter it (see module docstring).
@@ -103,6 +114,7 @@ def setup(spec: dict, rootfs: str, *, no_pivot: bool = False,
             raise OSError(exc.errno, f"rootfsPropagation on the new /: {exc.strerror}") \
                 from exc
     sysctl.apply(plan.sysctl)
+    _make_cwd(plan.cwd)
     paths_masking.readonly_paths(plan.readonly_paths)
     paths_masking.mask_paths(plan.masked_paths)
     if plan.readonly_root:

@@ -110,7 +110,7 @@ class RootfsPlan(Record):
 
     __slots__ = (  # noqa: RUF023 (the positional order)
         "mounts", "devices", "namespaces", "new_namespaces", "root_propagation",
-        "readonly_root", "masked_paths", "readonly_paths", "sysctl")
+        "readonly_root", "masked_paths", "readonly_paths", "sysctl", "cwd")
 
     mounts: tuple[MountSpec, ...]
     devices: tuple[DeviceSpec, ...]          # linux.devices (defaults added later)
@@ -121,6 +121,7 @@ class RootfsPlan(Record):
     masked_paths: tuple[str, ...]
     readonly_paths: tuple[str, ...]
     sysctl: dict[str, str]
+    cwd: str                                 # process.cwd, made to exist after pivot
 
     @property
     def dev_is_bound(self) -> bool:
@@ -177,7 +178,11 @@ def _check_destination(dest: str, mtype: str, where: str) -> str:
     return norm
 
 
-def _parse_mount(index: int, raw: object) -> MountSpec:
+# Filesystems that take SELinux's context= option (runc labels all but these).
+_NO_LABEL_TYPES = {"bind", "proc", "sysfs", "cgroup", "cgroup2"}
+
+
+def _parse_mount(index: int, raw: object, mount_label: str = "") -> MountSpec:
     where = f"mounts[{index}]"
     if not isinstance(raw, dict):
         raise InvalidArgument(f"{where}: expected an object")
@@ -208,6 +213,8 @@ def _parse_mount(index: int, raw: object) -> MountSpec:
     if copy_up and mtype != "tmpfs":
         raise InvalidArgument(f"{where}.options: tmpcopyup only applies to tmpfs")
     dest = _check_destination(raw.get("destination"), mtype, where)
+    if mount_label and not bind and mtype not in _NO_LABEL_TYPES:
+        data = ",".join(filter(None, [data, f'context="{mount_label}"']))
     return MountSpec(index=index, destination=dest, type=mtype, source=source or mtype,
                      flags=flags, propagation=prop, data=data, bind=bind,
                      recursive=recursive, copy_up=copy_up)
@@ -272,7 +279,10 @@ def parse(spec: dict) -> RootfsPlan:
     raw_mounts = spec.get("mounts") or []
     if not isinstance(raw_mounts, list):
         raise InvalidArgument("mounts: expected an array")
-    mounts = tuple(_parse_mount(i, m) for i, m in enumerate(raw_mounts))
+    mount_label = linux.get("mountLabel") or ""
+    if not isinstance(mount_label, str) or '"' in mount_label or "," in mount_label:
+        raise InvalidArgument(f"linux.mountLabel: {mount_label!r} is not a valid label")
+    mounts = tuple(_parse_mount(i, m, mount_label) for i, m in enumerate(raw_mounts))
     raw_devices = linux.get("devices") or []
     if not isinstance(raw_devices, list):
         raise InvalidArgument("linux.devices: expected an array")
@@ -306,4 +316,13 @@ def parse(spec: dict) -> RootfsPlan:
         masked_paths=_str_list(linux.get("maskedPaths"), "linux.maskedPaths"),
         readonly_paths=_str_list(linux.get("readonlyPaths"), "linux.readonlyPaths"),
         sysctl=dict(sysctls),
+        cwd=_cwd(spec),
     )
+
+
+def _cwd(spec: dict) -> str:
+    process = spec.get("process") or {}
+    cwd = process.get("cwd", "/") if isinstance(process, dict) else "/"
+    if not isinstance(cwd, str) or not cwd.startswith("/"):
+        raise InvalidArgument(f"process.cwd: {cwd!r} is not an absolute path")
+    return cwd
