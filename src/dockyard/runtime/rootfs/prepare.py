@@ -1,0 +1,122 @@
+"""``setup()``: the whole root filesystem of a container, in runc's order.
+
+Runs in the container's init, in its fresh mount namespace, as (namespaced) root:
+
+1. propagation of ``/`` (``linux.rootfsPropagation``; default rslave so nothing we
+   do reaches the host), the mount holding the rootfs made private (pivot_root
+   refuses a shared parent), and the rootfs bind-mounted onto itself;
+2. every ``mounts[]`` entry, in order, resolved inside the rootfs;
+3. /dev: nodes, links, console (unless /dev is a bind mount);
+4. pivot_root (or MS_MOVE + chroot with ``no_pivot``), then the asked-for
+   propagation on the new ``/`` (shared and unbindable can only be set after the
+   self-bind and the pivot, or those would fail);
+5. ``linux.sysctl`` (before /proc/sys turns read-only), ``process.cwd`` created,
+   ``readonlyPaths``, ``maskedPaths``, ``root.readonly``, and chdir to ``/``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from dockyard.runtime import syscalls as sc
+from dockyard.runtime.rootfs import devices, paths_masking, pivot, sysctl
+from dockyard.runtime.rootfs.mountinfo import find_mount_of, read_mountinfo
+from dockyard.runtime.rootfs.mounts import MountContext, mount_entry
+from dockyard.runtime.rootfs.paths import RootDir
+from dockyard.runtime.rootfs.spec import RootfsPlan, parse
+
+__all__ = ["in_user_namespace", "setup"]
+
+
+def in_user_namespace() -> bool:
+    """True unless this process sees the initial user namespace's full identity map."""
+    try:
+        with open("/proc/self/uid_map") as f:
+            lines = f.read().split("\n")
+    except FileNotFoundError:
+        return False
+    fields = lines[0].split()
+    return not (len([ln for ln in lines if ln.strip()]) == 1
+                and fields == ["0", "0", "4294967295"])
+
+
+def _prepare_root(rootfs: str, plan: RootfsPlan) -> None:
+    flag = plan.root_propagation
+    if flag is None or flag & sc.MS_UNBINDABLE:
+        flag = sc.MS_SLAVE | sc.MS_REC
+    try:
+        sc.mount(None, "/", None, flag)
+    except OSError as exc:
+        raise OSError(exc.errno, f"rootfsPropagation on /: {exc.strerror}") from exc
+    parent = find_mount_of(rootfs, read_mountinfo())
+    if parent is not None:
+        try:
+            sc.mount(None, parent.mountpoint, None, sc.MS_PRIVATE)
+        except OSError as exc:
+            raise OSError(exc.errno, f"making {parent.mountpoint} private: "
+                                     f"{exc.strerror}") from exc
+    try:
+        sc.mount(rootfs, rootfs, None, sc.MS_BIND | sc.MS_REC)
+    except OSError as exc:
+        raise OSError(exc.errno, f"bind-mounting rootfs {rootfs} onto itself: "
+                                 f"{exc.strerror}") from exc
+
+
+def _make_cwd(cwd: str) -> None:
+    """Create process.cwd now, while / may still be written (runc does too).
+
+    We are inside the new root already, so symlinks in the path cannot lead out.
+    """
+    try:
+        os.makedirs(cwd, mode=0o755, exist_ok=True)
+    except OSError as exc:
+        raise OSError(exc.errno, f"process.cwd {cwd}: {exc.strerror}") from exc
+
+
+def setup(spec: dict, rootfs: str, *, no_pivot: bool = False,
+          console_path: str | None = None) -> None:
+    """Build the container's root filesystem and enter it (see module docstring).
+
+    ``rootfs`` is a host path (relative to the cwd, which should be the bundle, as
+    are relative bind sources). Raises InvalidArgument for a bad spec (before any
+    mount), OSError naming the mount or path for kernel failures.
+    """
+    plan = parse(spec)
+    rootfs = os.path.realpath(rootfs)
+    if not os.path.isdir(rootfs):
+        raise OSError(2, f"rootfs {rootfs}: not a directory")
+    ctx = MountContext(
+        in_userns=in_user_namespace() or "user" in plan.namespaces,
+        new_netns="network" in plan.namespaces,
+        new_ipcns="ipc" in plan.namespaces,
+        new_cgroupns="cgroup" in plan.namespaces,
+    )
+    _prepare_root(rootfs, plan)
+    with RootDir(rootfs) as root:
+        for m in plan.mounts:
+            mount_entry(root, m, ctx)
+        if not plan.dev_is_bound:
+            devices.setup_dev(root, plan.devices, in_userns=ctx.in_userns)
+        if console_path:
+            devices.mount_console(root, console_path)
+    try:
+        if no_pivot:
+            pivot.move_root(rootfs)
+        else:
+            pivot.pivot_root(rootfs)
+    except OSError as exc:
+        how = "MS_MOVE+chroot" if no_pivot else "pivot_root"
+        raise OSError(exc.errno, f"{how} into {rootfs}: {exc.strerror}") from exc
+    if plan.root_propagation is not None:
+        try:
+            sc.mount(None, "/", None, plan.root_propagation)
+        except OSError as exc:
+            raise OSError(exc.errno, f"rootfsPropagation on the new /: {exc.strerror}") \
+                from exc
+    sysctl.apply(plan.sysctl)
+    _make_cwd(plan.cwd)
+    paths_masking.readonly_paths(plan.readonly_paths)
+    paths_masking.mask_paths(plan.masked_paths)
+    if plan.readonly_root:
+        paths_masking.readonly_root()
+    os.chdir("/")
