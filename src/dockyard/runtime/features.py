@@ -30,14 +30,16 @@ CAPABILITIES = [
 
 
 def features() -> dict:
-    return {
+    from dockyard.runtime import security
+
+    out = {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": "1.2.0",
         "hooks": list(HOOK_PHASES),
         "mountOptions": MOUNT_OPTIONS,
         "linux": {
             "namespaces": list(NAMESPACE_TYPES),
-            "capabilities": CAPABILITIES,
+            "capabilities": CAPABILITIES,  # replaced by security.features() below
             "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False,
                        "rdma": False},
             "seccomp": {
@@ -57,3 +59,5 @@ def features() -> dict:
         },
         "annotations": {"io.github.dockyard.runtime.version": "0.1.0"},
     }
+    out["linux"].update(security.features())
+    return out

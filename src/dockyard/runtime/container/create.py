@@ -54,7 +54,8 @@ def create(store: st.StateStore, container_id: str, opts: CreateOptions
                               "(needed to hand over the terminal when detaching)")
     if opts.console_socket and not process.get("terminal"):
         raise InvalidArgument("--console-socket given but process.terminal is false")
-    modules.security().validate(spec)
+    modules.rootfs().validate(spec)
+    modules.security().validate(spec, cache_dir=os.path.join(store.root, "seccomp"))
     linux = spec.get("linux") or {}
     cgroups = modules.cgroups()
     if linux.get("resources"):
@@ -97,7 +98,7 @@ def create(store: st.StateStore, container_id: str, opts: CreateOptions
         if manager is not None:
             try:
                 manager.destroy()
-            except OSError:
+            except Exception:
                 pass
         store.remove(container_id)
         raise

@@ -100,6 +100,7 @@ def exec_(store: st.StateStore, container_id: str, process: dict, opts: ExecOpti
         c = store.load(container_id)
         st.can_exec(c.current_status())
         manager = load_manager(c)
+        _prepare_security(c, process, store.root)
         types = {ns["type"] for ns in (c.config.get("linux") or {}).get("namespaces") or []}
         join_fds = namespaces.open_join_fds(namespaces.ns_paths_of(c.pid, types))
         syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
@@ -108,7 +109,7 @@ def exec_(store: st.StateStore, container_id: str, process: dict, opts: ExecOpti
         def stage() -> None:
             ours.close()
             os.close(lock)  # a child holding the state lock would block other commands
-            _exec_stage(c, process, theirs, join_fds)
+            _exec_stage(c, process, theirs, join_fds, os.path.join(store.root, "seccomp"))
 
         try:
             child = fork_stage("dockyard:[exec]", theirs, stage)
@@ -175,18 +176,34 @@ def exec_(store: st.StateStore, container_id: str, process: dict, opts: ExecOpti
     return exit_code(wait_foreground(pid, master, forward))
 
 
+def _prepare_security(c: st.ContainerState, process: dict, root: str) -> None:
+    """Check the process and compile its seccomp program here, on the host: the
+    forked exec-init reuses it in memory and imports nothing after joining the
+    container's mount namespace."""
+    from dockyard.runtime.process import modules
+    from dockyard.runtime.process.stage_init import preload
+
+    linux = c.config.get("linux") or {}
+    modules.security().validate({"process": process, "linux": linux},
+                                cache_dir=os.path.join(root, "seccomp"))
+    preload({})
+    from dockyard.runtime import console  # noqa: F401 - used by the exec-init
+    from dockyard.runtime.process import stage_init  # noqa: F401
+
+
 def _exec_stage(c: st.ContainerState, process: dict, chan: Channel,
-                join_fds: list[tuple[str, int]]) -> None:
+                join_fds: list[tuple[str, int]], cache_dir: str) -> None:
     namespaces.join_all(join_fds)
     for _, fd in join_fds:
         os.close(fd)
     chan.send(Msg.SETUP_REQUEST)
     chan.wait_for(Msg.SETUP_DONE, "parent")
-    pid = fork_stage("dockyard:[exec-init]", chan, lambda: _exec_init(c, process, chan))
+    pid = fork_stage("dockyard:[exec-init]", chan,
+                     lambda: _exec_init(c, process, chan, cache_dir))
     chan.send(Msg.INIT_PID, pid=pid)
 
 
-def _exec_init(c: st.ContainerState, process: dict, chan: Channel) -> None:
+def _exec_init(c: st.ContainerState, process: dict, chan: Channel, cache_dir: str) -> None:
     from dockyard.runtime.process import modules
     from dockyard.runtime.process.stage_init import (
         DEFAULT_PATH,
@@ -222,5 +239,5 @@ def _exec_init(c: st.ContainerState, process: dict, chan: Channel) -> None:
     linux = c.config.get("linux") or {}
     modules.security().finalize_process(
         process, seccomp=linux.get("seccomp"),
-        no_new_privileges=bool(process.get("noNewPrivileges")))
+        no_new_privileges=bool(process.get("noNewPrivileges")), cache_dir=cache_dir)
     os.execve(exe, process["args"], env)

@@ -1,41 +1,28 @@
-"""Where the rootfs, cgroups and security seams come from.
+"""Lazy access to the rootfs, cgroups and security packages.
 
-Those packages are built on other branches (runtime-internals.md); until one is
-merged, a minimal private fallback in :mod:`fallback` stands in, so the
-lifecycle can be exercised end to end. Once merged, the real module wins.
+Imported on first use only: a ``state`` or ``kill`` never pays for them, and the
+init imports rootfs/security after the fork (in the child, where the time does
+not add to the CLI's critical path twice).
 """
 
 from __future__ import annotations
 
-import importlib
 from types import ModuleType
-
-_cache: dict[str, ModuleType] = {}
-
-
-def _load(name: str) -> ModuleType:
-    if name in _cache:
-        return _cache[name]
-    full = f"dockyard.runtime.{name}"
-    try:
-        mod = importlib.import_module(full)
-    except ModuleNotFoundError as e:
-        if e.name != full:
-            raise
-        from dockyard.runtime.process import fallback
-
-        mod = getattr(fallback, name)
-    _cache[name] = mod
-    return mod
 
 
 def rootfs() -> ModuleType:
-    return _load("rootfs")
+    from dockyard.runtime import rootfs as mod
+
+    return mod
 
 
 def cgroups() -> ModuleType:
-    return _load("cgroups")
+    from dockyard.runtime import cgroups as mod
+
+    return mod
 
 
 def security() -> ModuleType:
-    return _load("security")
+    from dockyard.runtime import security as mod
+
+    return mod

@@ -33,12 +33,29 @@ def reset_signals() -> None:
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
+def preload(spec: dict) -> None:
+    """Import now what runs after pivot_root (or setns into the container's mounts).
+
+    Once the root has changed the host's Python library directories are out of
+    reach, so every module the last steps import lazily must already be loaded.
+    """
+    import resource  # noqa: F401 - security.rlimits
+    import termios  # noqa: F401 - console
+
+    import dockyard.runtime.security.seccomp  # noqa: F401
+    from dockyard.runtime import security  # noqa: F401
+
+    if hooks.has(spec, "startContainer"):
+        import subprocess  # noqa: F401
+
+
 def run(launch, chan: Channel) -> None:
     from dockyard.runtime.process import modules
 
     reset_signals()
     os.setsid()
     spec = launch.spec
+    preload(spec)
     process = spec.get("process") or {}
     chan.send(Msg.PRE_ROOTFS)
     state = chan.wait_for(Msg.CONTINUE, "parent")["state"]
@@ -57,6 +74,7 @@ def run(launch, chan: Channel) -> None:
     hooks.run_phase(spec, "createContainer", state)
 
     state_dir_fd = os.open(launch.state_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    os.chdir(launch.bundle)  # relative rootfs and bind sources are bundle-relative
     modules.rootfs().setup(spec, launch.rootfs, no_pivot=launch.no_pivot,
                            console_path=console_path)
     if spec.get("hostname"):
@@ -75,7 +93,7 @@ def run(launch, chan: Channel) -> None:
     os.close(state_dir_fd)
     os.write(fifo, b"0")
     try:
-        _exec_process(spec, state)
+        _exec_process(spec, state, launch.seccomp_cache)
     except BaseException as e:
         msg = getattr(e, "message", None) or str(e) or type(e).__name__
         try:
@@ -85,7 +103,7 @@ def run(launch, chan: Channel) -> None:
         os._exit(127 if isinstance(e, NotFound) else 1)
 
 
-def _exec_process(spec: dict, state: dict) -> None:
+def _exec_process(spec: dict, state: dict, cache_dir: str | None) -> None:
     from dockyard.runtime.process import modules
 
     process = spec.get("process")
@@ -104,7 +122,7 @@ def _exec_process(spec: dict, state: dict) -> None:
     linux = spec.get("linux") or {}
     modules.security().finalize_process(
         process, seccomp=linux.get("seccomp"),
-        no_new_privileges=bool(process.get("noNewPrivileges")))
+        no_new_privileges=bool(process.get("noNewPrivileges")), cache_dir=cache_dir)
     os.execve(exe, process["args"], env)
 
 

@@ -32,6 +32,7 @@ class Launch:
         "no_pivot",
         "plan",
         "rootfs",
+        "seccomp_cache",
         "spec",
         "state_dir",
     )
@@ -42,6 +43,8 @@ class Launch:
         # Descriptors the children must not keep (the state lock: a child holding
         # it would block every later command on this container).
         self.close_fds = close_fds
+        # Compiled seccomp programs are kept here (security's cache, root-only).
+        self.seccomp_cache = os.path.join(os.path.dirname(state_dir), "seccomp")
         self.spec = spec
         self.rootfs = rootfs
         self.bundle = bundle
@@ -104,9 +107,7 @@ def launch(launch: Launch, manager) -> Launched:
                 master = syscalls.pidfd_getfd(pidfd, ready["pty"])
             finally:
                 os.close(pidfd)
-        resources = (launch.spec.get("linux") or {}).get("resources")
-        if resources:
-            manager.set(resources)
+        manager.set(cgroup_resources(launch.spec))
         return Launched(init_pid, start_time, master)
     except BaseException:
         for pid in (inter, init_pid):
@@ -119,6 +120,15 @@ def launch(launch: Launch, manager) -> Launched:
         raise
     finally:
         ours.close()
+
+
+def cgroup_resources(spec: dict) -> dict:
+    """``linux.resources`` with the default device rules appended (device_rules)."""
+    from dockyard.runtime.device_rules import with_defaults
+
+    resources = dict((spec.get("linux") or {}).get("resources") or {})
+    resources["devices"] = with_defaults(resources.get("devices"))
+    return resources
 
 
 def _reap(pid: int) -> int:
