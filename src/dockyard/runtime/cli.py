@@ -207,58 +207,59 @@ def _create_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("id")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="dockyard-runtime",
-                                description="An OCI runtime with runc's command line.")
-    p.add_argument("--root", default="/run/dockyard-runtime", help="state directory")
-    p.add_argument("--log", default="", help="log file")
-    p.add_argument("--log-format", default="text", choices=("text", "json"))
-    p.add_argument("--debug", action="store_true")
-    p.add_argument("--systemd-cgroup", action="store_true", help="accepted (plain paths)")
-    p.add_argument("--rootless", default="auto", help="accepted")
-    p.add_argument("--criu", default="", help="accepted (no checkpointing)")
-    p.add_argument("-v", "--version", action="version", version="dockyard-runtime 0.1.0\n"
-                   "spec: 1.2.0")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
+def _cmd_create(sub) -> None:
     c = sub.add_parser("create", help="create a container")
     _create_options(c)
     c.set_defaults(fn=cmd_create)
 
+
+def _cmd_run(sub) -> None:
     c = sub.add_parser("run", help="create and start a container")
     _create_options(c)
     c.add_argument("--detach", "-d", action="store_true")
     c.add_argument("--keep", action="store_true", help="accepted")
     c.set_defaults(fn=cmd_run)
 
-    for name, fn in (("start", cmd_start), ("state", cmd_state), ("pause", cmd_pause),
-                     ("resume", cmd_resume)):
+
+def _cmd_simple(name: str, fn):
+    def build(sub) -> None:
         c = sub.add_parser(name, help=f"{name} a container")
         c.add_argument("id")
         c.set_defaults(fn=fn)
+    return build
 
+
+def _cmd_kill(sub) -> None:
     c = sub.add_parser("kill", help="send a signal to a container")
     c.add_argument("--all", "-a", action="store_true", help="every process in its cgroup")
     c.add_argument("id")
     c.add_argument("signal", nargs="?", default="SIGTERM")
     c.set_defaults(fn=cmd_kill)
 
+
+def _cmd_delete(sub) -> None:
     c = sub.add_parser("delete", help="delete containers")
     c.add_argument("--force", "-f", action="store_true")
     c.add_argument("ids", nargs="+", metavar="id")
     c.set_defaults(fn=cmd_delete)
 
+
+def _cmd_list(sub) -> None:
     c = sub.add_parser("list", help="list containers")
     c.add_argument("--format", "-f", default="table", choices=("table", "json"))
     c.add_argument("--quiet", "-q", action="store_true")
     c.set_defaults(fn=cmd_list)
 
+
+def _cmd_ps(sub) -> None:
     c = sub.add_parser("ps", help="processes of a container")
     c.add_argument("--format", "-f", default="table", choices=("table", "json"))
     c.add_argument("id")
     c.add_argument("ps_args", nargs=argparse.REMAINDER)
     c.set_defaults(fn=cmd_ps)
 
+
+def _cmd_exec(sub) -> None:
     c = sub.add_parser("exec", help="run a process in a container")
     c.add_argument("--process", "-p", help="process.json")
     c.add_argument("--tty", "-t", action="store_true")
@@ -279,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("command", nargs=argparse.REMAINDER)
     c.set_defaults(fn=cmd_exec)
 
+
+def _cmd_update(sub) -> None:
     c = sub.add_parser("update", help="change a container's resources")
     c.add_argument("--resources", "-r", help="linux.resources JSON file, or - for stdin")
     c.add_argument("--memory", type=int)
@@ -291,18 +294,69 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("id")
     c.set_defaults(fn=cmd_update)
 
+
+def _cmd_spec(sub) -> None:
     c = sub.add_parser("spec", help="write a default config.json")
     c.add_argument("--bundle", "-b", default=".")
     c.add_argument("--rootless", action="store_true")
     c.set_defaults(fn=cmd_spec)
 
+
+def _cmd_features(sub) -> None:
     c = sub.add_parser("features", help="print what this runtime supports (JSON)")
     c.set_defaults(fn=cmd_features)
+
+
+COMMANDS = {
+    "create": _cmd_create, "run": _cmd_run, "start": _cmd_simple("start", cmd_start),
+    "state": _cmd_simple("state", cmd_state), "kill": _cmd_kill, "delete": _cmd_delete,
+    "list": _cmd_list, "ps": _cmd_ps, "exec": _cmd_exec,
+    "pause": _cmd_simple("pause", cmd_pause), "resume": _cmd_simple("resume", cmd_resume),
+    "update": _cmd_update, "spec": _cmd_spec, "features": _cmd_features,
+}
+# Global options that take a value (so the command word can be found without argparse).
+_VALUED = {"--root", "--log", "--log-format", "--rootless", "--criu"}
+
+
+def command_word(argv: list[str]) -> str | None:
+    """The sub-command named in ``argv`` (None if absent or help is asked)."""
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in ("-h", "--help"):
+            return None
+        if arg.startswith("-"):
+            i += 2 if arg in _VALUED else 1
+            continue
+        return arg if arg in COMMANDS else None
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or (``only``) the globals plus one command: building all
+    fourteen sub-parsers costs more than a container's whole start-up budget."""
+    p = argparse.ArgumentParser(prog="dockyard-runtime",
+                                description="An OCI runtime with runc's command line.")
+    p.add_argument("--root", default="/run/dockyard-runtime", help="state directory")
+    p.add_argument("--log", default="", help="log file")
+    p.add_argument("--log-format", default="text", choices=("text", "json"))
+    p.add_argument("--debug", action="store_true")
+    p.add_argument("--systemd-cgroup", action="store_true", help="accepted (plain paths)")
+    p.add_argument("--rootless", default="auto", help="accepted")
+    p.add_argument("--criu", default="", help="accepted (no checkpointing)")
+    p.add_argument("-v", "--version", action="version", version="dockyard-runtime 0.1.0\n"
+                   "spec: 1.2.0")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, build in COMMANDS.items():
+        if only is None or name == only:
+            build(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    if argv is None:
+        argv = sys.argv[1:]
+    args = build_parser(command_word(argv)).parse_args(argv)
     g = Globals(args)
     try:
         return args.fn(g, args)

@@ -68,11 +68,20 @@ def _release(fifo_path: str, c: st.ContainerState) -> None:
 
 
 def _read_until_closed(fd: int, c: st.ContainerState) -> bytes:
-    """Everything the init writes to the fifo, until it closes its end."""
+    """Everything the init writes to the fifo, until it closes its end.
+
+    poll() wakes on data and on the writer's close (POLLHUP is only reported
+    after a writer has been there), so this does not spin; the timeout only
+    re-checks that the init is still alive.
+    """
+    import select
+
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
     data = b""
     deadline = time.monotonic() + FIFO_TIMEOUT
-    delay = 0.0005
     while True:
+        poller.poll(50)
         try:
             chunk = os.read(fd, 4096)
         except BlockingIOError:  # a writer is there, nothing written yet
@@ -82,10 +91,10 @@ def _read_until_closed(fd: int, c: st.ContainerState) -> bytes:
             continue
         if chunk == b"" and data:  # writer has closed: exec'd or failed
             return data
-        # chunk == b"": no writer yet (the init has not reopened) or it died.
+        # No writer yet (the init has not opened its end), or it died.
         if not c.init_alive():
             return data
         if time.monotonic() > deadline:
             raise SystemError_(f"container {c.id!r} init did not answer on exec.fifo")
-        time.sleep(delay)
-        delay = min(delay * 2, 0.02)
+        if chunk == b"":
+            time.sleep(0.0005)

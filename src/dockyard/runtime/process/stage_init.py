@@ -57,8 +57,10 @@ def run(launch, chan: Channel) -> None:
     spec = launch.spec
     preload(spec)
     process = spec.get("process") or {}
-    chan.send(Msg.PRE_ROOTFS)
-    state = chan.wait_for(Msg.CONTINUE, "parent")["state"]
+    state: dict = {}
+    if launch.handshake:
+        chan.send(Msg.PRE_ROOTFS)
+        state = chan.wait_for(Msg.CONTINUE, "parent")["state"]
 
     master = -1
     console_path = None

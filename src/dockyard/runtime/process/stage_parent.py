@@ -29,6 +29,7 @@ class Launch:
         "bundle",
         "close_fds",
         "container",
+        "handshake",
         "no_pivot",
         "plan",
         "rootfs",
@@ -43,6 +44,10 @@ class Launch:
         # Descriptors the children must not keep (the state lock: a child holding
         # it would block every later command on this container).
         self.close_fds = close_fds
+        # Stop the init before its rootfs setup only when a hook must run there
+        # (a round trip costs a few ms of every start).
+        self.handshake = any(hooks.has(spec, phase) for phase in
+                             ("createRuntime", "createContainer", "startContainer"))
         # Compiled seccomp programs are kept here (security's cache, root-only).
         self.seccomp_cache = os.path.join(os.path.dirname(state_dir), "seccomp")
         self.spec = spec
@@ -91,12 +96,13 @@ def launch(launch: Launch, manager) -> Launched:
         init_pid = ours.wait_for(Msg.INIT_PID, "intermediate stage")["pid"]
         _reap(inter)
         inter = 0
-        ours.wait_for(Msg.PRE_ROOTFS, "container init")
         start_time = state.process_start_time(init_pid) or 0
         c = launch.container
         c.pid, c.start_time = init_pid, start_time
-        hooks.run_phase(launch.spec, "createRuntime", c.hook_state(state.CREATING))
-        ours.send(Msg.CONTINUE, state=c.hook_state(state.CREATED))
+        if launch.handshake:
+            ours.wait_for(Msg.PRE_ROOTFS, "container init")
+            hooks.run_phase(launch.spec, "createRuntime", c.hook_state(state.CREATING))
+            ours.send(Msg.CONTINUE, state=c.hook_state(state.CREATED))
         ready = ours.wait_for(Msg.READY, "container init")
         master = -1
         if ready.get("pty", -1) >= 0:
