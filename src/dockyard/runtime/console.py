@@ -29,7 +29,12 @@ def open_pty(ptmx: str = "/dev/ptmx") -> tuple[int, str]:
     except OSError:
         os.close(master)
         raise
-    return master, os.path.join(os.path.dirname(os.path.realpath(ptmx)), str(n))
+    real = os.path.realpath(ptmx)
+    # /dev/pts/ptmx (a devpts instance's own) or the legacy /dev/ptmx node of the
+    # host's first instance, whose slaves live in /dev/pts.
+    pts = os.path.dirname(real) if real.endswith("/pts/ptmx") else \
+        os.path.join(os.path.dirname(real), "pts")
+    return master, os.path.join(pts, str(n))
 
 
 def set_size(fd: int, height: int, width: int) -> None:

@@ -67,7 +67,9 @@ def create(store: st.StateStore, container_id: str, opts: CreateOptions
     master = -1
     try:
         state_dir = store.dir(container_id)
-        os.mkfifo(os.path.join(state_dir, "exec.fifo"), 0o622)
+        fifo = os.path.join(state_dir, "exec.fifo")
+        os.mkfifo(fifo, 0o622)
+        os.chmod(fifo, 0o622)  # past the umask: a user namespace's root opens it
         container = st.ContainerState(container_id, bundle, rootfs, spec,
                                       created=now_rfc3339(), owner=_owner(),
                                       no_pivot=opts.no_pivot)

@@ -66,10 +66,16 @@ class Channel:
             raise StageError(f"the other stage went away before {msg.value}") from None
 
     def error(self, message: str) -> None:
+        """Report a failure; if nobody listens any more, say it on stderr."""
         try:
+            if self.wfd < 0:
+                raise StageError("closed")
             self.send(Msg.ERROR, error=message)
-        except StageError:
-            pass
+        except (StageError, OSError):
+            try:
+                os.write(2, f"dockyard-runtime: {message}\n".encode())
+            except OSError:
+                pass
 
     def recv(self) -> dict | None:
         while b"\n" not in self._buf:

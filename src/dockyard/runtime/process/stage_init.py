@@ -38,14 +38,20 @@ def preload(spec: dict) -> None:
 
     Once the root has changed the host's Python library directories are out of
     reach, so every module the last steps import lazily must already be loaded.
+    Called in the parent before forking: in a new user namespace the init's uid
+    may not even be allowed to read the interpreter's library directory.
     """
     import resource  # noqa: F401 - security.rlimits
+    import select  # noqa: F401
+    import shutil  # noqa: F401 - rootfs.mounts (tmpcopyup)
+    import struct  # noqa: F401
     import termios  # noqa: F401 - console
 
+    import dockyard.runtime.rootfs.cgroupfs
     import dockyard.runtime.security.seccomp  # noqa: F401
-    from dockyard.runtime import security  # noqa: F401
+    from dockyard.runtime import console, rootfs, security  # noqa: F401
 
-    if hooks.has(spec, "startContainer"):
+    if hooks.has(spec, "startContainer") or hooks.has(spec, "createContainer"):
         import subprocess  # noqa: F401
 
 
@@ -55,7 +61,6 @@ def run(launch, chan: Channel) -> None:
     reset_signals()
     os.setsid()
     spec = launch.spec
-    preload(spec)
     process = spec.get("process") or {}
     state: dict = {}
     if launch.handshake:
@@ -75,9 +80,11 @@ def run(launch, chan: Channel) -> None:
             console.set_size(master, size["height"], size["width"])
     hooks.run_phase(spec, "createContainer", state)
 
-    state_dir_fd = os.open(launch.state_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    os.chdir(launch.bundle)  # relative rootfs and bind sources are bundle-relative
-    modules.rootfs().setup(spec, launch.rootfs, no_pivot=launch.no_pivot,
+    # The cwd is the bundle (the intermediate went there before any id change):
+    # relative rootfs and bind sources resolve from it even when the paths above
+    # are closed to a user namespace's root.
+    state_dir_fd = launch.state_dir_fd
+    modules.rootfs().setup(spec, launch.rootfs_arg, no_pivot=launch.no_pivot,
                            console_path=console_path)
     if spec.get("hostname"):
         syscalls.sethostname(spec["hostname"])

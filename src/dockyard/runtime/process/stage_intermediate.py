@@ -20,6 +20,7 @@ def run(launch, chan: Channel, join_fds: list[tuple[str, int]]) -> None:
     from dockyard.runtime.process import stage_init
 
     plan = launch.plan
+    os.chdir(launch.bundle)
     namespaces.join_all(join_fds)
     for _, fd in join_fds:
         os.close(fd)
@@ -34,6 +35,9 @@ def run(launch, chan: Channel, join_fds: list[tuple[str, int]]) -> None:
             os.setresuid(0, 0, 0)
         except OSError:
             pass
+        # Changing ids made us non-dumpable, which hands /proc/self to the host's
+        # root: timens_offsets and the like would then be out of our reach.
+        syscalls.prctl(syscalls.PR_SET_DUMPABLE, 1)
     if plan.new_flags:
         syscalls.unshare(plan.new_flags)
     if plan.time_offsets and plan.is_new("time"):

@@ -33,9 +33,11 @@ class Launch:
         "no_pivot",
         "plan",
         "rootfs",
+        "rootfs_arg",
         "seccomp_cache",
         "spec",
         "state_dir",
+        "state_dir_fd",
     )
 
     def __init__(self, spec: dict, rootfs: str, bundle: str, state_dir: str,
@@ -52,6 +54,11 @@ class Launch:
         self.seccomp_cache = os.path.join(os.path.dirname(state_dir), "seccomp")
         self.spec = spec
         self.rootfs = rootfs
+        # As written in config.json: relative to the bundle, the init's cwd.
+        self.rootfs_arg = spec["root"]["path"]
+        # Opened by the parent; the init reaches exec.fifo through it (openat), as
+        # the state root may be closed to the container's (namespaced) root.
+        self.state_dir_fd = -1
         self.bundle = bundle
         self.state_dir = state_dir
         self.plan = namespaces.plan(spec)
@@ -70,8 +77,12 @@ class Launched:
 
 def launch(launch: Launch, manager) -> Launched:
     from dockyard.runtime.process import stage_intermediate
+    from dockyard.runtime.process.stage_init import preload
 
+    preload(launch.spec)
     join_fds = namespaces.open_join_fds(launch.plan.join)
+    launch.state_dir_fd = os.open(launch.state_dir,
+                                  os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     ours, theirs = Channel.pair()
 
     def intermediate() -> None:
@@ -85,6 +96,7 @@ def launch(launch: Launch, manager) -> Launched:
     finally:
         for _, fd in join_fds:
             os.close(fd)
+        os.close(launch.state_dir_fd)
     theirs.close()
     init_pid = 0
     try:
