@@ -249,9 +249,11 @@ def test_cgroup_v1_mounts_show_own_cgroup(busybox_rootfs: Path) -> None:
     with open("/proc/self/mountinfo") as f:
         host = [ln.split() for ln in f]
     hierarchies = [f[4] for f in host if f[4].startswith("/sys/fs/cgroup/")
-                   and f[f.index("-") + 1] in ("cgroup", "cgroup2")]
+                   and f[f.index("-") + 1] == "cgroup"]
     assert hierarchies, "host has no cgroup hierarchies under /sys/fs/cgroup"
     assert "ro" in _opts(m["/sys/fs/cgroup"])
+    inside = sorted(p for p in m if p.startswith("/sys/fs/cgroup/"))
+    assert inside == sorted(hierarchies), "only the v1 hierarchies, as runc"
     for point in hierarchies:
         assert point in m, f"{point} missing in container: {sorted(m)}"
         fields = m[point]
