@@ -249,9 +249,11 @@ def test_cgroup_v1_mounts_show_own_cgroup(busybox_rootfs: Path) -> None:
     with open("/proc/self/mountinfo") as f:
         host = [ln.split() for ln in f]
     hierarchies = [f[4] for f in host if f[4].startswith("/sys/fs/cgroup/")
-                   and f[f.index("-") + 1] in ("cgroup", "cgroup2")]
+                   and f[f.index("-") + 1] == "cgroup"]
     assert hierarchies, "host has no cgroup hierarchies under /sys/fs/cgroup"
     assert "ro" in _opts(m["/sys/fs/cgroup"])
+    inside = sorted(p for p in m if p.startswith("/sys/fs/cgroup/"))
+    assert inside == sorted(hierarchies), "only the v1 hierarchies, as runc"
     for point in hierarchies:
         assert point in m, f"{point} missing in container: {sorted(m)}"
         fields = m[point]
@@ -336,3 +338,25 @@ def test_dev_bound_from_host_is_left_alone(busybox_rootfs: Path, tmp_path: Path)
     assert r.out.strip() == "0"
     assert not any(fake_dev.iterdir())
     assert stat.S_ISDIR(os.stat(fake_dev).st_mode)
+
+
+@pytest.mark.parametrize("readonly", [False, True])
+def test_without_a_mount_namespace_chroot_and_unmount_later(busybox_rootfs: Path,
+                                                            readonly: bool) -> None:
+    spec = base_spec(namespaces=[{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}],
+                     rootfsPropagation="rshared")
+    spec["root"]["readonly"] = readonly
+    r = run_in_container(spec, busybox_rootfs, MOUNTINFO + "; ls /bin/busybox; "
+                         "touch /f 2>/dev/null && echo ROOT-WRITABLE; cat /proc/keys | wc -c")
+    assert r.code == 0, r.err
+    m = r.mounts()
+    # chroot: mountinfo is shown relative to the chroot
+    assert "/proc" in m and "/dev/pts" in m
+    assert "/bin/busybox" in r.out
+    assert ("ROOT-WRITABLE" in r.out) is not readonly
+    assert ("/" in m) is readonly  # the rootfs is bound onto itself only to make it ro
+    for fields in m.values():
+        assert not any(o.startswith("shared:") for o in fields[6:fields.index("-")]), \
+            "rootfsPropagation must not touch the caller's mounts"
+    before = int(r.out.split("LEFT-BEFORE")[1].split()[0])
+    assert before >= 8 and f"REMOVED {before}" in r.out and "LEFT-AFTER 0" in r.out

@@ -6,7 +6,10 @@ pid 1, calls ``setup()`` on the given rootfs and execs busybox ``sh -c SCRIPT``.
 Every mount lives in that private namespace and disappears with it. With
 ``userns=True`` the helper's child first enters a new user namespace in which only
 root is mapped (to root), so the user-namespace paths (bind instead of mknod,
-sysfs bind) run while the rootfs files stay accessible.
+sysfs bind) run while the rootfs files stay accessible. A spec without a mount
+namespace shares the helper's: the helper first makes a private one standing in
+for the host's, and after the container exits reports what it left mounted
+there and unmounts it with ``unmount_rootfs``.
 """
 
 from __future__ import annotations
@@ -56,8 +59,22 @@ def run_pid1():
     return os.waitstatus_to_exitcode(status)
 
 if not cfg["userns"]:
+    if cfg["shared_mount_ns"]:
+        # Stand-in for "the host's" mount namespace that the container shares.
+        sc.unshare(sc.CLONE_NEWNS)
+        sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
     sc.unshare(flags)
-    sys.exit(run_pid1())
+    code = run_pid1()
+    if cfg["shared_mount_ns"]:
+        from dockyard.runtime.rootfs import unmount_rootfs
+        from dockyard.runtime.rootfs.mountinfo import read_mountinfo
+        root = os.path.realpath(cfg["rootfs"])
+        under = lambda: [m.mountpoint for m in read_mountinfo()
+                         if m.mountpoint == root or m.mountpoint.startswith(root + "/")]
+        print("LEFT-BEFORE", len(under()))
+        print("REMOVED", len(unmount_rootfs(root)))
+        print("LEFT-AFTER", len(under()))
+    sys.exit(code)
 
 r1, w1 = os.pipe()
 r2, w2 = os.pipe()
@@ -108,11 +125,12 @@ def run_in_container(spec: dict, rootfs: os.PathLike | str, script: str, *,
                      no_pivot: bool = False,
                      console: bool = False, userns: bool = False, no_openat2: bool = False,
                      timeout: int = 60) -> Result:
-    unshare = sorted({ns["type"] for ns in spec["linux"]["namespaces"]} - {"user"} |
-                     {"mount", "pid"})
+    types = {ns["type"] for ns in spec["linux"]["namespaces"]}
+    shared_mount_ns = "mount" not in types
+    unshare = sorted(types - {"user"} | {"pid"})
     cfg = {"spec": spec, "rootfs": str(rootfs), "script": script, "unshare": unshare,
            "no_pivot": no_pivot, "console": console, "userns": userns,
-           "no_openat2": no_openat2}
+           "no_openat2": no_openat2, "shared_mount_ns": shared_mount_ns}
     proc = subprocess.run([sys.executable, "-c", _HELPER, json.dumps(cfg)],
                           capture_output=True, text=True, timeout=timeout,
                           stdin=subprocess.DEVNULL)

@@ -9,7 +9,7 @@ import dockyard.runtime.rootfs as rootfs
 
 
 def test_public_names_are_pinned() -> None:
-    assert sorted(rootfs.__all__) == ["resolve_in_root", "setup", "validate"]
+    assert sorted(rootfs.__all__) == ["resolve_in_root", "setup", "unmount_rootfs", "validate"]
     for name in rootfs.__all__:
         assert callable(getattr(rootfs, name))
 

@@ -63,7 +63,7 @@ def test_v1_plan_binds_own_cgroups_and_keeps_controllers() -> None:
     assert unified is None and len(below) == 5
     plans = {p.name: p for p in plan_v1(_mounts(), OWN, {"cpu", "cpuacct", "memory",
                                                           "pids"})}
-    assert set(plans) == {"cpu,cpuacct", "memory", "pids", "systemd", "unified"}
+    assert set(plans) == {"cpu,cpuacct", "memory", "pids", "systemd"}  # no cgroup2
     assert plans["cpu,cpuacct"].data == "cpu,cpuacct"
     assert plans["cpu,cpuacct"].bind_source == "/sys/fs/cgroup/cpu,cpuacct/ctr"
     assert plans["memory"].bind_source == "/sys/fs/cgroup/memory/ctr/mem"
@@ -71,8 +71,6 @@ def test_v1_plan_binds_own_cgroups_and_keeps_controllers() -> None:
     assert plans["pids"].bind_source == "/sys/fs/cgroup/pids"
     assert plans["systemd"].data == "name=systemd"
     assert plans["systemd"].bind_source == "/sys/fs/cgroup/systemd/sd"
-    assert plans["unified"].fstype == "cgroup2" and plans["unified"].data is None
-    assert plans["unified"].bind_source == "/sys/fs/cgroup/unified/v2ctr"
 
 
 def test_unified_host_is_detected() -> None:

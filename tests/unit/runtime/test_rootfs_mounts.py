@@ -113,3 +113,38 @@ def test_masking_files_dirs_and_missing(monkeypatch, tmp_path: Path) -> None:
                               str(tmp_path / "missing")])
     assert r.calls == [("tmpfs", str(tmp_path / "d"), "tmpfs", sc.MS_RDONLY, None),
                        ("/dev/null", str(tmp_path / "f"), None, sc.MS_BIND, None)]
+
+
+def _v2_host(monkeypatch) -> None:
+    from dockyard.runtime.rootfs import cgroupfs
+    from dockyard.runtime.rootfs.mountinfo import parse_line
+
+    monkeypatch.setattr(cgroupfs, "read_mountinfo", lambda: [
+        parse_line("30 23 0:27 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw")])
+    monkeypatch.setattr(cgroupfs, "own_cgroups", lambda: {"": "/dockyard/c1"})
+
+
+CGROUP = {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+          "options": ["nosuid", "noexec", "nodev", "ro"]}
+
+
+def test_cgroup_v2_host_binds_own_cgroup(rec, monkeypatch, tmp_path: Path) -> None:
+    _v2_host(monkeypatch)
+    with RootDir(str(tmp_path)) as rd:
+        mount_entry(rd, _one(CGROUP), HOST)
+    (src, _, fstype, flags, _), (_, _, _, flags2, _) = rec.calls
+    assert (src, fstype, flags) == ("/sys/fs/cgroup/dockyard/c1", None,
+                                    sc.MS_BIND | sc.MS_REC)
+    assert flags2 == (sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY | sc.MS_NOSUID |
+                      sc.MS_NODEV | sc.MS_NOEXEC)
+
+
+def test_cgroup_v2_in_cgroup_namespace_mounts_cgroup2(rec, monkeypatch,
+                                                      tmp_path: Path) -> None:
+    _v2_host(monkeypatch)
+    ctx = HOST.replace(new_cgroupns=True)
+    with RootDir(str(tmp_path)) as rd:
+        mount_entry(rd, _one(CGROUP), ctx)
+    ((src, _, fstype, flags, data),) = rec.calls
+    assert (src, fstype, data) == ("cgroup", "cgroup2", None)
+    assert flags == sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC

@@ -2,9 +2,12 @@
 propagation, masked and read-only paths, sysctl).
 
 Public face: :func:`setup` (called by the container's init, in its new mount
-namespace), :func:`validate` (the same checks, early, in the parent) and
+namespace), :func:`validate` (the same checks, early, in the parent),
 :func:`resolve_in_root` (a path inside a rootfs, symlinks resolved as if it were
-``/``). Module map: ``spec`` (parse + check), ``paths`` (safe resolution),
+``/``) and :func:`unmount_rootfs` (at delete, for a container that had no mount
+namespace of its own and so left its mounts in the caller's).
+
+Module map: ``spec`` (parse + check), ``paths`` (safe resolution),
 ``mounts``/``cgroupfs`` (mounts[]), ``devices`` (/dev), ``pivot``,
 ``paths_masking``, ``sysctl``, ``prepare`` (the order of it all).
 """
@@ -12,9 +15,9 @@ namespace), :func:`validate` (the same checks, early, in the parent) and
 from __future__ import annotations
 
 from dockyard.runtime.rootfs.paths import resolve_in_root
-from dockyard.runtime.rootfs.prepare import setup
+from dockyard.runtime.rootfs.prepare import setup, unmount_rootfs
 
-__all__ = ["resolve_in_root", "setup", "validate"]
+__all__ = ["resolve_in_root", "setup", "unmount_rootfs", "validate"]
 
 
 def validate(spec: dict) -> None:

@@ -1,10 +1,11 @@
 """The ``cgroup`` mount type: show the container its own cgroups.
 
 cgroup v1 (and the hybrid layout of this project's CI host): a tmpfs at the
-destination, then one directory per hierarchy the host mounts under
-``/sys/fs/cgroup``. Each is either a real cgroup mount of the same controllers
-(when the container has a cgroup namespace, whose root is the container's cgroup)
-or a bind mount of the container's own cgroup directory, found by matching
+destination, then one directory per v1 hierarchy the host mounts under
+``/sys/fs/cgroup`` (a hybrid host's cgroup2 ``unified`` is left out, as runc
+does). Each is either a real cgroup mount of the same controllers (when the
+container has a cgroup namespace, whose root is the container's cgroup) or a
+bind mount of the container's own cgroup directory, found by matching
 ``/proc/self/cgroup`` against the host's mounts. Co-mounted controllers get the
 symlinks (``cpu -> cpu,cpuacct``) programs expect. cgroup v2: a ``cgroup2`` mount
 in a cgroup namespace, else a bind of the container's own cgroup directory.
@@ -81,6 +82,8 @@ def plan_v1(mounts: list[MountInfo], own: dict[str, str],
     _, below = host_hierarchies(mounts)
     plans = []
     for m in below:
+        if m.fstype != "cgroup":
+            continue  # hybrid host's cgroup2 (e.g. "unified"): runc leaves it out too
         controllers = _controllers(m, known)
         data = ",".join(controllers) if m.fstype == "cgroup" else None
         plans.append(CgroupMountPlan(posixpath.basename(m.mountpoint), m.fstype, data,

@@ -12,6 +12,7 @@ the bind-mounted pty slave the caller gives.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 
@@ -52,7 +53,7 @@ def _clear(dir_fd: int, name: str) -> None:
     except FileNotFoundError:
         return
     if stat.S_ISDIR(st.st_mode):
-        raise OSError(21, f"{name!r} is a directory")
+        raise OSError(errno.EISDIR, f"{name!r} is a directory")
     os.unlink(name, dir_fd=dir_fd)
 
 

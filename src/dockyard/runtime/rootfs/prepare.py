@@ -7,7 +7,8 @@ Runs in the container's init, in its fresh mount namespace, as (namespaced) root
    refuses a shared parent), and the rootfs bind-mounted onto itself;
 2. every ``mounts[]`` entry, in order, resolved inside the rootfs;
 3. /dev: nodes, links, console (unless /dev is a bind mount);
-4. pivot_root (or MS_MOVE + chroot with ``no_pivot``), then the asked-for
+4. pivot_root (or MS_MOVE + chroot with ``no_pivot``; plain chroot when the
+   container has no mount namespace of its own), then the asked-for
    propagation on the new ``/`` (shared and unbindable can only be set after the
    self-bind and the pivot, or those would fail);
 5. ``linux.sysctl`` (before /proc/sys turns read-only), ``process.cwd`` created,
@@ -25,7 +26,7 @@ from dockyard.runtime.rootfs.mounts import MountContext, mount_entry
 from dockyard.runtime.rootfs.paths import RootDir
 from dockyard.runtime.rootfs.spec import RootfsPlan, parse
 
-__all__ = ["in_user_namespace", "setup"]
+__all__ = ["in_user_namespace", "setup", "unmount_rootfs"]
 
 
 def in_user_namespace() -> bool:
@@ -55,11 +56,7 @@ def _prepare_root(rootfs: str, plan: RootfsPlan) -> None:
         except OSError as exc:
             raise OSError(exc.errno, f"making {parent.mountpoint} private: "
                                      f"{exc.strerror}") from exc
-    try:
-        sc.mount(rootfs, rootfs, None, sc.MS_BIND | sc.MS_REC)
-    except OSError as exc:
-        raise OSError(exc.errno, f"bind-mounting rootfs {rootfs} onto itself: "
-                                 f"{exc.strerror}") from exc
+    _self_bind(rootfs)
 
 
 def _make_cwd(cwd: str) -> None:
@@ -73,6 +70,39 @@ def _make_cwd(cwd: str) -> None:
         raise OSError(exc.errno, f"process.cwd {cwd}: {exc.strerror}") from exc
 
 
+def _self_bind(rootfs: str) -> None:
+    try:
+        sc.mount(rootfs, rootfs, None, sc.MS_BIND | sc.MS_REC)
+    except OSError as exc:
+        raise OSError(exc.errno, f"bind-mounting rootfs {rootfs} onto itself: "
+                                 f"{exc.strerror}") from exc
+
+
+def _enter_root(rootfs: str, plan: RootfsPlan, *, no_pivot: bool, own_mount_ns: bool) -> None:
+    if not own_mount_ns:
+        how = "chroot"
+    elif no_pivot:
+        how = "MS_MOVE+chroot"
+    else:
+        how = "pivot_root"
+    try:
+        if how == "chroot":
+            os.chroot(rootfs)
+            os.chdir("/")
+        elif no_pivot:
+            pivot.move_root(rootfs)
+        else:
+            pivot.pivot_root(rootfs)
+    except OSError as exc:
+        raise OSError(exc.errno, f"{how} into {rootfs}: {exc.strerror}") from exc
+    if plan.root_propagation is not None and own_mount_ns:
+        try:
+            sc.mount(None, "/", None, plan.root_propagation)
+        except OSError as exc:
+            raise OSError(exc.errno, f"rootfsPropagation on the new /: {exc.strerror}") \
+                from exc
+
+
 def setup(spec: dict, rootfs: str, *, no_pivot: bool = False,
           console_path: str | None = None) -> None:
     """Build the container's root filesystem and enter it (see module docstring).
@@ -80,6 +110,12 @@ def setup(spec: dict, rootfs: str, *, no_pivot: bool = False,
     ``rootfs`` is a host path (relative to the cwd, which should be the bundle, as
     are relative bind sources). Raises InvalidArgument for a bad spec (before any
     mount), OSError naming the mount or path for kernel failures.
+
+    Without a ``mount`` entry in linux.namespaces the container shares the caller's
+    mount namespace (runc allows this): nothing is done to ``/`` or the host's
+    mounts, the mounts are still made (inside the rootfs only), and the process
+    chroots instead of pivoting. Those mounts outlive the container: the caller
+    removes them with :func:`unmount_rootfs` when it deletes the container.
     """
     plan = parse(spec)
     rootfs = os.path.realpath(rootfs)
@@ -91,7 +127,11 @@ def setup(spec: dict, rootfs: str, *, no_pivot: bool = False,
         new_ipcns="ipc" in plan.namespaces,
         new_cgroupns="cgroup" in plan.namespaces,
     )
-    _prepare_root(rootfs, plan)
+    own_mount_ns = "mount" in plan.namespaces
+    if own_mount_ns:
+        _prepare_root(rootfs, plan)
+    elif plan.readonly_root:
+        _self_bind(rootfs)  # so the read-only remount hits the rootfs, not its host mount
     with RootDir(rootfs) as root:
         for m in plan.mounts:
             mount_entry(root, m, ctx)
@@ -99,20 +139,7 @@ def setup(spec: dict, rootfs: str, *, no_pivot: bool = False,
             devices.setup_dev(root, plan.devices, in_userns=ctx.in_userns)
         if console_path:
             devices.mount_console(root, console_path)
-    try:
-        if no_pivot:
-            pivot.move_root(rootfs)
-        else:
-            pivot.pivot_root(rootfs)
-    except OSError as exc:
-        how = "MS_MOVE+chroot" if no_pivot else "pivot_root"
-        raise OSError(exc.errno, f"{how} into {rootfs}: {exc.strerror}") from exc
-    if plan.root_propagation is not None:
-        try:
-            sc.mount(None, "/", None, plan.root_propagation)
-        except OSError as exc:
-            raise OSError(exc.errno, f"rootfsPropagation on the new /: {exc.strerror}") \
-                from exc
+    _enter_root(rootfs, plan, no_pivot=no_pivot, own_mount_ns=own_mount_ns)
     sysctl.apply(plan.sysctl)
     _make_cwd(plan.cwd)
     paths_masking.readonly_paths(plan.readonly_paths)
@@ -120,3 +147,25 @@ def setup(spec: dict, rootfs: str, *, no_pivot: bool = False,
     if plan.readonly_root:
         paths_masking.readonly_root()
     os.chdir("/")
+
+
+def unmount_rootfs(rootfs: str) -> list[str]:
+    """Detach every mount at or below ``rootfs`` in this mount namespace, deepest first.
+
+    For containers that shared the caller's mount namespace (no ``mount`` entry):
+    their mounts stay after the container exits. Returns the mount points removed;
+    ones already gone are skipped.
+    """
+    rootfs = os.path.realpath(rootfs)
+    points = [m.mountpoint for m in read_mountinfo()
+              if m.mountpoint == rootfs or m.mountpoint.startswith(rootfs + "/")]
+    removed = []
+    for point in reversed(points):  # mountinfo lists parents before children
+        try:
+            sc.umount2(point, sc.MNT_DETACH | sc.UMOUNT_NOFOLLOW)
+        except OSError as exc:
+            if exc.errno not in (2, 22):  # ENOENT, EINVAL: gone already
+                raise
+            continue
+        removed.append(point)
+    return removed
