@@ -22,6 +22,7 @@ Docker's seccomp profile format is converted by ``docker_profile_to_spec``;
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 from dockyard.errors import InvalidArgument
@@ -196,7 +197,7 @@ def _finalize(process: Mapping[str, object], compiled: Compiled | None, nnp: boo
         except OSError as e:
             from dockyard.errors import SystemError_
 
-            raise SystemError_(f"prctl(PR_SET_NO_NEW_PRIVS): {e.strerror}") from e
+            raise SystemError_(f"prctl(PR_SET_NO_NEW_PRIVS): {os.strerror(e.errno)}") from e
     lsm.apply_exec_labels(process.get("apparmorProfile"), process.get("selinuxLabel"))
     # As late as possible: the filter may forbid anything but execve from here on.
     if compiled is not None and nnp:

@@ -15,6 +15,7 @@ permitted and inheritable).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 
 from dockyard.errors import InvalidArgument, SystemError_
@@ -165,7 +166,7 @@ def drop_bounding(keep: int) -> None:
             syscalls.prctl(syscalls.PR_CAPBSET_DROP, nr)
         except OSError as e:
             raise SystemError_(f"cannot drop {name_of(nr)} from the bounding set: "
-                               f"{e.strerror}") from e
+                               f"{os.strerror(e.errno)}") from e
 
 
 def set_sets(sets: CapabilitySets) -> None:
@@ -179,7 +180,7 @@ def set_sets(sets: CapabilitySets) -> None:
     try:
         syscalls.capset(sets.effective, sets.permitted, sets.inheritable)
     except OSError as e:
-        msg = f"capset failed: {e.strerror}"
+        msg = f"capset failed: {os.strerror(e.errno)}"
         try:
             _eff, held, _inh = syscalls.capget()
             bounding = _read_bounding()
@@ -218,7 +219,8 @@ def raise_ambient(ambient: int, permitted: int, inheritable: int) -> None:
         syscalls.prctl(syscalls.PR_CAP_AMBIENT, syscalls.PR_CAP_AMBIENT_CLEAR_ALL)
     except OSError as e:
         if eligible:
-            raise SystemError_(f"ambient capabilities are not supported: {e.strerror}") from e
+            raise SystemError_("ambient capabilities are not supported: "
+                               f"{os.strerror(e.errno)}") from e
         return
     for nr in range(64):
         if not eligible >> nr & 1:
@@ -226,7 +228,7 @@ def raise_ambient(ambient: int, permitted: int, inheritable: int) -> None:
         try:
             syscalls.prctl(syscalls.PR_CAP_AMBIENT, syscalls.PR_CAP_AMBIENT_RAISE, nr)
         except OSError as e:
-            raise SystemError_(f"cannot raise ambient {name_of(nr)}: {e.strerror}") from e
+            raise SystemError_(f"cannot raise ambient {name_of(nr)}: {os.strerror(e.errno)}") from e
 
 
 def apply(sets: CapabilitySets) -> None:
