@@ -309,6 +309,9 @@ def _add_rule(lib, filt, rule: Rule, nr: int, where: str) -> None:
             for cond in conds:
                 filt.add_rule(rule.action, nr, cond)
     except OSError as e:
+        if e.errno == 17:  # EEXIST
+            raise InvalidArgument(f"{where}: conflicts with an earlier rule for the same "
+                                  "syscall and arguments but another action") from e
         raise InvalidArgument(f"{where}: libseccomp refused the rule: {e.strerror}") from e
 
 
