@@ -10,7 +10,7 @@ import dockyard.runtime.security as security
 
 def test_public_names_are_pinned():
     assert sorted(security.__all__) == ["docker_profile_to_spec", "features",
-                                        "finalize_process", "validate"]
+                                        "finalize_process", "preload", "validate"]
     for name in security.__all__:
         assert callable(getattr(security, name))
 

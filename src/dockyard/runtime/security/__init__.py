@@ -10,6 +10,11 @@ Two entry points, matching the two moments of a container's life:
 * ``finalize_process(process, seccomp=..., no_new_privileges=...)`` in the init,
   as the very last step before execve. The order matters (each step needs the
   privileges the next one drops), see ``_finalize`` below.
+* ``preload(seccomp=...)`` before a process enters a user namespace (``exec``;
+  ``validate`` does it for ``create``): it imports everything ``finalize_process``
+  needs and compiles the filter, because inside the namespace the interpreter's
+  own files may be unreachable (e.g. a venv under a 0700 /root), so no import
+  may happen there.
 
 Docker's seccomp profile format is converted by ``docker_profile_to_spec``;
 ``features()`` gives this package's part of ``dockyard-runtime features``.
@@ -17,6 +22,7 @@ Docker's seccomp profile format is converted by ``docker_profile_to_spec``;
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 from dockyard.errors import InvalidArgument
@@ -26,7 +32,7 @@ from dockyard.runtime.security.profile import docker_profile_to_spec
 if False:  # typing only; importing typing costs ~7 ms per container start
     from dockyard.runtime.security.seccomp import Compiled
 
-__all__ = ["docker_profile_to_spec", "features", "finalize_process", "validate"]
+__all__ = ["docker_profile_to_spec", "features", "finalize_process", "preload", "validate"]
 
 _CAP_SYS_RESOURCE = 24
 _CAP_SYS_ADMIN = 21
@@ -74,7 +80,6 @@ def validate(spec: Mapping[str, object], *, cache_dir: str | None = None) -> Non
     ``cache_dir``: where finished seccomp programs may be kept (root-only, e.g.
     ``<runtime root>/seccomp``); a profile seen before then costs ~1 ms, not ~20.
     """
-    global _compiled_cache
     process = _section(spec, "process")
     linux = _section(spec, "linux")
     capabilities.parse(process.get("capabilities"))
@@ -86,11 +91,32 @@ def validate(spec: Mapping[str, object], *, cache_dir: str | None = None) -> Non
     if not isinstance(nnp, bool):
         raise InvalidArgument("process.noNewPrivileges: must be true or false")
     lsm.validate(dict(process), dict(linux))
-    section = linux.get("seccomp")
-    if section is not None:
-        from dockyard.runtime.security import seccomp
+    preload(seccomp=linux.get("seccomp"), cache_dir=cache_dir)
 
-        _compiled_cache = (section, seccomp.compile(section, cache_dir=cache_dir))
+
+def preload(*, seccomp: object = None, cache_dir: str | None = None) -> None:
+    """Import what ``finalize_process`` needs and compile ``seccomp`` (kept in memory).
+
+    Call it before entering a user namespace; ``finalize_process`` in this process
+    or a fork of it then imports nothing and reuses the compiled program when given
+    the same section (or an equal one). Spec errors raise InvalidArgument.
+    """
+    global _compiled_cache
+    import resource  # noqa: F401  (rlimits.apply)
+
+    from dockyard.runtime import syscalls  # noqa: F401
+    from dockyard.runtime.security import _bpf  # noqa: F401
+    from dockyard.runtime.security import seccomp as seccomp_mod
+
+    if seccomp is None:
+        return
+    if isinstance(seccomp, seccomp_mod.Compiled):
+        return  # already a finished program; finalize_process takes it as it is
+    if _compiled_cache is not None and _compiled_cache[0] is seccomp:
+        return
+    if not isinstance(seccomp, Mapping):
+        raise InvalidArgument("linux.seccomp: must be an object")
+    _compiled_cache = (seccomp, seccomp_mod.compile(seccomp, cache_dir=cache_dir))
 
 
 def features() -> dict[str, object]:
@@ -117,7 +143,8 @@ def _compiled_for(section: object, cache_dir: str | None) -> Compiled:
 
     if isinstance(section, seccomp.Compiled):
         return section
-    if _compiled_cache is not None and _compiled_cache[0] is section:
+    if _compiled_cache is not None and (_compiled_cache[0] is section
+                                        or _compiled_cache[0] == section):
         return _compiled_cache[1]
     if not isinstance(section, Mapping):
         raise InvalidArgument("linux.seccomp: must be an object")
@@ -161,7 +188,7 @@ def _finalize(process: Mapping[str, object], compiled: Compiled | None, nnp: boo
     identity.switch(ident)
     if caps_given:
         capabilities.set_sets(caps)
-        capabilities.raise_ambient(caps.ambient)
+        capabilities.raise_ambient(caps.ambient, caps.permitted, caps.inheritable)
         identity.set_keepcaps(False)
     identity.set_umask(ident)
     if nnp:
@@ -170,7 +197,7 @@ def _finalize(process: Mapping[str, object], compiled: Compiled | None, nnp: boo
         except OSError as e:
             from dockyard.errors import SystemError_
 
-            raise SystemError_(f"prctl(PR_SET_NO_NEW_PRIVS): {e.strerror}") from e
+            raise SystemError_(f"prctl(PR_SET_NO_NEW_PRIVS): {os.strerror(e.errno)}") from e
     lsm.apply_exec_labels(process.get("apparmorProfile"), process.get("selinuxLabel"))
     # As late as possible: the filter may forbid anything but execve from here on.
     if compiled is not None and nnp:

@@ -15,6 +15,7 @@ permitted and inheritable).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 
 from dockyard.errors import InvalidArgument, SystemError_
@@ -140,15 +141,11 @@ def parse(caps: Mapping[str, object] | None, path: str = "process.capabilities"
                 raise InvalidArgument(f"{path}.{set_name}[{i}]: unknown capability {name!r}")
             bits |= 1 << nr
         sets[set_name] = bits & limit
-    # Kernel invariants capset / PR_CAP_AMBIENT_RAISE would refuse at start: say it now.
+    # A kernel invariant capset would refuse at start (EPERM, as runc gets): say it now.
     extra = sets.get("effective", 0) & ~sets.get("permitted", 0)
     if extra:
         raise InvalidArgument(f"{path}.effective: {', '.join(names_in(extra))} must also be "
                               "in the permitted set")
-    extra = sets.get("ambient", 0) & ~(sets.get("permitted", 0) & sets.get("inheritable", 0))
-    if extra:
-        raise InvalidArgument(f"{path}.ambient: {', '.join(names_in(extra))} must also be "
-                              "in the permitted and inheritable sets")
     return CapabilitySets(
         bounding=sets.get("bounding"),
         effective=sets.get("effective", 0),
@@ -169,7 +166,7 @@ def drop_bounding(keep: int) -> None:
             syscalls.prctl(syscalls.PR_CAPBSET_DROP, nr)
         except OSError as e:
             raise SystemError_(f"cannot drop {name_of(nr)} from the bounding set: "
-                               f"{e.strerror}") from e
+                               f"{os.strerror(e.errno)}") from e
 
 
 def set_sets(sets: CapabilitySets) -> None:
@@ -183,7 +180,7 @@ def set_sets(sets: CapabilitySets) -> None:
     try:
         syscalls.capset(sets.effective, sets.permitted, sets.inheritable)
     except OSError as e:
-        msg = f"capset failed: {e.strerror}"
+        msg = f"capset failed: {os.strerror(e.errno)}"
         try:
             _eff, held, _inh = syscalls.capget()
             bounding = _read_bounding()
@@ -208,25 +205,30 @@ def _read_bounding() -> int:
     return bits
 
 
-def raise_ambient(ambient: int) -> None:
-    """Clear, then raise each ambient capability (each must be permitted and inheritable)."""
+def raise_ambient(ambient: int, permitted: int, inheritable: int) -> None:
+    """Clear, then raise the ambient capabilities the kernel can hold.
+
+    A capability can be ambient only while it is permitted and inheritable. Specs
+    often ask for more (``runc spec`` lists ambient caps and no inheritable set);
+    runc warns and goes on, so those are skipped here too, not an error.
+    """
     from dockyard.runtime import syscalls
 
+    eligible = ambient & permitted & inheritable
     try:
         syscalls.prctl(syscalls.PR_CAP_AMBIENT, syscalls.PR_CAP_AMBIENT_CLEAR_ALL)
     except OSError as e:
-        if ambient:
-            raise SystemError_(f"ambient capabilities are not supported: {e.strerror}") from e
+        if eligible:
+            raise SystemError_("ambient capabilities are not supported: "
+                               f"{os.strerror(e.errno)}") from e
         return
     for nr in range(64):
-        if not ambient >> nr & 1:
+        if not eligible >> nr & 1:
             continue
         try:
             syscalls.prctl(syscalls.PR_CAP_AMBIENT, syscalls.PR_CAP_AMBIENT_RAISE, nr)
         except OSError as e:
-            raise SystemError_(
-                f"cannot raise ambient {name_of(nr)}: {e.strerror} (an ambient capability "
-                "must also be in the permitted and inheritable sets)") from e
+            raise SystemError_(f"cannot raise ambient {name_of(nr)}: {os.strerror(e.errno)}") from e
 
 
 def apply(sets: CapabilitySets) -> None:
@@ -234,4 +236,4 @@ def apply(sets: CapabilitySets) -> None:
     if sets.bounding is not None:
         drop_bounding(sets.bounding)
     set_sets(sets)
-    raise_ambient(sets.ambient)
+    raise_ambient(sets.ambient, sets.permitted, sets.inheritable)

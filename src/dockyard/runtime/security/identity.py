@@ -9,6 +9,7 @@ to a non-root user.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 from dockyard.errors import InvalidArgument, SystemError_
@@ -75,7 +76,7 @@ def set_keepcaps(on: bool) -> None:
     try:
         syscalls.prctl(syscalls.PR_SET_KEEPCAPS, 1 if on else 0)
     except OSError as e:
-        raise SystemError_(f"prctl(PR_SET_KEEPCAPS, {int(on)}): {e.strerror}") from e
+        raise SystemError_(f"prctl(PR_SET_KEEPCAPS, {int(on)}): {os.strerror(e.errno)}") from e
 
 
 def switch(ident: Identity) -> None:

@@ -34,6 +34,7 @@ spec's ``noNewPrivileges`` alone decides it. Seccomp user notification
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 from dockyard.errors import InvalidArgument, SystemError_
@@ -308,6 +309,9 @@ def _add_rule(lib, filt, rule: Rule, nr: int, where: str) -> None:
             for cond in conds:
                 filt.add_rule(rule.action, nr, cond)
     except OSError as e:
+        if e.errno == 17:  # EEXIST
+            raise InvalidArgument(f"{where}: conflicts with an earlier rule for the same "
+                                  "syscall and arguments but another action") from e
         raise InvalidArgument(f"{where}: libseccomp refused the rule: {e.strerror}") from e
 
 
@@ -395,7 +399,7 @@ def load(compiled: Compiled) -> None:
             hint = " (loading needs CAP_SYS_ADMIN or no_new_privs)"
         elif e.errno == 22:
             hint = " (a flag or action may be unsupported by this kernel)"
-        raise SystemError_(f"loading the seccomp filter: {e.strerror}{hint}") from e
+        raise SystemError_(f"loading the seccomp filter: {os.strerror(e.errno)}{hint}") from e
 
 
 def export_pfc(section: Mapping[str, object], path: str = "linux.seccomp") -> str:
