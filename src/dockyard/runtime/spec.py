@@ -267,9 +267,6 @@ def _linux(linux: dict, spec: dict) -> None:
                                                 "existing user namespace by path")
     if "user" in seen and not nss[seen["user"]].get("path") and not linux.get("uidMappings"):
         raise SpecError("linux.uidMappings", "a new user namespace needs uid mappings")
-    if "mount" not in seen:
-        raise SpecError("linux.namespaces", 'a "mount" namespace is required to set up '
-                                            "the root filesystem")
     if spec.get("hostname") and "uts" not in seen:
         raise SpecError("hostname", "setting a hostname needs a uts namespace")
     if spec.get("domainname") and "uts" not in seen:

@@ -97,6 +97,12 @@ def create(store: st.StateStore, container_id: str, opts: CreateOptions
             os.close(master)
         if container_id and 'container' in locals() and container.pid:
             _kill_quietly(container.pid)
+        try:
+            from dockyard.runtime.container.delete import unmount_shared_rootfs
+
+            unmount_shared_rootfs(spec, rootfs)
+        except OSError:
+            pass
         if manager is not None:
             try:
                 manager.destroy()

@@ -39,11 +39,20 @@ def destroy(store: st.StateStore, c: st.ContainerState, *, warn=None) -> None:
     """Kill, clean up and forget ``c`` whatever its status (the caller holds the lock)."""
     manager = load_manager(c)
     kill_everything(c, manager)
+    unmount_shared_rootfs(c.config, c.rootfs)
     if manager is not None:
         manager.destroy()
     hooks.run_phase(c.config, "poststop", c.hook_state(st.STOPPED), warn_only=True,
                     warn=warn)
     store.remove(c.id)
+
+
+def unmount_shared_rootfs(spec: dict, rootfs: str) -> None:
+    """Without its own mount namespace a container's mounts were made in ours
+    (under its rootfs) and outlive it: take them down."""
+    types = {ns.get("type") for ns in (spec.get("linux") or {}).get("namespaces") or []}
+    if "mount" not in types:
+        modules.rootfs().unmount_rootfs(rootfs)
 
 
 def load_manager(c: st.ContainerState):

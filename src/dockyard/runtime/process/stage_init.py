@@ -100,16 +100,48 @@ def run(launch, chan: Channel) -> None:
 
     fifo = os.open("exec.fifo", os.O_WRONLY | os.O_CLOEXEC, dir_fd=state_dir_fd)
     os.close(state_dir_fd)
-    os.write(fifo, b"0")
+    os.write(fifo, FIFO_HELLO)
     try:
         _exec_process(spec, state, launch.seccomp_cache)
-    except BaseException as e:
-        msg = getattr(e, "message", None) or str(e) or type(e).__name__
-        try:
-            os.write(fifo, msg.encode(errors="replace")[:4000])
-        except OSError:
-            pass
-        os._exit(127 if isinstance(e, NotFound) else 1)
+    except ProcessMissing as e:
+        # The container started but its program could not: like a shell, say so on
+        # the container's stderr and exit 127; `start` only warns (see start.py).
+        _report(fifo, FIFO_WARN, e.message)
+        if e.code:
+            _say(f"dockyard-runtime: {e.message}\n")
+        os._exit(e.code)
+    except BaseException as e:  # reported to `start` through the fifo
+        _report(fifo, FIFO_ERROR, getattr(e, "message", None) or str(e) or type(e).__name__)
+        os._exit(1)
+
+
+# exec.fifo protocol (init -> start): FIFO_HELLO once the fifo is open, then nothing
+# (close on exec = started), or one of these prefixes and a message.
+FIFO_HELLO = b"0"
+FIFO_ERROR = b"!"   # start fails: a hook or the security setup failed
+FIFO_WARN = b"?"    # start succeeds with a warning: no process, or exec failed
+
+
+class ProcessMissing(NotFound):
+    """The program could not be executed (or there is none): exit ``code``."""
+
+    def __init__(self, message: str, code: int = 127) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _report(fifo: int, kind: bytes, msg: str) -> None:
+    try:
+        os.write(fifo, kind + msg.encode(errors="replace")[:4000])
+    except OSError:
+        pass
+
+
+def _say(text: str) -> None:
+    try:
+        os.write(2, text.encode(errors="replace"))
+    except OSError:
+        pass
 
 
 def _exec_process(spec: dict, state: dict, cache_dir: str | None) -> None:
@@ -117,7 +149,8 @@ def _exec_process(spec: dict, state: dict, cache_dir: str | None) -> None:
 
     process = spec.get("process")
     if not process:
-        raise ValueError("the container has no process to start (config.json: process)")
+        raise ProcessMissing("the container has no process to run (config.json has no "
+                             "process); it stopped", code=0)
     state = dict(state, status="running")
     hooks.run_phase(spec, "startContainer", state)
     env = env_dict(process.get("env") or [])
@@ -132,7 +165,11 @@ def _exec_process(spec: dict, state: dict, cache_dir: str | None) -> None:
     modules.security().finalize_process(
         process, seccomp=linux.get("seccomp"),
         no_new_privileges=bool(process.get("noNewPrivileges")), cache_dir=cache_dir)
-    os.execve(exe, process["args"], env)
+    try:
+        os.execve(exe, process["args"], env)
+    except OSError as e:
+        raise ProcessMissing(f'exec: "{process["args"][0]}": {e.strerror}',
+                             code=126 if e.errno == 13 else 127) from None
 
 
 def env_dict(env: list[str]) -> dict[str, str]:
@@ -149,9 +186,9 @@ def find_executable(name: str, path: str) -> str:
     if "/" in name:
         if os.path.exists(name):
             return name
-        raise NotFound(f'exec: "{name}": no such file or directory')
+        raise ProcessMissing(f'exec: "{name}": no such file or directory')
     for d in path.split(":"):
         candidate = os.path.join(d or ".", name)
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
-    raise NotFound(f'exec: "{name}": executable file not found in $PATH')
+    raise ProcessMissing(f'exec: "{name}": executable file not found in $PATH')
