@@ -74,7 +74,7 @@ def test_build_process_errors(tmp_path):
         build_process({}, args=["x"], user="root")
     f = tmp_path / "p.json"
     f.write_text(json.dumps({"args": [], "cwd": "/"}))
-    with pytest.raises(InvalidArgument, match="exec: process.args"):
+    with pytest.raises(InvalidArgument, match=r"exec: process\.args"):
         build_process({}, process_file=str(f))
     f.write_text("{")
     with pytest.raises(InvalidArgument, match="not valid JSON"):

@@ -86,7 +86,7 @@ def test_spec_without_mount_namespace_is_accepted():
 def test_load_bundle(tmp_path):
     (tmp_path / "rootfs").mkdir()
     (tmp_path / "config.json").write_text(json.dumps(default_spec()))
-    spec, rootfs = specmod.load_bundle(str(tmp_path))
+    _spec_doc, rootfs = specmod.load_bundle(str(tmp_path))
     assert rootfs == str(tmp_path / "rootfs")
     (tmp_path / "rootfs").rmdir()
     with pytest.raises(NotFound, match="rootfs"):
@@ -94,7 +94,7 @@ def test_load_bundle(tmp_path):
     (tmp_path / "config.json").write_text("{")
     with pytest.raises(InvalidArgument, match="not valid JSON"):
         specmod.load_bundle(str(tmp_path))
-    with pytest.raises(NotFound, match="config.json"):
+    with pytest.raises(NotFound, match=r"config\.json"):
         specmod.load_bundle(str(tmp_path / "none"))
 
 
