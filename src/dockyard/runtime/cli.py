@@ -5,21 +5,23 @@ Each command parses its options, calls one verb, prints the result. Errors are
 here: the message goes to stderr and, with ``--log``, to the log file, in runc's
 JSON shape under ``--log-format json`` (containerd reads the last error there).
 
-Start-up time is most of a ``run``'s cost, so this module imports only argparse,
-json, os and sys; each command imports its verb when it runs.
+Start-up time is most of a ``run``'s cost, so this module imports only json, os
+and sys (the parser is ``runtime/argv.py``, not argparse: see why there); each
+command imports its verb when it runs.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
+
+Namespace = object  # the parsed command line (types.SimpleNamespace from argv.parse)
 
 
 class Globals:
     __slots__ = ("debug", "log", "log_format", "root", "systemd_cgroup")
 
-    def __init__(self, ns: argparse.Namespace) -> None:
+    def __init__(self, ns: Namespace) -> None:
         self.root = ns.root
         self.log = ns.log
         self.log_format = ns.log_format
@@ -58,7 +60,7 @@ class Globals:
 
 # --- commands ---------------------------------------------------------------------------
 
-def cmd_create(g: Globals, a: argparse.Namespace) -> int:
+def cmd_create(g: Globals, a: Namespace) -> int:
     from dockyard.runtime.container.create import CreateOptions, create
 
     create(g.store(), a.id, CreateOptions(a.bundle, a.pid_file, a.console_socket,
@@ -66,7 +68,7 @@ def cmd_create(g: Globals, a: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_run(g: Globals, a: argparse.Namespace) -> int:
+def cmd_run(g: Globals, a: Namespace) -> int:
     from dockyard.runtime.container.create import CreateOptions
     from dockyard.runtime.container.run import run
 
@@ -74,28 +76,28 @@ def cmd_run(g: Globals, a: argparse.Namespace) -> int:
                                               a.no_pivot), detach=a.detach, warn=g.warn)
 
 
-def cmd_start(g: Globals, a: argparse.Namespace) -> int:
+def cmd_start(g: Globals, a: Namespace) -> int:
     from dockyard.runtime.container.start import start
 
     start(g.store(), a.id, warn=g.warn)
     return 0
 
 
-def cmd_state(g: Globals, a: argparse.Namespace) -> int:
+def cmd_state(g: Globals, a: Namespace) -> int:
     from dockyard.runtime.container.state import state
 
     print(json.dumps(state(g.store(), a.id), indent=2))
     return 0
 
 
-def cmd_kill(g: Globals, a: argparse.Namespace) -> int:
+def cmd_kill(g: Globals, a: Namespace) -> int:
     from dockyard.runtime.container.kill import kill, parse_signal
 
-    kill(g.store(), a.id, parse_signal(a.signal), all_processes=a.all)
+    kill(g.store(), a.id, parse_signal(a.signal or "SIGTERM"), all_processes=a.all)
     return 0
 
 
-def cmd_delete(g: Globals, a: argparse.Namespace) -> int:
+def cmd_delete(g: Globals, a: Namespace) -> int:
     from dockyard.runtime.container.delete import delete
 
     for cid in a.ids:
@@ -103,7 +105,7 @@ def cmd_delete(g: Globals, a: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_list(g: Globals, a: argparse.Namespace) -> int:
+def cmd_list(g: Globals, a: Namespace) -> int:
     from dockyard.runtime.container.list import format_table, list_states
 
     states = list_states(g.store())
@@ -116,7 +118,7 @@ def cmd_list(g: Globals, a: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_ps(g: Globals, a: argparse.Namespace) -> int:
+def cmd_ps(g: Globals, a: Namespace) -> int:
     from dockyard.runtime.container.ps import pids, table
 
     found = pids(g.store(), a.id)
@@ -127,7 +129,7 @@ def cmd_ps(g: Globals, a: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_exec(g: Globals, a: argparse.Namespace) -> int:
+def cmd_exec(g: Globals, a: Namespace) -> int:
     from dockyard.runtime.container.exec import ExecOptions, build_process, exec_
 
     store = g.store()
@@ -140,21 +142,21 @@ def cmd_exec(g: Globals, a: argparse.Namespace) -> int:
                  warn=g.warn)
 
 
-def cmd_pause(g: Globals, a: argparse.Namespace) -> int:
+def cmd_pause(g: Globals, a: Namespace) -> int:
     from dockyard.runtime.container.pause import pause
 
     pause(g.store(), a.id)
     return 0
 
 
-def cmd_resume(g: Globals, a: argparse.Namespace) -> int:
+def cmd_resume(g: Globals, a: Namespace) -> int:
     from dockyard.runtime.container.pause import resume
 
     resume(g.store(), a.id)
     return 0
 
 
-def cmd_update(g: Globals, a: argparse.Namespace) -> int:
+def cmd_update(g: Globals, a: Namespace) -> int:
     from dockyard.runtime.container.update import read_resources, update
 
     resources = read_resources(a.resources) if a.resources else _resources_from_flags(a)
@@ -162,7 +164,7 @@ def cmd_update(g: Globals, a: argparse.Namespace) -> int:
     return 0
 
 
-def _resources_from_flags(a: argparse.Namespace) -> dict:
+def _resources_from_flags(a: Namespace) -> dict:
     res: dict = {}
     if a.memory is not None:
         res.setdefault("memory", {})["limit"] = a.memory
@@ -180,183 +182,119 @@ def _resources_from_flags(a: argparse.Namespace) -> dict:
     return res
 
 
-def cmd_spec(g: Globals, a: argparse.Namespace) -> int:
+def cmd_spec(g: Globals, a: Namespace) -> int:
     from dockyard.runtime.default_spec import write_spec
 
     write_spec(a.bundle, rootless=a.rootless)
     return 0
 
 
-def cmd_features(g: Globals, a: argparse.Namespace) -> int:
+def cmd_features(g: Globals, a: Namespace) -> int:
     from dockyard.runtime.features import features
 
     print(json.dumps(features(), indent=2))
     return 0
 
 
-# --- argument parsing ---------------------------------------------------------------------
+# --- the command line, declared once (parsed by runtime/argv.py) ---------------------------
 
-def _create_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--bundle", "-b", default=".", help="bundle directory (config.json)")
-    p.add_argument("--pid-file", help="write the init's pid here")
-    p.add_argument("--console-socket", help="unix socket receiving the pty master")
-    p.add_argument("--no-pivot", action="store_true", help="MS_MOVE+chroot, no pivot_root")
-    p.add_argument("--no-new-keyring", action="store_true", help="accepted (no keyrings)")
-    p.add_argument("--preserve-fds", type=int, default=0, help="accepted")
-    p.add_argument("--no-subreaper", action="store_true", help="accepted")
-    p.add_argument("id")
+def _tables():
+    from dockyard.runtime.argv import Command, Opt
 
-
-def _cmd_create(sub) -> None:
-    c = sub.add_parser("create", help="create a container")
-    _create_options(c)
-    c.set_defaults(fn=cmd_create)
-
-
-def _cmd_run(sub) -> None:
-    c = sub.add_parser("run", help="create and start a container")
-    _create_options(c)
-    c.add_argument("--detach", "-d", action="store_true")
-    c.add_argument("--keep", action="store_true", help="accepted")
-    c.set_defaults(fn=cmd_run)
-
-
-def _cmd_simple(name: str, fn):
-    def build(sub) -> None:
-        c = sub.add_parser(name, help=f"{name} a container")
-        c.add_argument("id")
-        c.set_defaults(fn=fn)
-    return build
-
-
-def _cmd_kill(sub) -> None:
-    c = sub.add_parser("kill", help="send a signal to a container")
-    c.add_argument("--all", "-a", action="store_true", help="every process in its cgroup")
-    c.add_argument("id")
-    c.add_argument("signal", nargs="?", default="SIGTERM")
-    c.set_defaults(fn=cmd_kill)
-
-
-def _cmd_delete(sub) -> None:
-    c = sub.add_parser("delete", help="delete containers")
-    c.add_argument("--force", "-f", action="store_true")
-    c.add_argument("ids", nargs="+", metavar="id")
-    c.set_defaults(fn=cmd_delete)
-
-
-def _cmd_list(sub) -> None:
-    c = sub.add_parser("list", help="list containers")
-    c.add_argument("--format", "-f", default="table", choices=("table", "json"))
-    c.add_argument("--quiet", "-q", action="store_true")
-    c.set_defaults(fn=cmd_list)
-
-
-def _cmd_ps(sub) -> None:
-    c = sub.add_parser("ps", help="processes of a container")
-    c.add_argument("--format", "-f", default="table", choices=("table", "json"))
-    c.add_argument("id")
-    c.add_argument("ps_args", nargs=argparse.REMAINDER)
-    c.set_defaults(fn=cmd_ps)
-
-
-def _cmd_exec(sub) -> None:
-    c = sub.add_parser("exec", help="run a process in a container")
-    c.add_argument("--process", "-p", help="process.json")
-    c.add_argument("--tty", "-t", action="store_true")
-    c.add_argument("--detach", "-d", action="store_true")
-    c.add_argument("--pid-file")
-    c.add_argument("--console-socket")
-    c.add_argument("--cwd")
-    c.add_argument("--env", "-e", action="append", default=[])
-    c.add_argument("--user", "-u")
-    c.add_argument("--additional-gids", "-g", action="append", type=int, default=[])
-    c.add_argument("--cap", "-c", action="append", default=[])
-    c.add_argument("--no-new-privs", action="store_true")
-    c.add_argument("--preserve-fds", type=int, default=0, help="accepted")
-    c.add_argument("--apparmor", help="accepted")
-    c.add_argument("--process-label", help="accepted")
-    c.add_argument("--ignore-paused", action="store_true", help="accepted")
-    c.add_argument("id")
-    c.add_argument("command", nargs=argparse.REMAINDER)
-    c.set_defaults(fn=cmd_exec)
+    global_opts = (
+        Opt("--root", kind="value", default="/run/dockyard-runtime", help="state directory"),
+        Opt("--log", kind="value", default="", help="log file"),
+        Opt("--log-format", kind="value", default="text", choices=("text", "json"),
+            help="log record format"),
+        Opt("--debug", help="debug output"),
+        Opt("--systemd-cgroup", help="accepted (cgroup paths are plain paths)"),
+        Opt("--rootless", kind="value", default="auto", help="accepted"),
+        Opt("--criu", kind="value", default="", help="accepted (no checkpointing)"),
+    )
+    create_opts = (
+        Opt("--bundle", "-b", kind="value", default=".", help="bundle directory"),
+        Opt("--pid-file", kind="value", help="write the init's pid here"),
+        Opt("--console-socket", kind="value", help="unix socket receiving the pty master"),
+        Opt("--no-pivot", help="MS_MOVE + chroot instead of pivot_root"),
+        Opt("--no-new-keyring", help="accepted (no session keyrings)"),
+        Opt("--preserve-fds", kind="value", type=int, default=0, help="accepted"),
+        Opt("--no-subreaper", help="accepted"),
+    )
+    commands = [
+        Command("create", cmd_create, "create a container", create_opts),
+        Command("run", cmd_run, "create and start a container, wait unless --detach",
+                (*create_opts, Opt("--detach", "-d", help="do not wait"),
+                 Opt("--keep", help="accepted"))),
+        Command("start", cmd_start, "start a created container"),
+        Command("state", cmd_state, "print a container's state (JSON)"),
+        Command("kill", cmd_kill, "send a signal (name or number) to a container",
+                (Opt("--all", "-a", help="to every process of its cgroup"),),
+                (("id", "one"), ("signal", "optional"))),
+        Command("delete", cmd_delete, "delete containers",
+                (Opt("--force", "-f", help="kill it first if it still runs"),),
+                (("ids", "many"),)),
+        Command("list", cmd_list, "list containers",
+                (Opt("--format", "-f", kind="value", default="table",
+                     choices=("table", "json")),
+                 Opt("--quiet", "-q", help="ids only")), ()),
+        Command("ps", cmd_ps, "processes of a container",
+                (Opt("--format", "-f", kind="value", default="table",
+                     choices=("table", "json")),), (("id", "one"), ("ps_args", "rest"))),
+        Command("exec", cmd_exec, "run a process in a running container", (
+            Opt("--process", "-p", kind="value", help="process.json"),
+            Opt("--tty", "-t", help="allocate a terminal"),
+            Opt("--detach", "-d", help="do not wait"),
+            Opt("--pid-file", kind="value"),
+            Opt("--console-socket", kind="value"),
+            Opt("--cwd", kind="value"),
+            Opt("--env", "-e", kind="append", help="NAME=VALUE"),
+            Opt("--user", "-u", kind="value", help="UID[:GID]"),
+            Opt("--additional-gids", "-g", kind="append", type=int),
+            Opt("--cap", "-c", kind="append", help="add a capability"),
+            Opt("--no-new-privs", help="set no_new_privs"),
+            Opt("--preserve-fds", kind="value", type=int, default=0, help="accepted"),
+            Opt("--apparmor", kind="value", help="accepted"),
+            Opt("--process-label", kind="value", help="accepted"),
+            Opt("--ignore-paused", help="accepted"),
+        ), (("id", "one"), ("command", "rest"))),
+        Command("pause", cmd_pause, "freeze a container"),
+        Command("resume", cmd_resume, "thaw a paused container"),
+        Command("update", cmd_update, "change a container's resources", (
+            Opt("--resources", "-r", kind="value", help="linux.resources JSON file or -"),
+            Opt("--memory", kind="value", type=int),
+            Opt("--pids-limit", kind="value", type=int),
+            Opt("--cpu-shares", kind="value", type=int),
+            Opt("--cpu-quota", kind="value", type=int),
+            Opt("--cpu-period", kind="value", type=int),
+            Opt("--cpuset-cpus", kind="value"),
+            Opt("--cpuset-mems", kind="value"),
+        )),
+        Command("spec", cmd_spec, "write a default config.json",
+                (Opt("--bundle", "-b", kind="value", default="."),
+                 Opt("--rootless", help="for an unprivileged user")), ()),
+        Command("features", cmd_features, "print what this runtime supports (JSON)", (), ()),
+    ]
+    return global_opts, {c.name: c for c in commands}
 
 
-def _cmd_update(sub) -> None:
-    c = sub.add_parser("update", help="change a container's resources")
-    c.add_argument("--resources", "-r", help="linux.resources JSON file, or - for stdin")
-    c.add_argument("--memory", type=int)
-    c.add_argument("--pids-limit", type=int)
-    c.add_argument("--cpu-shares", type=int)
-    c.add_argument("--cpu-quota", type=int)
-    c.add_argument("--cpu-period", type=int)
-    c.add_argument("--cpuset-cpus")
-    c.add_argument("--cpuset-mems")
-    c.add_argument("id")
-    c.set_defaults(fn=cmd_update)
+def parse_args(argv: list[str]):
+    from dockyard.runtime.argv import parse
 
-
-def _cmd_spec(sub) -> None:
-    c = sub.add_parser("spec", help="write a default config.json")
-    c.add_argument("--bundle", "-b", default=".")
-    c.add_argument("--rootless", action="store_true")
-    c.set_defaults(fn=cmd_spec)
-
-
-def _cmd_features(sub) -> None:
-    c = sub.add_parser("features", help="print what this runtime supports (JSON)")
-    c.set_defaults(fn=cmd_features)
-
-
-COMMANDS = {
-    "create": _cmd_create, "run": _cmd_run, "start": _cmd_simple("start", cmd_start),
-    "state": _cmd_simple("state", cmd_state), "kill": _cmd_kill, "delete": _cmd_delete,
-    "list": _cmd_list, "ps": _cmd_ps, "exec": _cmd_exec,
-    "pause": _cmd_simple("pause", cmd_pause), "resume": _cmd_simple("resume", cmd_resume),
-    "update": _cmd_update, "spec": _cmd_spec, "features": _cmd_features,
-}
-# Global options that take a value (so the command word can be found without argparse).
-_VALUED = {"--root", "--log", "--log-format", "--rootless", "--criu"}
-
-
-def command_word(argv: list[str]) -> str | None:
-    """The sub-command named in ``argv`` (None if absent or help is asked)."""
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg in ("-h", "--help"):
-            return None
-        if arg.startswith("-"):
-            i += 2 if arg in _VALUED else 1
-            continue
-        return arg if arg in COMMANDS else None
-    return None
-
-
-def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The whole parser, or (``only``) the globals plus one command: building all
-    fourteen sub-parsers costs more than a container's whole start-up budget."""
-    p = argparse.ArgumentParser(prog="dockyard-runtime",
-                                description="An OCI runtime with runc's command line.")
-    p.add_argument("--root", default="/run/dockyard-runtime", help="state directory")
-    p.add_argument("--log", default="", help="log file")
-    p.add_argument("--log-format", default="text", choices=("text", "json"))
-    p.add_argument("--debug", action="store_true")
-    p.add_argument("--systemd-cgroup", action="store_true", help="accepted (plain paths)")
-    p.add_argument("--rootless", default="auto", help="accepted")
-    p.add_argument("--criu", default="", help="accepted (no checkpointing)")
-    p.add_argument("-v", "--version", action="version", version="dockyard-runtime 0.1.0\n"
-                   "spec: 1.2.0")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, build in COMMANDS.items():
-        if only is None or name == only:
-            build(sub)
-    return p
+    global_opts, commands = _tables()
+    return parse(argv, global_opts, commands, "dockyard-runtime",
+                 "dockyard-runtime 0.1.0\nspec: 1.2.0")
 
 
 def main(argv: list[str] | None = None) -> int:
+    from dockyard.runtime.argv import UsageError
+
     if argv is None:
         argv = sys.argv[1:]
-    args = build_parser(command_word(argv)).parse_args(argv)
+    try:
+        args = parse_args(argv)
+    except UsageError as e:
+        print(f"dockyard-runtime: {e} (see --help)", file=sys.stderr)
+        return 2
     g = Globals(args)
     try:
         return args.fn(g, args)

@@ -13,8 +13,7 @@ from dockyard.runtime.container.kill import parse_signal
 
 
 def _parse(*argv: str):
-    args = list(argv)
-    return cli.build_parser(cli.command_word(args)).parse_args(args)
+    return cli.parse_args(list(argv))
 
 
 def test_containerd_style_create():
@@ -35,7 +34,7 @@ def test_defaults_and_short_options():
     assert a.force and a.ids == ["a", "b"]
     a = _parse("kill", "--all", "cid", "KILL")
     assert a.all and a.signal == "KILL"
-    assert _parse("kill", "cid").signal == "SIGTERM"
+    assert _parse("kill", "cid").signal is None  # SIGTERM when absent
     a = _parse("list", "-f", "json", "-q")
     assert a.format == "json" and a.quiet
     a = _parse("exec", "-t", "-e", "A=1", "-e", "B=2", "--cwd", "/x", "-u", "1:2",
@@ -48,17 +47,35 @@ def test_defaults_and_short_options():
     assert a.format == "json"
 
 
-def test_command_word_skips_global_values():
-    assert cli.command_word(["--root", "run", "state", "x"]) == "state"
-    assert cli.command_word(["--debug", "delete", "x"]) == "delete"
-    assert cli.command_word(["--help"]) is None
-    assert cli.command_word(["bogus"]) is None
+def test_options_with_equals_and_double_dash():
+    a = _parse("--root=/r", "create", "--bundle=/b", "--", "cid")
+    assert a.root == "/r" and a.bundle == "/b" and a.id == "cid"
+    a = _parse("exec", "cid", "ls", "-l", "--cwd", "/x")
+    assert a.command == ["ls", "-l", "--cwd", "/x"] and a.cwd is None
+
+
+@pytest.mark.parametrize("argv", [
+    ["create"], ["create", "--bogus", "x"], ["--root"], ["list", "-f", "yaml"],
+    ["state", "a", "b"], ["update", "--memory", "lots", "x"], [],
+])
+def test_usage_errors_exit_2(argv, capsys):
+    assert cli.main(argv) == 2
+    assert "dockyard-runtime:" in capsys.readouterr().err
+
+
+def test_help(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "create" in out and "--root" in out
+    with pytest.raises(SystemExit):
+        cli.main(["exec", "--help"])
+    assert "--console-socket" in capsys.readouterr().out
 
 
 def test_unknown_command_is_an_error(capsys):
-    with pytest.raises(SystemExit) as info:
-        cli.main(["bogus"])
-    assert info.value.code == 2
+    assert cli.main(["bogus"]) == 2
 
 
 def test_errors_map_to_exit_1_and_json_log(tmp_path, capsys):
@@ -102,7 +119,7 @@ def test_cli_import_stays_small():
     import sys
 
     code = ("import sys, dockyard.runtime.cli; "
-            "bad = [m for m in ('dataclasses', 'jsonschema', 'subprocess', 'ctypes', "
+            "bad = [m for m in ('dataclasses', 'jsonschema', 'subprocess', 'ctypes', 'argparse', "
             "'dockyard.runtime.container.create', 'typing') if m in sys.modules]; "
             "print(','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -1,8 +1,9 @@
 """Stage 2 (``dockyard:[stage]``): make the namespaces, then fork the init.
 
 Runs in the parent's namespaces. Joins the namespaces given by path (user
-first), unshares a new user namespace alone and lets the parent write its id
-maps and place us in the cgroup, then unshares every other new namespace. A new
+first), unshares a new user namespace, then every other new namespace but the
+cgroup one (while the parent places us in the cgroup), lets the parent write
+the id maps, and unshares the cgroup namespace once inside the cgroup. A new
 pid or time namespace applies to children only, so the init is forked after
 that and becomes pid 1; its host pid is sent up and this stage exits.
 """
@@ -26,6 +27,12 @@ def run(launch, chan: Channel, join_fds: list[tuple[str, int]]) -> None:
         os.close(fd)
     if plan.new_user:
         syscalls.unshare(syscalls.CLONE_NEWUSER)
+    # Everything but the cgroup namespace can be made while the parent is still
+    # moving us into the cgroup (a slow write: the kernel waits for an RCU grace
+    # period); the cgroup namespace must be rooted at the container's cgroup.
+    early = plan.new_flags & ~syscalls.CLONE_NEWCGROUP
+    if early:
+        syscalls.unshare(early)
     chan.send(Msg.SETUP_REQUEST, user=plan.new_user)
     chan.wait_for(Msg.SETUP_DONE, "parent")
     if plan.new_user:
@@ -38,8 +45,8 @@ def run(launch, chan: Channel, join_fds: list[tuple[str, int]]) -> None:
         # Changing ids made us non-dumpable, which hands /proc/self to the host's
         # root: timens_offsets and the like would then be out of our reach.
         syscalls.prctl(syscalls.PR_SET_DUMPABLE, 1)
-    if plan.new_flags:
-        syscalls.unshare(plan.new_flags)
+    if plan.new_flags & syscalls.CLONE_NEWCGROUP:
+        syscalls.unshare(syscalls.CLONE_NEWCGROUP)
     if plan.time_offsets and plan.is_new("time"):
         namespaces.write_time_offsets(plan.time_offsets)
     pid = fork_stage("dockyard:[init]", chan, lambda: stage_init.run(launch, chan))

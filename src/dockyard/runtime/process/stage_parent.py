@@ -100,8 +100,8 @@ def launch(launch: Launch, manager) -> Launched:
     theirs.close()
     init_pid = 0
     try:
+        manager.apply(inter)  # meanwhile the intermediate makes the namespaces
         ours.wait_for(Msg.SETUP_REQUEST, "intermediate stage")
-        manager.apply(inter)
         if launch.plan.new_user:
             namespaces.write_id_maps(inter, launch.plan.uid_maps, launch.plan.gid_maps)
         ours.send(Msg.SETUP_DONE)
