@@ -5,14 +5,13 @@ Each command parses its options, calls one verb, prints the result. Errors are
 here: the message goes to stderr and, with ``--log``, to the log file, in runc's
 JSON shape under ``--log-format json`` (containerd reads the last error there).
 
-Start-up time is most of a ``run``'s cost, so this module imports only json, os
-and sys (the parser is ``runtime/argv.py``, not argparse: see why there); each
+Start-up time is most of a ``run``'s cost, so this module imports only os and
+sys (the parser is ``runtime/argv.py``, not argparse: see why there); each
 command imports its verb when it runs.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 
 Namespace = object  # the parsed command line (types.SimpleNamespace from argv.parse)
@@ -42,7 +41,9 @@ class Globals:
                 t = time.time()
                 stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + \
                     f".{int(t % 1 * 1e9):09d}Z"
-                line = json.dumps({"level": level, "msg": msg, "time": stamp})
+                from dockyard.runtime import fastjson
+
+                line = fastjson.dumps({"level": level, "msg": msg, "time": stamp})
             else:
                 line = f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} " \
                        f"[{level}] {msg}"
@@ -84,6 +85,8 @@ def cmd_start(g: Globals, a: Namespace) -> int:
 
 
 def cmd_state(g: Globals, a: Namespace) -> int:
+    import json
+
     from dockyard.runtime.container.state import state
 
     print(json.dumps(state(g.store(), a.id), indent=2))
@@ -112,6 +115,8 @@ def cmd_list(g: Globals, a: Namespace) -> int:
     if a.quiet:
         sys.stdout.write("".join(s["id"] + "\n" for s in states))
     elif a.format == "json":
+        import json
+
         print(json.dumps(states))
     else:
         sys.stdout.write(format_table(states))
@@ -123,6 +128,8 @@ def cmd_ps(g: Globals, a: Namespace) -> int:
 
     found = pids(g.store(), a.id)
     if a.format == "json":
+        import json
+
         print(json.dumps(found))
     else:
         sys.stdout.write(table(found, a.ps_args))
@@ -190,6 +197,8 @@ def cmd_spec(g: Globals, a: Namespace) -> int:
 
 
 def cmd_features(g: Globals, a: Namespace) -> int:
+    import json
+
     from dockyard.runtime.features import features
 
     print(json.dumps(features(), indent=2))

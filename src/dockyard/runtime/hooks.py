@@ -9,10 +9,10 @@ poststop the spec says warn and continue, so :func:`run_phase` with
 
 from __future__ import annotations
 
-import json
 import sys
 
 from dockyard.errors import SystemError_
+from dockyard.runtime import fastjson
 
 
 class HookFailed(SystemError_):
@@ -33,7 +33,7 @@ def run_hook(hook: dict, state: dict, phase: str) -> None:
     except OSError as e:
         raise HookFailed(f"{phase} hook {path}: cannot run: {e.strerror}") from None
     try:
-        _, err = proc.communicate(json.dumps(state).encode(), timeout=timeout)
+        _, err = proc.communicate(fastjson.dumps(state).encode(), timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()

@@ -10,10 +10,10 @@ reference, and the unit tests feed both the same documents.
 
 from __future__ import annotations
 
-import json
 import os
 
 from dockyard.errors import InvalidArgument, NotFound
+from dockyard.runtime import fastjson
 
 NAMESPACE_TYPES = ("pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time")
 HOOK_PHASES = ("prestart", "createRuntime", "createContainer", "startContainer",
@@ -39,7 +39,7 @@ def load_bundle(bundle: str) -> tuple[dict, str]:
     except IsADirectoryError:
         raise InvalidArgument(f"{path} is a directory") from None
     try:
-        spec = json.loads(raw)
+        spec = fastjson.loads(raw)
     except ValueError as e:
         raise InvalidArgument(f"config.json: not valid JSON: {e}") from None
     validate(spec)
@@ -57,10 +57,10 @@ def load_bundle(bundle: str) -> tuple[dict, str]:
 
 def _type(value: object, want: type | tuple, path: str, what: str) -> None:
     if isinstance(value, bool) and want in (int, (int,)):
-        raise SpecError(path, f"must be {what}, got {json.dumps(value)}")
+        raise SpecError(path, f"must be {what}, got {fastjson.dumps(value)}")
     if not isinstance(value, want):
         raise SpecError(path, f"must be {what}, got {type(value).__name__} "
-                              f"{json.dumps(value)[:60]}")
+                              f"{fastjson.dumps(value)[:60]}")
 
 
 def _obj(parent: dict, key: str, path: str, required: bool = False) -> dict | None:

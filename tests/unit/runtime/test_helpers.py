@@ -98,3 +98,21 @@ def test_channel_messages_errors_and_order():
         a.close()
         b.close()
     assert a.rfd == -1 and not os.path.exists("/proc/self/fd/-1")
+
+
+@pytest.mark.parametrize("doc", ['{"a": [1, 2.5, "x\\u00e9", null, true]}', " [ ] ", '"s"',
+                                 '{"nested": {"k": {}}}', "-0.5e3"])
+def test_fastjson_round_trips_like_json(doc):
+    from dockyard.runtime import fastjson
+
+    assert fastjson.loads(doc) == json.loads(doc)
+    assert json.loads(fastjson.dumps(json.loads(doc))) == json.loads(doc)
+    assert fastjson.loads(doc.encode()) == json.loads(doc)
+
+
+@pytest.mark.parametrize("bad", ["", "{", '{"a" 1}', "[1,]", "1 2", "nul"])
+def test_fastjson_errors_are_value_errors(bad):
+    from dockyard.runtime import fastjson
+
+    with pytest.raises(ValueError):
+        fastjson.loads(bad)

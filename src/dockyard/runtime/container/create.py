@@ -115,7 +115,7 @@ def create(store: st.StateStore, container_id: str, opts: CreateOptions
 
 
 def _kill_quietly(pid: int) -> None:
-    import signal
+    import _signal as signal
 
     try:
         os.kill(pid, signal.SIGKILL)

@@ -9,8 +9,8 @@ remove the state directory.
 
 from __future__ import annotations
 
+import _signal as signal  # the C module: `signal` imports enum (~2 ms)
 import os
-import signal
 import time
 
 from dockyard.runtime import hooks

@@ -136,7 +136,7 @@ def exec_(store: st.StateStore, container_id: str, process: dict, opts: ExecOpti
                     os.close(pidfd)
             ours.send(Msg.CONTINUE, state={})
             got = ours.recv()
-            if got is not None and got["m"] == Msg.ERROR.value:
+            if got is not None and got["m"] == Msg.ERROR:
                 raise StageError(got.get("error") or "exec failed")
         except BaseException:
             if master >= 0:

@@ -12,14 +12,15 @@ a child surfaces as the parent's error with the child's words.
 
 from __future__ import annotations
 
-import json
 import os
-from enum import StrEnum
 
 from dockyard.errors import SystemError_
+from dockyard.runtime import fastjson
 
 
-class Msg(StrEnum):
+class Msg:
+    """The closed set of message names (plain strings: :mod:`enum` costs ~2 ms)."""
+
     # intermediate -> parent
     SETUP_REQUEST = "setup-request"     # user ns made (maybe): apply cgroup, write maps
     INIT_PID = "init-pid"               # payload: pid (host view)
@@ -57,13 +58,13 @@ class Channel:
         b_r, a_w = os.pipe2(os.O_CLOEXEC)
         return Channel(a_r, a_w), Channel(b_r, b_w)
 
-    def send(self, msg: Msg, **payload) -> None:
-        payload["m"] = msg.value
-        data = json.dumps(payload).encode() + b"\n"
+    def send(self, msg: str, **payload) -> None:
+        payload["m"] = msg
+        data = fastjson.dumps(payload).encode() + b"\n"
         try:
             os.write(self.wfd, data)
         except BrokenPipeError:
-            raise StageError(f"the other stage went away before {msg.value}") from None
+            raise StageError(f"the other stage went away before {msg}") from None
 
     def error(self, message: str) -> None:
         """Report a failure; if nobody listens any more, say it on stderr."""
@@ -87,19 +88,19 @@ class Channel:
                 return None
             self._buf += chunk
         line, self._buf = self._buf.split(b"\n", 1)
-        return json.loads(line)
+        return fastjson.loads(line)
 
-    def wait_for(self, msg: Msg, stage: str) -> dict:
+    def wait_for(self, msg: str, stage: str) -> dict:
         for i, early in enumerate(self._stash):
-            if early["m"] == msg.value:
+            if early["m"] == msg:
                 return self._stash.pop(i)
         while True:
             got = self.recv()
             if got is None:
-                raise StageError(f"{stage} exited before {msg.value}")
-            if got["m"] == Msg.ERROR.value:
+                raise StageError(f"{stage} exited before {msg}")
+            if got["m"] == Msg.ERROR:
                 raise StageError(got.get("error") or f"{stage} failed")
-            if got["m"] == msg.value:
+            if got["m"] == msg:
                 return got
             self._stash.append(got)
 

@@ -15,8 +15,8 @@ for ``start`` to print and exits. A successful ``execve`` closes the fifo
 
 from __future__ import annotations
 
+import _signal as signal  # the C module: `signal` imports enum (~2 ms)
 import os
-import signal
 
 from dockyard.errors import NotFound
 from dockyard.runtime import hooks, syscalls
@@ -42,8 +42,6 @@ def preload(spec: dict) -> None:
     may not even be allowed to read the interpreter's library directory.
     """
     import resource  # noqa: F401 - security.rlimits
-    import select  # noqa: F401
-    import shutil  # noqa: F401 - rootfs.mounts (tmpcopyup)
     import struct  # noqa: F401
     import termios  # noqa: F401 - console
 
@@ -53,6 +51,8 @@ def preload(spec: dict) -> None:
 
     if hooks.has(spec, "startContainer") or hooks.has(spec, "createContainer"):
         import subprocess  # noqa: F401
+    if any("tmpcopyup" in (m.get("options") or []) for m in spec.get("mounts") or []):
+        import shutil  # noqa: F401 - rootfs.mounts copies the directory up
 
 
 def run(launch, chan: Channel) -> None:
