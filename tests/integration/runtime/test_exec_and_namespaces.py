@@ -196,3 +196,39 @@ def test_terminal_requires_console_socket_when_detached(rt, busybox_rootfs, cont
     failed = rt("create", "--bundle", str(bundle), container_id, check=False)
     assert failed.returncode != 0 and "console-socket" in failed.stderr
     assert not (rt.root / container_id).exists()
+
+
+def test_foreground_run_and_exec_relay_their_terminal(rt, busybox_rootfs, container_id):
+    spec = make_config(["sh", "-c", "tty; read x; echo got:$x; exit 4"])
+    spec["process"]["terminal"] = True
+    bundle = write_bundle(busybox_rootfs, spec)
+    ran = rt("run", "--bundle", str(bundle), container_id, input="hello\n", check=False)
+    assert ran.returncode == 4, ran.stderr
+    assert "/dev/console" in ran.stdout and "got:hello" in ran.stdout
+    spec = make_config(["sleep", "60"])
+    write_bundle(busybox_rootfs, spec)
+    rt("run", "-d", "--bundle", str(bundle), container_id)
+    try:
+        out = rt("exec", "-t", container_id, "sh", "-c", "tty; read x; echo got:$x",
+                 input="there\n").stdout
+        assert "/dev/pts/" in out and "got:there" in out
+    finally:
+        rt.cleanup(container_id)
+
+
+def test_update_and_ps(rt, busybox_rootfs, container_id):
+    bundle = write_bundle(busybox_rootfs, make_config(["sleep", "60"]))
+    rt("run", "-d", "--bundle", str(bundle), container_id)
+    try:
+        rt("update", "--pids-limit", "42", container_id)
+        pids_max = [os.path.join(top, "pids.max") for top, dirs, _ in os.walk(
+            "/sys/fs/cgroup/pids") if top.endswith(container_id)]
+        if pids_max:
+            with open(pids_max[0]) as f:
+                assert f.read().strip() == "42"
+        bad = rt("update", "--resources", "-", container_id, input="[1]", check=False)
+        assert bad.returncode != 0 and "JSON object" in bad.stderr
+        table = rt("ps", container_id).stdout.splitlines()
+        assert "PID" in table[0] and len(table) == 2 and "sleep" in table[1]
+    finally:
+        rt.cleanup(container_id)
