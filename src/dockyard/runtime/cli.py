@@ -12,6 +12,7 @@ command imports its verb when it runs.
 
 from __future__ import annotations
 
+import os
 import sys
 
 Namespace = object  # the parsed command line (types.SimpleNamespace from argv.parse)
@@ -309,6 +310,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.fn(g, args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `state X | head`: the reader went away; say nothing, like runc.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except Exception as e:
         from dockyard.errors import DockyardError
 

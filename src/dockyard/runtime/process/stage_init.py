@@ -42,12 +42,17 @@ def preload(spec: dict) -> None:
     may not even be allowed to read the interpreter's library directory.
     """
     import resource  # noqa: F401 - security.rlimits
-    import struct  # noqa: F401
-    import termios  # noqa: F401 - console
 
-    import dockyard.runtime.rootfs.cgroupfs
-    import dockyard.runtime.security.seccomp  # noqa: F401
-    from dockyard.runtime import console, rootfs, security  # noqa: F401
+    import dockyard.runtime.security.seccomp
+    from dockyard.runtime import rootfs, security  # noqa: F401
+
+    if (spec.get("process") or {}).get("terminal"):
+        import struct  # noqa: F401
+        import termios  # noqa: F401
+
+        from dockyard.runtime import console  # noqa: F401
+    if any(m.get("type") == "cgroup" for m in spec.get("mounts") or []):
+        import dockyard.runtime.rootfs.cgroupfs  # noqa: F401
 
     if hooks.has(spec, "startContainer") or hooks.has(spec, "createContainer"):
         import subprocess  # noqa: F401
@@ -67,17 +72,6 @@ def run(launch, chan: Channel) -> None:
         chan.send(Msg.PRE_ROOTFS)
         state = chan.wait_for(Msg.CONTINUE, "parent")["state"]
 
-    master = -1
-    console_path = None
-    slave = -1
-    if process.get("terminal"):
-        from dockyard.runtime import console
-
-        master, console_path = console.open_pty()
-        slave = os.open(console_path, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
-        size = process.get("consoleSize")
-        if size:
-            console.set_size(master, size["height"], size["width"])
     hooks.run_phase(spec, "createContainer", state)
 
     # The cwd is the bundle (the intermediate went there before any id change):
@@ -85,16 +79,12 @@ def run(launch, chan: Channel) -> None:
     # are closed to a user namespace's root.
     state_dir_fd = launch.state_dir_fd
     modules.rootfs().setup(spec, launch.rootfs_arg, no_pivot=launch.no_pivot,
-                           console_path=console_path)
+                           console_path=None)
     if spec.get("hostname"):
         syscalls.sethostname(spec["hostname"])
     if spec.get("domainname"):
         syscalls.setdomainname(spec["domainname"])
-    if slave >= 0:
-        from dockyard.runtime import console
-
-        console.become_controlling_tty(slave)
-        os.close(slave)
+    master = _terminal_inside(process) if process.get("terminal") else -1
     chan.send(Msg.READY, pty=master)
     chan.close()
 
@@ -142,6 +132,29 @@ def _say(text: str) -> None:
         os.write(2, text.encode(errors="replace"))
     except OSError:
         pass
+
+
+def _terminal_inside(process: dict) -> int:
+    """Open the pty in the container's own devpts (after pivot_root, as runc does),
+    so ``tty`` says /dev/pts/N and window-size ioctls work; the slave becomes the
+    controlling terminal and stdio, and is bound over /dev/console. Returns the
+    master (close-on-exec; the parent takes a copy with pidfd_getfd)."""
+    from dockyard.runtime import console
+
+    master, slave_path = console.open_pty("/dev/ptmx")
+    slave = os.open(slave_path, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    size = process.get("consoleSize")
+    if size:
+        console.set_size(master, size["height"], size["width"])
+    try:
+        if not os.path.exists("/dev/console"):
+            os.close(os.open("/dev/console", os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
+        syscalls.mount(slave_path, "/dev/console", None, syscalls.MS_BIND)
+    except OSError:
+        pass  # a read-only /dev without a console node: the pty still is stdio
+    console.become_controlling_tty(slave)
+    os.close(slave)
+    return master
 
 
 def _exec_process(spec: dict, state: dict, cache_dir: str | None) -> None:

@@ -21,10 +21,12 @@ def run(launch, chan: Channel, join_fds: list[tuple[str, int]]) -> None:
     from dockyard.runtime.process import stage_init
 
     plan = launch.plan
-    os.chdir(launch.bundle)
     namespaces.join_all(join_fds)
     for _, fd in join_fds:
         os.close(fd)
+    # After the joins (setns into a mount namespace resets cwd and root), before
+    # any id change: from here the rootfs is reached relative to the bundle.
+    os.chdir(launch.bundle)
     if plan.new_user:
         syscalls.unshare(syscalls.CLONE_NEWUSER)
     # Everything but the cgroup namespace can be made while the parent is still
