@@ -310,6 +310,21 @@ def test_user_namespace_binds_devices_and_sysfs(busybox_rootfs: Path) -> None:
     assert "/dev/null 1:3" in r.out and "/dev/fuse a:e5" in r.out
 
 
+def test_mknod_refused_falls_back_to_binding_host_nodes(busybox_rootfs: Path) -> None:
+    spec = base_spec(devices=[{"path": "/dev/fuse", "type": "c", "major": 10,
+                               "minor": 229},
+                              {"path": "/dev/myfifo", "type": "p", "fileMode": 0o600}])
+    r = run_in_container(spec, busybox_rootfs, MOUNTINFO + "; echo x > /dev/null && "
+                         "stat -c '%n %F %t:%T' /dev/null /dev/fuse /dev/myfifo",
+                         drop_mknod=True)
+    _ok(r)
+    m = r.mounts()
+    for name in ("null", "zero", "full", "random", "urandom", "tty", "fuse"):
+        assert f"/dev/{name}" in m, f"/dev/{name} should be a bind of the host's node"
+    assert "/dev/myfifo" not in m  # a fifo needs no privilege: still mknod'ed
+    assert "/dev/myfifo fifo" in r.out and "/dev/fuse character special file a:e5" in r.out
+
+
 def test_mount_error_names_the_entry(busybox_rootfs: Path, tmp_path: Path) -> None:
     spec = base_spec()
     spec["mounts"].append({"destination": "/x", "type": "bind",

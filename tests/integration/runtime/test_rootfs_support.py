@@ -34,6 +34,9 @@ def container():
     if cfg["no_openat2"]:
         from dockyard.runtime.rootfs import paths
         paths._openat2_works = False  # exercise the manual walk
+    if cfg["drop_mknod"]:
+        eff, perm, inh = sc.capget()
+        sc.capset(eff & ~(1 << 27), perm & ~(1 << 27), inh)  # CAP_MKNOD: mknod -> EPERM
     console = None
     if cfg["console"]:
         master, slave = os.openpty()
@@ -124,13 +127,15 @@ class Result:
 def run_in_container(spec: dict, rootfs: os.PathLike | str, script: str, *,
                      no_pivot: bool = False,
                      console: bool = False, userns: bool = False, no_openat2: bool = False,
+                     drop_mknod: bool = False,
                      timeout: int = 60) -> Result:
     types = {ns["type"] for ns in spec["linux"]["namespaces"]}
     shared_mount_ns = "mount" not in types
     unshare = sorted(types - {"user"} | {"pid"})
     cfg = {"spec": spec, "rootfs": str(rootfs), "script": script, "unshare": unshare,
            "no_pivot": no_pivot, "console": console, "userns": userns,
-           "no_openat2": no_openat2, "shared_mount_ns": shared_mount_ns}
+           "no_openat2": no_openat2, "shared_mount_ns": shared_mount_ns,
+           "drop_mknod": drop_mknod}
     proc = subprocess.run([sys.executable, "-c", _HELPER, json.dumps(cfg)],
                           capture_output=True, text=True, timeout=timeout,
                           stdin=subprocess.DEVNULL)
