@@ -310,6 +310,26 @@ def test_user_namespace_binds_devices_and_sysfs(busybox_rootfs: Path) -> None:
     assert "/dev/null 1:3" in r.out and "/dev/fuse a:e5" in r.out
 
 
+def test_relative_rootfs_reached_by_an_unprivileged_userns_root(busybox_rootfs: Path,
+                                                               tmp_path: Path) -> None:
+    # The container's root is host uid 100000, which cannot search pytest's 0700
+    # temp ancestors: only a rootfs resolved from the cwd (the bundle) is reachable.
+    host_id = 100000
+    bundle = busybox_rootfs.parent
+    for p in [bundle, *bundle.rglob("*")]:
+        os.lchown(p, host_id, host_id)
+    assert any(not os.stat(a).st_mode & 0o001 for a in bundle.parents), \
+        "expected an ancestor others cannot search"
+    spec = base_spec()
+    spec["linux"]["namespaces"].append({"type": "user"})
+    r = run_in_container(spec, "rootfs", MOUNTINFO + "; ls /bin/busybox; echo ok > /f; "
+                         "cat /proc/keys | wc -c", userns=True, userns_host_id=host_id,
+                         cwd=bundle)
+    _ok(r)
+    assert "/proc" in r.mounts() and "/bin/busybox" in r.out
+    assert os.stat(busybox_rootfs / "f").st_uid == host_id
+
+
 def test_mknod_refused_falls_back_to_binding_host_nodes(busybox_rootfs: Path) -> None:
     spec = base_spec(devices=[{"path": "/dev/fuse", "type": "c", "major": 10,
                                "minor": 229},

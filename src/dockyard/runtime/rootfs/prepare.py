@@ -20,13 +20,17 @@ from __future__ import annotations
 import os
 
 from dockyard.runtime import syscalls as sc
-from dockyard.runtime.rootfs import devices, paths_masking, pivot, sysctl
+from dockyard.runtime.rootfs import cgroupfs, devices, paths_masking, pivot, sysctl
 from dockyard.runtime.rootfs.mountinfo import find_mount_of, read_mountinfo
 from dockyard.runtime.rootfs.mounts import MountContext, mount_entry
-from dockyard.runtime.rootfs.paths import RootDir
+from dockyard.runtime.rootfs.paths import RootDir, fd_path
 from dockyard.runtime.rootfs.spec import RootfsPlan, parse
 
 __all__ = ["in_user_namespace", "setup", "unmount_rootfs"]
+
+# Loaded here, not lazily: setup() may run as a user-namespace uid that cannot read
+# the Python installation, or after pivot_root, where no import can succeed.
+_EAGER = (cgroupfs,)
 
 
 def in_user_namespace() -> bool:
@@ -41,7 +45,7 @@ def in_user_namespace() -> bool:
                 and fields == ["0", "0", "4294967295"])
 
 
-def _prepare_root(rootfs: str, plan: RootfsPlan) -> None:
+def _prepare_root(rootfs: str, real_rootfs: str, plan: RootfsPlan) -> None:
     flag = plan.root_propagation
     if flag is None or flag & sc.MS_UNBINDABLE:
         flag = sc.MS_SLAVE | sc.MS_REC
@@ -49,7 +53,7 @@ def _prepare_root(rootfs: str, plan: RootfsPlan) -> None:
         sc.mount(None, "/", None, flag)
     except OSError as exc:
         raise OSError(exc.errno, f"rootfsPropagation on /: {exc.strerror}") from exc
-    parent = find_mount_of(rootfs, read_mountinfo())
+    parent = find_mount_of(real_rootfs, read_mountinfo())
     if parent is not None:
         try:
             sc.mount(None, parent.mountpoint, None, sc.MS_PRIVATE)
@@ -68,6 +72,18 @@ def _make_cwd(cwd: str) -> None:
         os.makedirs(cwd, mode=0o755, exist_ok=True)
     except OSError as exc:
         raise OSError(exc.errno, f"process.cwd {cwd}: {exc.strerror}") from exc
+
+
+def _real_path(rootfs: str) -> str:
+    """The absolute, symlink-free path of ``rootfs`` (for mountinfo), via an fd."""
+    try:
+        fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise OSError(exc.errno, f"rootfs {rootfs!r}: {exc.strerror}") from None
+    try:
+        return os.readlink(fd_path(fd))
+    finally:
+        os.close(fd)
 
 
 def _self_bind(rootfs: str) -> None:
@@ -107,8 +123,10 @@ def setup(spec: dict, rootfs: str, *, no_pivot: bool = False,
           console_path: str | None = None) -> None:
     """Build the container's root filesystem and enter it (see module docstring).
 
-    ``rootfs`` is a host path (relative to the cwd, which should be the bundle, as
-    are relative bind sources). Raises InvalidArgument for a bad spec (before any
+    ``rootfs`` is a host path, best given relative to the cwd (the bundle, which is
+    also what relative bind sources are relative to): it is only ever resolved
+    from the cwd, so a user-namespace uid that cannot search the bundle's
+    ancestors still reaches it. Raises InvalidArgument for a bad spec (before any
     mount), OSError naming the mount or path for kernel failures.
 
     Without a ``mount`` entry in linux.namespaces the container shares the caller's
@@ -118,9 +136,7 @@ def setup(spec: dict, rootfs: str, *, no_pivot: bool = False,
     removes them with :func:`unmount_rootfs` when it deletes the container.
     """
     plan = parse(spec)
-    rootfs = os.path.realpath(rootfs)
-    if not os.path.isdir(rootfs):
-        raise OSError(2, f"rootfs {rootfs}: not a directory")
+    real_rootfs = _real_path(rootfs)
     ctx = MountContext(
         in_userns=in_user_namespace() or "user" in plan.namespaces,
         new_netns="network" in plan.namespaces,
@@ -129,7 +145,7 @@ def setup(spec: dict, rootfs: str, *, no_pivot: bool = False,
     )
     own_mount_ns = "mount" in plan.namespaces
     if own_mount_ns:
-        _prepare_root(rootfs, plan)
+        _prepare_root(rootfs, real_rootfs, plan)
     elif plan.readonly_root:
         _self_bind(rootfs)  # so the read-only remount hits the rootfs, not its host mount
     with RootDir(rootfs) as root:

@@ -12,6 +12,7 @@ import posixpath
 
 from dockyard.errors import InvalidArgument
 from dockyard.runtime import syscalls as sc
+from dockyard.runtime.rootfs import sysctl
 from dockyard.runtime.rootfs._record import Record
 
 __all__ = ["DeviceSpec", "MountSpec", "RootfsPlan", "parse", "parse_mount_options"]
@@ -273,8 +274,6 @@ def _str_list(raw: object, where: str) -> tuple[str, ...]:
 
 def parse(spec: dict) -> RootfsPlan:
     """Check the rootfs-related parts of ``spec``; InvalidArgument names the JSON path."""
-    from dockyard.runtime.rootfs import sysctl
-
     if not isinstance(spec, dict):
         raise InvalidArgument("config: expected an object")
     linux = spec.get("linux") or {}
