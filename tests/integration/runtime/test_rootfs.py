@@ -193,6 +193,19 @@ def test_rootfs_propagation(busybox_rootfs: Path, prop: str, tag: str | None) ->
         assert any(o.startswith(tag) for o in optional), root
 
 
+@pytest.mark.parametrize("prop", ["rshared", "rslave", "runbindable"])
+@pytest.mark.parametrize("no_pivot", [False, True])
+def test_rootfs_that_is_a_mount_on_a_shared_tree(busybox_rootfs: Path, prop: str,
+                                                 no_pivot: bool) -> None:
+    r = run_in_container(base_spec(rootfsPropagation=prop), busybox_rootfs,
+                         MOUNTINFO + "; ls /bin/busybox", rootfs_on_tmpfs=True,
+                         no_pivot=no_pivot)
+    _ok(r)
+    root = r.mounts()["/"]
+    assert root[root.index("-") + 1] == "tmpfs"
+    assert "/bin/busybox" in r.out
+
+
 def test_shared_rootfs_propagates_inside_the_container(busybox_rootfs: Path) -> None:
     # The runtime-tools check: a recursive bind of / sees later mounts.
     script = ("mkdir -p /target /mnt1 /src1 && touch /src1/example && "

@@ -68,6 +68,17 @@ if not cfg["userns"]:
         sc.unshare(sc.CLONE_NEWNS)
         sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
     sc.unshare(flags)
+    if cfg["rootfs_on_tmpfs"]:
+        # Like an overlay rootfs on a systemd host: the rootfs is a mount of its own
+        # and everything is shared. Private first, so nothing reaches the real host.
+        import shutil
+        sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
+        sc.mount(None, "/", None, sc.MS_REC | sc.MS_SHARED)
+        template = cfg["rootfs"] + ".template"
+        os.rename(cfg["rootfs"], template)
+        os.mkdir(cfg["rootfs"])
+        sc.mount("tmpfs", cfg["rootfs"], "tmpfs", 0, "mode=755")
+        shutil.copytree(template, cfg["rootfs"], symlinks=True, dirs_exist_ok=True)
     code = run_pid1()
     if cfg["shared_mount_ns"]:
         from dockyard.runtime.rootfs import unmount_rootfs
@@ -129,7 +140,7 @@ def run_in_container(spec: dict, rootfs: os.PathLike | str, script: str, *,
                      no_pivot: bool = False,
                      console: bool = False, userns: bool = False, no_openat2: bool = False,
                      drop_mknod: bool = False, userns_host_id: int = 0,
-                     cwd: os.PathLike | str | None = None,
+                     cwd: os.PathLike | str | None = None, rootfs_on_tmpfs: bool = False,
                      timeout: int = 60) -> Result:
     types = {ns["type"] for ns in spec["linux"]["namespaces"]}
     shared_mount_ns = "mount" not in types
@@ -137,7 +148,8 @@ def run_in_container(spec: dict, rootfs: os.PathLike | str, script: str, *,
     cfg = {"spec": spec, "rootfs": str(rootfs), "script": script, "unshare": unshare,
            "no_pivot": no_pivot, "console": console, "userns": userns,
            "no_openat2": no_openat2, "shared_mount_ns": shared_mount_ns,
-           "drop_mknod": drop_mknod, "userns_host_id": userns_host_id}
+           "drop_mknod": drop_mknod, "userns_host_id": userns_host_id,
+           "rootfs_on_tmpfs": rootfs_on_tmpfs}
     proc = subprocess.run([sys.executable, "-c", _HELPER, json.dumps(cfg)],
                           capture_output=True, text=True, timeout=timeout,
                           stdin=subprocess.DEVNULL, cwd=cwd)

@@ -8,11 +8,11 @@ Runs in the container's init, in its fresh mount namespace, as (namespaced) root
 2. every ``mounts[]`` entry, in order, resolved inside the rootfs;
 3. /dev: nodes, links, console (unless /dev is a bind mount);
 4. pivot_root (or MS_MOVE + chroot with ``no_pivot``; plain chroot when the
-   container has no mount namespace of its own), then the asked-for
-   propagation on the new ``/`` (shared and unbindable can only be set after the
-   self-bind and the pivot, or those would fail);
+   container has no mount namespace of its own);
 5. ``linux.sysctl`` (before /proc/sys turns read-only), ``process.cwd`` created,
-   ``readonlyPaths``, ``maskedPaths``, ``root.readonly``, and chdir to ``/``.
+   ``readonlyPaths``, ``maskedPaths``, ``root.readonly``, then the asked-for
+   propagation on the new ``/`` (shared and unbindable only now: earlier they
+   would break the self-bind, pivot_root or the binds of step 5), chdir to ``/``.
 """
 
 from __future__ import annotations
@@ -55,8 +55,10 @@ def _prepare_root(rootfs: str, real_rootfs: str, plan: RootfsPlan) -> None:
         raise OSError(exc.errno, f"rootfsPropagation on /: {exc.strerror}") from exc
     parent = find_mount_of(real_rootfs, read_mountinfo())
     if parent is not None:
+        # The rootfs itself is often a mount (an overlay): then use the path as given.
+        target = rootfs if parent.mountpoint == real_rootfs else parent.mountpoint
         try:
-            sc.mount(None, parent.mountpoint, None, sc.MS_PRIVATE)
+            sc.mount(None, target, None, sc.MS_PRIVATE)
         except OSError as exc:
             raise OSError(exc.errno, f"making {parent.mountpoint} private: "
                                      f"{exc.strerror}") from exc
@@ -111,12 +113,16 @@ def _enter_root(rootfs: str, plan: RootfsPlan, *, no_pivot: bool, own_mount_ns: 
             pivot.pivot_root(rootfs)
     except OSError as exc:
         raise OSError(exc.errno, f"{how} into {rootfs}: {exc.strerror}") from exc
-    if plan.root_propagation is not None and own_mount_ns:
-        try:
-            sc.mount(None, "/", None, plan.root_propagation)
-        except OSError as exc:
-            raise OSError(exc.errno, f"rootfsPropagation on the new /: {exc.strerror}") \
-                from exc
+
+
+def _final_propagation(plan: RootfsPlan) -> None:
+    """The asked-for propagation on the new ``/``: last, since an (r)unbindable tree
+    would refuse the bind mounts that read-only and masked paths still need."""
+    try:
+        sc.mount(None, "/", None, plan.root_propagation)
+    except OSError as exc:
+        raise OSError(exc.errno, f"rootfsPropagation on the new /: {exc.strerror}") \
+            from exc
 
 
 def setup(spec: dict, rootfs: str, *, no_pivot: bool = False,
@@ -162,6 +168,8 @@ def setup(spec: dict, rootfs: str, *, no_pivot: bool = False,
     paths_masking.mask_paths(plan.masked_paths)
     if plan.readonly_root:
         paths_masking.readonly_root()
+    if plan.root_propagation is not None and own_mount_ns:
+        _final_propagation(plan)
     os.chdir("/")
 
 
