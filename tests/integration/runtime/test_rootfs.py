@@ -193,6 +193,19 @@ def test_rootfs_propagation(busybox_rootfs: Path, prop: str, tag: str | None) ->
         assert any(o.startswith(tag) for o in optional), root
 
 
+@pytest.mark.parametrize("prop", ["rshared", "rslave", "runbindable"])
+@pytest.mark.parametrize("no_pivot", [False, True])
+def test_rootfs_that_is_a_mount_on_a_shared_tree(busybox_rootfs: Path, prop: str,
+                                                 no_pivot: bool) -> None:
+    r = run_in_container(base_spec(rootfsPropagation=prop), busybox_rootfs,
+                         MOUNTINFO + "; ls /bin/busybox", rootfs_on_tmpfs=True,
+                         no_pivot=no_pivot)
+    _ok(r)
+    root = r.mounts()["/"]
+    assert root[root.index("-") + 1] == "tmpfs"
+    assert "/bin/busybox" in r.out
+
+
 def test_shared_rootfs_propagates_inside_the_container(busybox_rootfs: Path) -> None:
     # The runtime-tools check: a recursive bind of / sees later mounts.
     script = ("mkdir -p /target /mnt1 /src1 && touch /src1/example && "
@@ -308,6 +321,41 @@ def test_user_namespace_binds_devices_and_sysfs(busybox_rootfs: Path) -> None:
     assert "/dev/null" in m and "/dev/fuse" in m   # host nodes bound, not mknod'ed
     assert "ro" in _opts(m["/sys"])
     assert "/dev/null 1:3" in r.out and "/dev/fuse a:e5" in r.out
+
+
+def test_relative_rootfs_reached_by_an_unprivileged_userns_root(busybox_rootfs: Path,
+                                                               tmp_path: Path) -> None:
+    # The container's root is host uid 100000, which cannot search pytest's 0700
+    # temp ancestors: only a rootfs resolved from the cwd (the bundle) is reachable.
+    host_id = 100000
+    bundle = busybox_rootfs.parent
+    for p in [bundle, *bundle.rglob("*")]:
+        os.lchown(p, host_id, host_id)
+    assert any(not os.stat(a).st_mode & 0o001 for a in bundle.parents), \
+        "expected an ancestor others cannot search"
+    spec = base_spec()
+    spec["linux"]["namespaces"].append({"type": "user"})
+    r = run_in_container(spec, "rootfs", MOUNTINFO + "; ls /bin/busybox; echo ok > /f; "
+                         "cat /proc/keys | wc -c", userns=True, userns_host_id=host_id,
+                         cwd=bundle)
+    _ok(r)
+    assert "/proc" in r.mounts() and "/bin/busybox" in r.out
+    assert os.stat(busybox_rootfs / "f").st_uid == host_id
+
+
+def test_mknod_refused_falls_back_to_binding_host_nodes(busybox_rootfs: Path) -> None:
+    spec = base_spec(devices=[{"path": "/dev/fuse", "type": "c", "major": 10,
+                               "minor": 229},
+                              {"path": "/dev/myfifo", "type": "p", "fileMode": 0o600}])
+    r = run_in_container(spec, busybox_rootfs, MOUNTINFO + "; echo x > /dev/null && "
+                         "stat -c '%n %F %t:%T' /dev/null /dev/fuse /dev/myfifo",
+                         drop_mknod=True)
+    _ok(r)
+    m = r.mounts()
+    for name in ("null", "zero", "full", "random", "urandom", "tty", "fuse"):
+        assert f"/dev/{name}" in m, f"/dev/{name} should be a bind of the host's node"
+    assert "/dev/myfifo" not in m  # a fifo needs no privilege: still mknod'ed
+    assert "/dev/myfifo fifo" in r.out and "/dev/fuse character special file a:e5" in r.out
 
 
 def test_mount_error_names_the_entry(busybox_rootfs: Path, tmp_path: Path) -> None:

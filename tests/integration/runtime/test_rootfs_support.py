@@ -1,15 +1,15 @@
 """Runs ``rootfs.setup`` for real without the core runtime (no tests in here).
 
 ``run_in_container`` starts a fresh ``python -c`` helper (single-threaded, unlike
-pytest) that unshares the spec's namespaces (at least mount + pid), forks
-pid 1, calls ``setup()`` on the given rootfs and execs busybox ``sh -c SCRIPT``.
-Every mount lives in that private namespace and disappears with it. With
-``userns=True`` the helper's child first enters a new user namespace in which only
-root is mapped (to root), so the user-namespace paths (bind instead of mknod,
-sysfs bind) run while the rootfs files stay accessible. A spec without a mount
-namespace shares the helper's: the helper first makes a private one standing in
-for the host's, and after the container exits reports what it left mounted
-there and unmounts it with ``unmount_rootfs``.
+pytest) that unshares the spec's namespaces (at least mount + pid), forks pid 1, calls
+``setup()`` on the given rootfs and execs busybox ``sh -c SCRIPT``. Every mount lives
+in that private namespace and disappears with it. With ``userns=True`` the helper's
+child first enters a new user namespace in which only root is mapped (to root, or to
+``userns_host_id``), so the user-namespace paths (bind instead of mknod, sysfs bind)
+run while the rootfs files stay accessible. A spec without a mount namespace shares
+the helper's: the helper first makes a private one standing in for the host's, and
+after the container exits reports what it left mounted there and unmounts it with
+``unmount_rootfs``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 _HELPER = r'''
 import json, os, sys, traceback
 from dockyard.runtime import syscalls as sc
+import dockyard.runtime.rootfs  # everything setup() needs, before any uid change
 cfg = json.loads(sys.argv[1])
 NS = {"mount": sc.CLONE_NEWNS, "pid": sc.CLONE_NEWPID, "ipc": sc.CLONE_NEWIPC,
       "uts": sc.CLONE_NEWUTS, "network": sc.CLONE_NEWNET, "cgroup": sc.CLONE_NEWCGROUP}
@@ -34,6 +35,9 @@ def container():
     if cfg["no_openat2"]:
         from dockyard.runtime.rootfs import paths
         paths._openat2_works = False  # exercise the manual walk
+    if cfg["drop_mknod"]:
+        eff, perm, inh = sc.capget()
+        sc.capset(eff & ~(1 << 27), perm & ~(1 << 27), inh)  # CAP_MKNOD: mknod -> EPERM
     console = None
     if cfg["console"]:
         master, slave = os.openpty()
@@ -64,6 +68,17 @@ if not cfg["userns"]:
         sc.unshare(sc.CLONE_NEWNS)
         sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
     sc.unshare(flags)
+    if cfg["rootfs_on_tmpfs"]:
+        # Like an overlay rootfs on a systemd host: the rootfs is a mount of its own
+        # and everything is shared. Private first, so nothing reaches the real host.
+        import shutil
+        sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
+        sc.mount(None, "/", None, sc.MS_REC | sc.MS_SHARED)
+        template = cfg["rootfs"] + ".template"
+        os.rename(cfg["rootfs"], template)
+        os.mkdir(cfg["rootfs"])
+        sc.mount("tmpfs", cfg["rootfs"], "tmpfs", 0, "mode=755")
+        shutil.copytree(template, cfg["rootfs"], symlinks=True, dirs_exist_ok=True)
     code = run_pid1()
     if cfg["shared_mount_ns"]:
         from dockyard.runtime.rootfs import unmount_rootfs
@@ -97,7 +112,7 @@ if os.read(r1, 1) != b"u":
     sys.exit(6)
 for name in ("uid_map", "gid_map"):
     with open("/proc/%d/%s" % (child, name), "w") as f:
-        f.write("0 0 1\n")
+        f.write("0 %d 1\n" % cfg["userns_host_id"])
 os.write(w2, b"m")
 _, status = os.waitpid(child, 0)
 sys.exit(os.waitstatus_to_exitcode(status))
@@ -124,16 +139,20 @@ class Result:
 def run_in_container(spec: dict, rootfs: os.PathLike | str, script: str, *,
                      no_pivot: bool = False,
                      console: bool = False, userns: bool = False, no_openat2: bool = False,
+                     drop_mknod: bool = False, userns_host_id: int = 0,
+                     cwd: os.PathLike | str | None = None, rootfs_on_tmpfs: bool = False,
                      timeout: int = 60) -> Result:
     types = {ns["type"] for ns in spec["linux"]["namespaces"]}
     shared_mount_ns = "mount" not in types
     unshare = sorted(types - {"user"} | {"pid"})
     cfg = {"spec": spec, "rootfs": str(rootfs), "script": script, "unshare": unshare,
            "no_pivot": no_pivot, "console": console, "userns": userns,
-           "no_openat2": no_openat2, "shared_mount_ns": shared_mount_ns}
+           "no_openat2": no_openat2, "shared_mount_ns": shared_mount_ns,
+           "drop_mknod": drop_mknod, "userns_host_id": userns_host_id,
+           "rootfs_on_tmpfs": rootfs_on_tmpfs}
     proc = subprocess.run([sys.executable, "-c", _HELPER, json.dumps(cfg)],
                           capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
+                          stdin=subprocess.DEVNULL, cwd=cwd)
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 

@@ -49,6 +49,8 @@ def test_bind_mount_from_type_or_options() -> None:
     ({"destination": "/proc/self/x", "type": "tmpfs"}, "inside /proc"),
     ({"destination": "/x", "type": "bind", "source": "/y", "uidMappings": [{}]}, "id-mapped"),
     ({"destination": "/", "type": "tmpfs"}, "cannot mount over the root"),
+    ({"destination": "/x", "type": "bind", "source": "/y", "options": ["rbind", "size=1m"]},
+     "'size=1m' unknown for a bind mount"),
 ])
 def test_bad_mounts_are_invalid_arguments(mount: dict, message: str) -> None:
     with pytest.raises(InvalidArgument) as info:

@@ -92,8 +92,10 @@ class RootDir:
     """
 
     def __init__(self, path: str) -> None:
-        self.path = os.path.abspath(path)
-        self.fd = os.open(self.path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        # Opened as given: a relative path is looked up from the cwd only, which
+        # works even where the absolute one's ancestors are not searchable.
+        self.fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        self.path = os.path.abspath(path)  # for messages
 
     def close(self) -> None:
         if self.fd >= 0:

@@ -35,6 +35,6 @@ def pivot_root(rootfs: str) -> None:
 
 def move_root(rootfs: str) -> None:
     os.chdir(rootfs)
-    sc.mount(rootfs, "/", None, sc.MS_MOVE)
+    sc.mount(".", "/", None, sc.MS_MOVE)  # "." : rootfs may be relative to the old cwd
     os.chroot(".")
     os.chdir("/")

@@ -8,11 +8,11 @@ Runs in the container's init, in its fresh mount namespace, as (namespaced) root
 2. every ``mounts[]`` entry, in order, resolved inside the rootfs;
 3. /dev: nodes, links, console (unless /dev is a bind mount);
 4. pivot_root (or MS_MOVE + chroot with ``no_pivot``; plain chroot when the
-   container has no mount namespace of its own), then the asked-for
-   propagation on the new ``/`` (shared and unbindable can only be set after the
-   self-bind and the pivot, or those would fail);
+   container has no mount namespace of its own);
 5. ``linux.sysctl`` (before /proc/sys turns read-only), ``process.cwd`` created,
-   ``readonlyPaths``, ``maskedPaths``, ``root.readonly``, and chdir to ``/``.
+   ``readonlyPaths``, ``maskedPaths``, ``root.readonly``, then the asked-for
+   propagation on the new ``/`` (shared and unbindable only now: earlier they
+   would break the self-bind, pivot_root or the binds of step 5), chdir to ``/``.
 """
 
 from __future__ import annotations
@@ -20,13 +20,17 @@ from __future__ import annotations
 import os
 
 from dockyard.runtime import syscalls as sc
-from dockyard.runtime.rootfs import devices, paths_masking, pivot, sysctl
+from dockyard.runtime.rootfs import cgroupfs, devices, paths_masking, pivot, sysctl
 from dockyard.runtime.rootfs.mountinfo import find_mount_of, read_mountinfo
 from dockyard.runtime.rootfs.mounts import MountContext, mount_entry
-from dockyard.runtime.rootfs.paths import RootDir
+from dockyard.runtime.rootfs.paths import RootDir, fd_path
 from dockyard.runtime.rootfs.spec import RootfsPlan, parse
 
 __all__ = ["in_user_namespace", "setup", "unmount_rootfs"]
+
+# Loaded here, not lazily: setup() may run as a user-namespace uid that cannot read
+# the Python installation, or after pivot_root, where no import can succeed.
+_EAGER = (cgroupfs,)
 
 
 def in_user_namespace() -> bool:
@@ -41,7 +45,7 @@ def in_user_namespace() -> bool:
                 and fields == ["0", "0", "4294967295"])
 
 
-def _prepare_root(rootfs: str, plan: RootfsPlan) -> None:
+def _prepare_root(rootfs: str, real_rootfs: str, plan: RootfsPlan) -> None:
     flag = plan.root_propagation
     if flag is None or flag & sc.MS_UNBINDABLE:
         flag = sc.MS_SLAVE | sc.MS_REC
@@ -49,10 +53,12 @@ def _prepare_root(rootfs: str, plan: RootfsPlan) -> None:
         sc.mount(None, "/", None, flag)
     except OSError as exc:
         raise OSError(exc.errno, f"rootfsPropagation on /: {exc.strerror}") from exc
-    parent = find_mount_of(rootfs, read_mountinfo())
+    parent = find_mount_of(real_rootfs, read_mountinfo())
     if parent is not None:
+        # The rootfs itself is often a mount (an overlay): then use the path as given.
+        target = rootfs if parent.mountpoint == real_rootfs else parent.mountpoint
         try:
-            sc.mount(None, parent.mountpoint, None, sc.MS_PRIVATE)
+            sc.mount(None, target, None, sc.MS_PRIVATE)
         except OSError as exc:
             raise OSError(exc.errno, f"making {parent.mountpoint} private: "
                                      f"{exc.strerror}") from exc
@@ -68,6 +74,18 @@ def _make_cwd(cwd: str) -> None:
         os.makedirs(cwd, mode=0o755, exist_ok=True)
     except OSError as exc:
         raise OSError(exc.errno, f"process.cwd {cwd}: {exc.strerror}") from exc
+
+
+def _real_path(rootfs: str) -> str:
+    """The absolute, symlink-free path of ``rootfs`` (for mountinfo), via an fd."""
+    try:
+        fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise OSError(exc.errno, f"rootfs {rootfs!r}: {exc.strerror}") from None
+    try:
+        return os.readlink(fd_path(fd))
+    finally:
+        os.close(fd)
 
 
 def _self_bind(rootfs: str) -> None:
@@ -95,20 +113,26 @@ def _enter_root(rootfs: str, plan: RootfsPlan, *, no_pivot: bool, own_mount_ns: 
             pivot.pivot_root(rootfs)
     except OSError as exc:
         raise OSError(exc.errno, f"{how} into {rootfs}: {exc.strerror}") from exc
-    if plan.root_propagation is not None and own_mount_ns:
-        try:
-            sc.mount(None, "/", None, plan.root_propagation)
-        except OSError as exc:
-            raise OSError(exc.errno, f"rootfsPropagation on the new /: {exc.strerror}") \
-                from exc
+
+
+def _final_propagation(plan: RootfsPlan) -> None:
+    """The asked-for propagation on the new ``/``: last, since an (r)unbindable tree
+    would refuse the bind mounts that read-only and masked paths still need."""
+    try:
+        sc.mount(None, "/", None, plan.root_propagation)
+    except OSError as exc:
+        raise OSError(exc.errno, f"rootfsPropagation on the new /: {exc.strerror}") \
+            from exc
 
 
 def setup(spec: dict, rootfs: str, *, no_pivot: bool = False,
           console_path: str | None = None) -> None:
     """Build the container's root filesystem and enter it (see module docstring).
 
-    ``rootfs`` is a host path (relative to the cwd, which should be the bundle, as
-    are relative bind sources). Raises InvalidArgument for a bad spec (before any
+    ``rootfs`` is a host path, best given relative to the cwd (the bundle, which is
+    also what relative bind sources are relative to): it is only ever resolved
+    from the cwd, so a user-namespace uid that cannot search the bundle's
+    ancestors still reaches it. Raises InvalidArgument for a bad spec (before any
     mount), OSError naming the mount or path for kernel failures.
 
     Without a ``mount`` entry in linux.namespaces the container shares the caller's
@@ -118,9 +142,7 @@ def setup(spec: dict, rootfs: str, *, no_pivot: bool = False,
     removes them with :func:`unmount_rootfs` when it deletes the container.
     """
     plan = parse(spec)
-    rootfs = os.path.realpath(rootfs)
-    if not os.path.isdir(rootfs):
-        raise OSError(2, f"rootfs {rootfs}: not a directory")
+    real_rootfs = _real_path(rootfs)
     ctx = MountContext(
         in_userns=in_user_namespace() or "user" in plan.namespaces,
         new_netns="network" in plan.namespaces,
@@ -129,7 +151,7 @@ def setup(spec: dict, rootfs: str, *, no_pivot: bool = False,
     )
     own_mount_ns = "mount" in plan.namespaces
     if own_mount_ns:
-        _prepare_root(rootfs, plan)
+        _prepare_root(rootfs, real_rootfs, plan)
     elif plan.readonly_root:
         _self_bind(rootfs)  # so the read-only remount hits the rootfs, not its host mount
     with RootDir(rootfs) as root:
@@ -146,6 +168,8 @@ def setup(spec: dict, rootfs: str, *, no_pivot: bool = False,
     paths_masking.mask_paths(plan.masked_paths)
     if plan.readonly_root:
         paths_masking.readonly_root()
+    if plan.root_propagation is not None and own_mount_ns:
+        _final_propagation(plan)
     os.chdir("/")
 
 

@@ -12,6 +12,7 @@ import posixpath
 
 from dockyard.errors import InvalidArgument
 from dockyard.runtime import syscalls as sc
+from dockyard.runtime.rootfs import sysctl
 from dockyard.runtime.rootfs._record import Record
 
 __all__ = ["DeviceSpec", "MountSpec", "RootfsPlan", "parse", "parse_mount_options"]
@@ -210,6 +211,10 @@ def _parse_mount(index: int, raw: object, mount_label: str = "") -> MountSpec:
         raise InvalidArgument(f"{where}.source: expected a string")
     if bind and not source:
         raise InvalidArgument(f"{where}.source: a bind mount needs a source")
+    if bind and data:
+        raise InvalidArgument(f"{where}.options: {data!r} unknown for a bind mount (it "
+                              "takes bind/rbind, ro/rw, [no]suid/dev/exec, atime and "
+                              "propagation options)")
     if copy_up and mtype != "tmpfs":
         raise InvalidArgument(f"{where}.options: tmpcopyup only applies to tmpfs")
     dest = _check_destination(raw.get("destination"), mtype, where)
@@ -269,8 +274,6 @@ def _str_list(raw: object, where: str) -> tuple[str, ...]:
 
 def parse(spec: dict) -> RootfsPlan:
     """Check the rootfs-related parts of ``spec``; InvalidArgument names the JSON path."""
-    from dockyard.runtime.rootfs import sysctl
-
     if not isinstance(spec, dict):
         raise InvalidArgument("config: expected an object")
     linux = spec.get("linux") or {}
