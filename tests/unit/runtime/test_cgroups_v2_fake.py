@@ -216,3 +216,21 @@ def test_a_missing_file_fails_before_anything_is_written(tmp_path: Path) -> None
         m.set({"pids": {"limit": 4}, "memory": {"limit": 1 << 20, "swap": 2 << 20}})
     assert (leaf / "pids.max").read_text() == ""
     assert (leaf / "memory.max").read_text() == ""
+
+
+def test_hybrid_v1_goes_on_without_a_usable_cgroup2_side(tmp_path: Path,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    from dockyard.runtime.cgroups.v1 import V1Manager
+
+    pids_root = tmp_path / "pids"
+    pids_root.mkdir()
+    (pids_root / "cgroup.procs").write_text("")
+    broken = V2Manager(str(tmp_path / "not-a-cgroup"), "/c1", controllers=())
+    m = V1Manager({"pids": str(pids_root / "c1")}, unified=broken)
+    m.create()
+    assert (pids_root / "c1").is_dir()
+    assert m.unified is None and "" not in m.paths and m.to_state()["unified"] is None
+    assert "not using the cgroup2 hierarchy" in caplog.text
+    assert not (tmp_path / "not-a-cgroup").exists()
+    with pytest.raises(Unavailable, match="hugetlb"):
+        m.set({"hugepageLimits": [{"pageSize": "2MB", "limit": 0}]})

@@ -12,7 +12,7 @@ import os
 import posixpath
 import time
 
-from dockyard.errors import InvalidArgument, SystemError_, Unavailable
+from dockyard.errors import DockyardError, InvalidArgument, SystemError_, Unavailable
 
 from . import cgfs
 from .devices import parse_rules
@@ -184,7 +184,20 @@ class V1Manager:
         if "cpuset" in self.dirs:
             _fill_cpuset(self.dirs["cpuset"])
         if self.unified is not None:
-            self.unified.create()
+            self._best_effort_unified(self.unified.create)
+
+    def _best_effort_unified(self, step) -> None:
+        # The cgroup2 side of a hybrid host only adds hugetlb here; a host where it
+        # is read-only or foreign (a container's view) must not stop the container.
+        try:
+            step()
+        except DockyardError as err:
+            warn(f"not using the cgroup2 hierarchy of this hybrid host: {err}")
+            unified, self.unified = self.unified, None
+            try:
+                unified.destroy(timeout=0.5)
+            except DockyardError:
+                pass
 
     def apply(self, pid: int | None) -> None:
         """Create the cgroup everywhere and move ``pid`` into it (every hierarchy)."""
@@ -193,7 +206,7 @@ class V1Manager:
             for d in self._unique_dirs():
                 cgfs.write(d, "cgroup.procs", str(pid), what=f"joining pid {pid}")
             if self.unified is not None:
-                self.unified.add_pid(pid)
+                self._best_effort_unified(lambda: self.unified.add_pid(pid))
 
     # --- resources -------------------------------------------------------------------
     def _dir_of(self, controller: str, what: str) -> str:
