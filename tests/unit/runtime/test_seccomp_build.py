@@ -216,6 +216,19 @@ def test_syscalls_newer_than_libseccomp_are_skipped_with_a_note():
                                 "unknown to the installed libseccomp",)
 
 
+def test_restricting_a_syscall_libseccomp_cannot_name_is_refused():
+    unknown = [n for n in sorted(seccomp.NEWER_SYSCALLS) if lib.resolve_syscall(0, n) == -1]
+    if not unknown:
+        pytest.skip("this libseccomp knows every syscall in NEWER_SYSCALLS")
+    with pytest.raises(InvalidArgument, match=rf"syscalls\[0\]\.names\[0\]: cannot restrict "
+                                              rf"{unknown[0]}: the installed libseccomp"):
+        seccomp.compile({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+            {"names": [unknown[0]], "action": "SCMP_ACT_ERRNO"}]})
+    # a LOG rule under an ERRNO default only loosens: leaving it out is safe
+    seccomp.compile({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+        {"names": [unknown[0]], "action": "SCMP_ACT_LOG"}]})
+
+
 def test_multiplexed_syscalls_resolve_for_their_arch():
     # socketcall exists only on 32-bit x86 here; libseccomp maps its pseudo number
     prog = build({"defaultAction": "SCMP_ACT_ALLOW",
