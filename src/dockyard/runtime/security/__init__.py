@@ -108,6 +108,7 @@ def preload(*, seccomp: object = None, cache_dir: str | None = None) -> None:
     from dockyard.runtime.security import _bpf  # noqa: F401
     from dockyard.runtime.security import seccomp as seccomp_mod
 
+    capabilities.last_cap()  # read (and kept) while the host's /proc is in view
     if seccomp is None:
         return
     if isinstance(seccomp, seccomp_mod.Compiled):
