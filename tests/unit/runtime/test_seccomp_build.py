@@ -168,8 +168,7 @@ def test_no_enosys_prefix_when_the_default_allows():
                "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]}
     prog = build(section)
     assert run_bpf(prog, 1000) == ALLOW
-    # the prefix starts by loading the arch word; libseccomp's program does too, so
-    # compare with a program built without the prefix logic instead
+    # exactly libseccomp's program, nothing in front of it
     filt = seccomp.build_filter(seccomp.parse(section))[0]
     assert prog == _bpf.export(filt)
 
@@ -214,6 +213,19 @@ def test_syscalls_newer_than_libseccomp_are_skipped_with_a_note():
         {"names": ["getpid", unknown[0]], "action": "SCMP_ACT_ALLOW"}]})
     assert compiled.skipped == (f"linux.seccomp.syscalls[0].names[1]: {unknown[0]} is "
                                 "unknown to the installed libseccomp",)
+
+
+def test_restricting_a_syscall_libseccomp_cannot_name_is_refused():
+    unknown = [n for n in sorted(seccomp.NEWER_SYSCALLS) if lib.resolve_syscall(0, n) == -1]
+    if not unknown:
+        pytest.skip("this libseccomp knows every syscall in NEWER_SYSCALLS")
+    with pytest.raises(InvalidArgument, match=rf"syscalls\[0\]\.names\[0\]: cannot restrict "
+                                              rf"{unknown[0]}: the installed libseccomp"):
+        seccomp.compile({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+            {"names": [unknown[0]], "action": "SCMP_ACT_ERRNO"}]})
+    # a LOG rule under an ERRNO default only loosens: leaving it out is safe
+    seccomp.compile({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+        {"names": [unknown[0]], "action": "SCMP_ACT_LOG"}]})
 
 
 def test_multiplexed_syscalls_resolve_for_their_arch():

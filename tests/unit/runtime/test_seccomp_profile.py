@@ -93,6 +93,11 @@ def test_bad_profiles():
             {"name": "a", "names": ["b"], "action": "SCMP_ACT_ALLOW"}]}, [])
 
 
+def test_architectures_and_archmap_together_are_refused():
+    with pytest.raises(InvalidArgument, match="either 'architectures' or 'archMap'"):
+        docker_profile_to_spec(dict(PROFILE, architectures=["SCMP_ARCH_X86_64"]), [])
+
+
 def test_kernel_versions():
     assert kernel_version("6.18.44-firecracker") == (6, 18)
     assert kernel_version("4.8") == (4, 8)

@@ -37,3 +37,19 @@ def test_features_match_the_features_schema_shapes():
     assert set(sc["supportedFlags"]) < set(sc["knownFlags"])
     assert isinstance(feats["apparmor"]["enabled"], bool)
     assert isinstance(feats["selinux"]["enabled"], bool)
+
+
+def test_validate_imports_only_what_the_spec_uses():
+    code = ("import sys\nfrom dockyard.runtime import security\n"
+            "security.validate({'process': {'args': ['sh'], 'user': {'uid': 0, 'gid': 0}}})\n"
+            "mods = ('resource', 'dockyard.runtime.security.seccomp', "
+            "'dockyard.runtime.security._bpf', 'pyseccomp')\n"
+            "print(','.join(m for m in mods if m in sys.modules))\n"
+            "security.validate({'process': {'rlimits': [{'type': 'RLIMIT_CORE', 'soft': 0, "
+            "'hard': 0}]}, 'linux': {'seccomp': {'defaultAction': 'SCMP_ACT_ALLOW'}}})\n"
+            "print(','.join(m for m in mods if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split("\n")
+    assert out[0] == ""
+    assert out[1] == ("resource,dockyard.runtime.security.seccomp,"
+                      "dockyard.runtime.security._bpf,pyseccomp")

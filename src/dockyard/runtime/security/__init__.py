@@ -10,7 +10,7 @@ Two entry points, matching the two moments of a container's life:
 * ``finalize_process(process, seccomp=..., no_new_privileges=...)`` in the init,
   as the very last step before execve. The order matters (each step needs the
   privileges the next one drops), see ``_finalize`` below.
-* ``preload(seccomp=...)`` before a process enters a user namespace (``exec``;
+* ``preload(process=..., seccomp=...)`` before a process enters a user namespace (``exec``;
   ``validate`` does it for ``create``): it imports everything ``finalize_process``
   needs and compiles the filter, because inside the namespace the interpreter's
   own files may be unreachable (e.g. a venv under a 0700 /root), so no import
@@ -91,25 +91,33 @@ def validate(spec: Mapping[str, object], *, cache_dir: str | None = None) -> Non
     if not isinstance(nnp, bool):
         raise InvalidArgument("process.noNewPrivileges: must be true or false")
     lsm.validate(dict(process), dict(linux))
-    preload(seccomp=linux.get("seccomp"), cache_dir=cache_dir)
+    preload(process=process, seccomp=linux.get("seccomp"), cache_dir=cache_dir)
 
 
-def preload(*, seccomp: object = None, cache_dir: str | None = None) -> None:
+def preload(*, process: Mapping[str, object] | None = None, seccomp: object = None,
+            cache_dir: str | None = None) -> None:
     """Import what ``finalize_process`` needs and compile ``seccomp`` (kept in memory).
 
     Call it before entering a user namespace; ``finalize_process`` in this process
     or a fork of it then imports nothing and reuses the compiled program when given
-    the same section (or an equal one). Spec errors raise InvalidArgument.
+    the same section (or an equal one). With ``process`` given, only what that
+    process uses is imported (nothing for seccomp when there is no section);
+    without it, everything. Spec errors raise InvalidArgument.
     """
     global _compiled_cache
-    import resource  # noqa: F401  (rlimits.apply)
-
     from dockyard.runtime import syscalls  # noqa: F401
+
+    if process is None or process.get("rlimits"):
+        import resource  # noqa: F401  (rlimits.apply)
+    capabilities.last_cap()  # read (and kept) while the host's /proc is in view
+    if seccomp is None:
+        if process is None:
+            import dockyard.runtime.security._bpf
+            import dockyard.runtime.security.seccomp  # noqa: F401
+        return
     from dockyard.runtime.security import _bpf  # noqa: F401
     from dockyard.runtime.security import seccomp as seccomp_mod
 
-    if seccomp is None:
-        return
     if isinstance(seccomp, seccomp_mod.Compiled):
         return  # already a finished program; finalize_process takes it as it is
     if _compiled_cache is not None and _compiled_cache[0] is seccomp:
@@ -170,7 +178,6 @@ def finalize_process(process: Mapping[str, object] | None, *, seccomp: object = 
 
 def _finalize(process: Mapping[str, object], compiled: Compiled | None, nnp: bool) -> None:
     from dockyard.runtime import syscalls
-    from dockyard.runtime.security import seccomp as seccomp_mod
 
     caps_given = process.get("capabilities") is not None
     caps = capabilities.parse(process.get("capabilities"))
@@ -180,7 +187,7 @@ def _finalize(process: Mapping[str, object], compiled: Compiled | None, nnp: boo
     rlimits.apply(rlimits.parse(process.get("rlimits")))
     # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it while we have it.
     if compiled is not None and not nnp:
-        seccomp_mod.load(compiled)
+        _load(compiled)
     if caps_given:
         identity.set_keepcaps(True)
         if caps.bounding is not None:
@@ -201,4 +208,10 @@ def _finalize(process: Mapping[str, object], compiled: Compiled | None, nnp: boo
     lsm.apply_exec_labels(process.get("apparmorProfile"), process.get("selinuxLabel"))
     # As late as possible: the filter may forbid anything but execve from here on.
     if compiled is not None and nnp:
-        seccomp_mod.load(compiled)
+        _load(compiled)
+
+
+def _load(compiled: Compiled) -> None:
+    from dockyard.runtime.security import seccomp  # imported already: it made `compiled`
+
+    seccomp.load(compiled)

@@ -165,6 +165,8 @@ def drop_bounding(keep: int) -> None:
         try:
             syscalls.prctl(syscalls.PR_CAPBSET_DROP, nr)
         except OSError as e:
+            if e.errno == 22:  # EINVAL: the kernel has no such capability; nothing to drop
+                continue
             raise SystemError_(f"cannot drop {name_of(nr)} from the bounding set: "
                                f"{os.strerror(e.errno)}") from e
 

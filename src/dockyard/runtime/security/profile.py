@@ -101,6 +101,9 @@ def docker_profile_to_spec(profile: Mapping[str, object], capabilities: Iterable
     if "defaultAction" not in out:
         raise InvalidArgument("seccomp profile: defaultAction is missing")
     arch_map = profile.get("archMap")
+    if arch_map and profile.get("architectures"):
+        raise InvalidArgument("seccomp profile: use either 'architectures' or 'archMap', "
+                              "not both")
     if arch_map:
         native = SPEC_ARCH.get(goarch)
         arches: list[str] = []

@@ -10,7 +10,8 @@ as little as possible after its last privileged step:
   (without loading) the filter. An unknown name is an error
   (``linux.seccomp.syscalls[3].names[0]: unknown syscall "foo"``), except real
   syscalls newer than the installed libseccomp, which are left out (as runc does
-  for every name it cannot resolve).
+  for every name it cannot resolve) when their rule is more permissive than the
+  default action, and refused when leaving them out would weaken the filter.
   The result is the final BPF program (bytes), so the init only makes one
   seccomp(2) call; with ``cache_dir`` it is also kept on disk by a digest of the
   section, so a container start with an already-seen profile (docker's default)
@@ -299,6 +300,16 @@ def _resolve(lib, name: str, where: str, skipped: list[str]) -> int | None:
     raise InvalidArgument(f"{where}: unknown syscall {name!r}")
 
 
+# The kernel's precedence when actions compete: the lower, the more permissive.
+_PRECEDENCE = (0x7FFF0000, 0x7FFC0000, 0x7FF00000, 0x7FC00000, 0x00050000, 0x00030000,
+               0x00000000, 0x80000000)  # ALLOW LOG TRACE NOTIFY ERRNO TRAP KILL KILL_PROC
+
+
+def _restrictiveness(action: int) -> int:
+    base = action & 0xFFFF0000  # drop the errno / trace datum
+    return _PRECEDENCE.index(base) if base in _PRECEDENCE else len(_PRECEDENCE)
+
+
 def _add_rule(lib, filt, rule: Rule, nr: int, where: str) -> None:
     conds = [lib.Arg(c.index, c.op, c.value, c.value_two) for c in rule.conditions]
     indexes = [c.index for c in rule.conditions]
@@ -346,6 +357,11 @@ def build_filter(plan: Plan, path: str = "linux.seccomp"):  # -> (SyscallFilter,
             where = f"{rule.path}.names[{j}]"
             nr = _resolve(lib, name, where, skipped)
             if nr is None:
+                if _restrictiveness(rule.action) > _restrictiveness(plan.default_action):
+                    # leaving it out would quietly weaken the filter: refuse instead
+                    raise InvalidArgument(
+                        f"{where}: cannot restrict {name}: the installed libseccomp does not "
+                        "know this syscall, so it would get the default action instead")
                 continue
             highest = max(highest, nr)
             if rule.action != plan.default_action:  # else redundant; libseccomp refuses it
