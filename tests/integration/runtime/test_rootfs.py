@@ -264,7 +264,7 @@ def test_cgroup_v1_mounts_show_own_cgroup(busybox_rootfs: Path) -> None:
     hierarchies = [f[4] for f in host if f[4].startswith("/sys/fs/cgroup/")
                    and f[f.index("-") + 1] == "cgroup"]
     assert hierarchies, "host has no cgroup hierarchies under /sys/fs/cgroup"
-    assert "ro" in _opts(m["/sys/fs/cgroup"])
+    assert "rw" in _opts(m["/sys/fs/cgroup"])  # the tmpfs stays rw, as under runc
     inside = sorted(p for p in m if p.startswith("/sys/fs/cgroup/"))
     assert inside == sorted(hierarchies), "only the v1 hierarchies, as runc"
     for point in hierarchies:
@@ -295,6 +295,19 @@ def test_console_is_bound_from_the_given_pty(busybox_rootfs: Path) -> None:
     fields = r.mounts()["/dev/console"]
     assert fields[fields.index("-") + 1] == "devpts"
     assert "character special file 88" in r.out  # major 136 = 0x88: a pty slave
+
+
+@pytest.mark.parametrize("readonly_root", [False, True])
+def test_console_from_the_containers_own_devpts(busybox_rootfs: Path,
+                                                readonly_root: bool) -> None:
+    spec = base_spec()
+    spec["root"]["readonly"] = readonly_root
+    r = run_in_container(spec, busybox_rootfs, MOUNTINFO, console_inside=True)
+    _ok(r)
+    m = r.mounts()
+    console, pts = m["/dev/console"], m["/dev/pts"]
+    assert console[2] == pts[2], "the console must come from the container's devpts"
+    assert console[3] == "/0"  # /dev/pts/0 of that instance
 
 
 def test_tmpcopyup_seeds_the_tmpfs(busybox_rootfs: Path) -> None:

@@ -18,6 +18,7 @@ Runs in the container's init, in its fresh mount namespace, as (namespaced) root
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from dockyard.runtime import syscalls as sc
 from dockyard.runtime.rootfs import cgroupfs, devices, paths_masking, pivot, sysctl
@@ -126,7 +127,8 @@ def _final_propagation(plan: RootfsPlan) -> None:
 
 
 def setup(spec: dict, rootfs: str, *, no_pivot: bool = False,
-          console_path: str | None = None) -> None:
+          console_path: str | None = None,
+          open_console: Callable[[], str] | None = None) -> None:
     """Build the container's root filesystem and enter it (see module docstring).
 
     ``rootfs`` is a host path, best given relative to the cwd (the bundle, which is
@@ -140,6 +142,13 @@ def setup(spec: dict, rootfs: str, *, no_pivot: bool = False,
     mounts, the mounts are still made (inside the rootfs only), and the process
     chroots instead of pivoting. Those mounts outlive the container: the caller
     removes them with :func:`unmount_rootfs` when it deletes the container.
+
+    The console: ``console_path`` is a pty slave opened by the caller before setup
+    (a host path), bound onto /dev/console before the pivot. ``open_console`` is
+    the runc way instead: called once inside the new root, right after the pivot
+    (the container's devpts is mounted, / is still writable), it allocates the pty
+    from the container's /dev/ptmx and returns the slave's path there
+    (``/dev/pts/0``), which is then bound onto /dev/console.
     """
     plan = parse(spec)
     real_rootfs = _real_path(rootfs)
@@ -162,6 +171,10 @@ def setup(spec: dict, rootfs: str, *, no_pivot: bool = False,
         if console_path:
             devices.mount_console(root, console_path)
     _enter_root(rootfs, plan, no_pivot=no_pivot, own_mount_ns=own_mount_ns)
+    if open_console is not None:
+        slave = open_console()
+        with RootDir("/") as root:
+            devices.mount_console(root, slave)
     sysctl.apply(plan.sysctl)
     _make_cwd(plan.cwd)
     paths_masking.readonly_paths(plan.readonly_paths)
