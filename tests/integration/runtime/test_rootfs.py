@@ -310,6 +310,17 @@ def test_console_from_the_containers_own_devpts(busybox_rootfs: Path,
     assert console[3] == "/0"  # /dev/pts/0 of that instance
 
 
+def test_read_only_dev_gets_its_nodes_first(busybox_rootfs: Path) -> None:
+    spec = base_spec()
+    spec["mounts"][1]["options"].append("ro")  # /dev tmpfs
+    r = run_in_container(spec, busybox_rootfs, MOUNTINFO + "; ls /dev; "
+                         "touch /dev/x 2>/dev/null && echo DEV-WRITABLE; true",
+                         console_inside=True)
+    _ok(r)
+    assert "ro" in _opts(r.mounts()["/dev"]) and "DEV-WRITABLE" not in r.out
+    assert "null" in r.out.split() and "console" in r.out.split()
+
+
 def test_tmpcopyup_seeds_the_tmpfs(busybox_rootfs: Path) -> None:
     spec = base_spec()
     spec["mounts"].append({"destination": "/etc", "type": "tmpfs", "source": "tmpfs",

@@ -25,7 +25,7 @@ from dockyard.runtime.rootfs import cgroupfs, devices, paths_masking, pivot, sys
 from dockyard.runtime.rootfs.mountinfo import find_mount_of, read_mountinfo
 from dockyard.runtime.rootfs.mounts import MountContext, mount_entry
 from dockyard.runtime.rootfs.paths import RootDir, fd_path
-from dockyard.runtime.rootfs.spec import RootfsPlan, parse
+from dockyard.runtime.rootfs.spec import MountSpec, RootfsPlan, parse
 
 __all__ = ["in_user_namespace", "setup", "unmount_rootfs"]
 
@@ -64,6 +64,13 @@ def _prepare_root(rootfs: str, real_rootfs: str, plan: RootfsPlan) -> None:
             raise OSError(exc.errno, f"making {parent.mountpoint} private: "
                                      f"{exc.strerror}") from exc
     _self_bind(rootfs)
+
+
+def _remount_readonly(m: MountSpec) -> None:
+    try:
+        sc.mount(None, m.destination, None, sc.MS_REMOUNT | m.flags, m.data or None)
+    except OSError as exc:
+        raise OSError(exc.errno, f"{m.label}: remount read-only: {exc.strerror}") from exc
 
 
 def _make_cwd(cwd: str) -> None:
@@ -163,8 +170,14 @@ def setup(spec: dict, rootfs: str, *, no_pivot: bool = False,
         _prepare_root(rootfs, real_rootfs, plan)
     elif plan.readonly_root:
         _self_bind(rootfs)  # so the read-only remount hits the rootfs, not its host mount
+    ro_dev = None
     with RootDir(rootfs) as root:
         for m in plan.mounts:
+            if m.destination == "/dev" and not m.bind and m.flags & sc.MS_RDONLY:
+                # A read-only /dev is made writable until its nodes and console are
+                # in, then remounted read-only (runc does the same).
+                ro_dev = m
+                m = m.replace(flags=m.flags & ~sc.MS_RDONLY)  # type: ignore[assignment]
             mount_entry(root, m, ctx)
         if not plan.dev_is_bound:
             devices.setup_dev(root, plan.devices, in_userns=ctx.in_userns)
@@ -175,6 +188,8 @@ def setup(spec: dict, rootfs: str, *, no_pivot: bool = False,
         slave = open_console()
         with RootDir("/") as root:
             devices.mount_console(root, slave)
+    if ro_dev is not None:
+        _remount_readonly(ro_dev)
     sysctl.apply(plan.sysctl)
     _make_cwd(plan.cwd)
     paths_masking.readonly_paths(plan.readonly_paths)
