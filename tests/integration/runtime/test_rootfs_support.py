@@ -23,8 +23,13 @@ from dataclasses import dataclass
 _HELPER = r'''
 import json, os, sys, traceback
 from dockyard.runtime import syscalls as sc
-import dockyard.runtime.rootfs  # everything setup() needs, before any uid change
+import dockyard.runtime.rootfs
 cfg = json.loads(sys.argv[1])
+try:
+    dockyard.runtime.rootfs.validate(cfg["spec"])  # as the core's parent: preloads modules
+except Exception:
+    pass  # setup() reports it
+
 NS = {"mount": sc.CLONE_NEWNS, "pid": sc.CLONE_NEWPID, "ipc": sc.CLONE_NEWIPC,
       "uts": sc.CLONE_NEWUTS, "network": sc.CLONE_NEWNET, "cgroup": sc.CLONE_NEWCGROUP}
 flags = 0

@@ -18,20 +18,19 @@ Runs in the container's init, in its fresh mount namespace, as (namespaced) root
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 
 from dockyard.runtime import syscalls as sc
-from dockyard.runtime.rootfs import cgroupfs, devices, paths_masking, pivot, sysctl
+from dockyard.runtime.rootfs import devices, paths_masking, pivot, sysctl
 from dockyard.runtime.rootfs.mountinfo import find_mount_of, read_mountinfo
 from dockyard.runtime.rootfs.mounts import MountContext, mount_entry
 from dockyard.runtime.rootfs.paths import RootDir, fd_path
 from dockyard.runtime.rootfs.spec import MountSpec, RootfsPlan, parse
 
-__all__ = ["in_user_namespace", "setup", "unmount_rootfs"]
+__all__ = ["in_user_namespace", "preload", "setup", "unmount_rootfs"]
 
-# Loaded here, not lazily: setup() may run as a user-namespace uid that cannot read
-# the Python installation, or after pivot_root, where no import can succeed.
-_EAGER = (cgroupfs,)
+TYPE_CHECKING = False  # typing itself costs start-up time
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def in_user_namespace() -> bool:
@@ -82,6 +81,19 @@ def _make_cwd(cwd: str) -> None:
         os.makedirs(cwd, mode=0o755, exist_ok=True)
     except OSError as exc:
         raise OSError(exc.errno, f"process.cwd {cwd}: {exc.strerror}") from exc
+
+
+def preload(plan: RootfsPlan) -> None:
+    """Import what this spec's setup() will need (only cgroupfs is optional).
+
+    :func:`dockyard.runtime.rootfs.validate` calls it in the parent, where imports
+    work; setup() may run as a user-namespace uid that cannot read the Python
+    installation, or past pivot_root, where no import can succeed.
+    """
+    if any(m.type == "cgroup" for m in plan.mounts):
+        from dockyard.runtime.rootfs import cgroupfs  # noqa: F401
+    if any(m.copy_up for m in plan.mounts):
+        import shutil  # noqa: F401
 
 
 def _real_path(rootfs: str) -> str:
@@ -158,6 +170,7 @@ def setup(spec: dict, rootfs: str, *, no_pivot: bool = False,
     (``/dev/pts/0``), which is then bound onto /dev/console.
     """
     plan = parse(spec)
+    preload(plan)
     real_rootfs = _real_path(rootfs)
     ctx = MountContext(
         in_userns=in_user_namespace() or "user" in plan.namespaces,
