@@ -437,6 +437,18 @@ def new_manifest(config: Descriptor, layers: Sequence[Descriptor], docker: bool 
                     dict(annotations or {}))
 
 
+def chain_ids(diff_ids: Sequence[Digest]) -> tuple[Digest, ...]:
+    """ChainID(L0) = DiffID(L0); ChainID(Ln) = sha256(ChainID(Ln-1) + " " + DiffID(Ln)).
+
+    The OCI image spec's definition; a chain id names a layer *with* its parents,
+    which is what a snapshot holds."""
+    out: list[Digest] = []
+    for diff in diff_ids:
+        out.append(diff if not out else
+                   Digest.of_bytes(f"{out[-1]} {diff}".encode()))
+    return tuple(out)
+
+
 # --- helpers ----------------------------------------------------------------------------
 
 
@@ -518,6 +530,7 @@ __all__ = [
     "Index",
     "Manifest",
     "Platform",
+    "chain_ids",
     "load_json",
     "new_manifest",
     "parse",
