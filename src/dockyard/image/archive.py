@@ -50,7 +50,8 @@ class TarSink:
     """Writes a plain tar stream, entries sorted as added, fixed times and owners."""
 
     def __init__(self, out: BinaryIO) -> None:
-        self._tar = tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT)
+        self._tar = tarfile.open(  # noqa: SIM115 - closed by close()
+            fileobj=out, mode="w|", format=tarfile.PAX_FORMAT)
         self._names: set[str] = set()
         self._dirs: set[str] = set()
 

@@ -60,7 +60,7 @@ class TarSource:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         try:
-            self._tar = tarfile.open(path, "r:*")
+            self._tar = tarfile.open(path, "r:*")  # noqa: SIM115 - closed by close()
         except (tarfile.TarError, EOFError) as e:
             raise InvalidArgument(f"not a tar archive: {e}") from None
         self._members: dict[str, tarfile.TarInfo] = {}
