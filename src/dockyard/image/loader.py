@@ -24,7 +24,6 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -35,8 +34,9 @@ from dockyard.image import mediatypes as mt
 from dockyard.image import reference as refs
 from dockyard.image.archive_source import DirSource, Source, TarSource, clean_name, read_small
 from dockyard.image.digest import Digest
+from dockyard.image.importer import BeforeRecord, LayerSpec
 from dockyard.image.layerdigest import IngestedLayer, ingest_layer
-from dockyard.image.store import BlobRef, ImageRecord, ImageStore, Lease, NewImage
+from dockyard.image.store import BlobRef, ImageStore, Lease, NewImage
 
 MAX_IMAGES = 10_000
 MAX_LAYERS = 1_000
@@ -58,12 +58,10 @@ class LoadResult:
     images: tuple[LoadedImage, ...]
 
 
-# Called with each recorded image (unpack.py plugs in here); its errors propagate.
-AfterRecord = Callable[[ImageRecord], None]
 
 
 def load_path(store: ImageStore, path: str | os.PathLike[str],
-              after_record: AfterRecord | None = None,
+              before_record: BeforeRecord | None = None,
               platform: mf.Platform | None = None) -> LoadResult:
     """Load a tar archive (any compression) or an OCI layout directory."""
     p = Path(path)
@@ -74,13 +72,13 @@ def load_path(store: ImageStore, path: str | os.PathLike[str],
     else:
         raise NotFound(f"open {path}: no such file or directory")
     try:
-        return _load(store, src, after_record, platform)
+        return _load(store, src, before_record, platform)
     finally:
         src.close()
 
 
 def load_stream(store: ImageStore, stream: BinaryIO,
-                after_record: AfterRecord | None = None,
+                before_record: BeforeRecord | None = None,
                 platform: mf.Platform | None = None) -> LoadResult:
     """Load from a pipe: spool it into the content store's ingest area first (a tar
     needs random access), where an interrupted load is cleaned like any ingest."""
@@ -89,12 +87,12 @@ def load_stream(store: ImageStore, stream: BinaryIO,
         spool = Path(spool_dir) / "archive"
         with open(spool, "wb") as f:
             shutil.copyfileobj(stream, f, 1 << 20)
-        return load_path(store, spool, after_record, platform)
+        return load_path(store, spool, before_record, platform)
     finally:
         shutil.rmtree(spool_dir, ignore_errors=True)
 
 
-def _load(store: ImageStore, src: Source, after_record: AfterRecord | None,
+def _load(store: ImageStore, src: Source, before_record: BeforeRecord | None,
           platform: mf.Platform | None) -> LoadResult:
     is_oci = src.exists("oci-layout") and src.exists("index.json")
     if not is_oci and not src.exists("manifest.json"):
@@ -105,16 +103,16 @@ def _load(store: ImageStore, src: Source, after_record: AfterRecord | None,
         job = _Job(store, src, lease)
         found = job.oci(platform) if is_oci else job.docker_archive()
         loaded = []
-        for image, names in found:
+        for image, names, specs in found:
             names = names + [t for t in docker_tags.get(image.id, []) if t not in names]
+            if before_record is not None:
+                before_record(image, specs)
             rec = store.add_image(image)
             replaced = []
             for name in names:
                 old = store.tag(name, rec.id)
                 if old is not None:
                     replaced.append((name.familiar(), old))
-            if after_record is not None:
-                after_record(store.get(rec.id))
             loaded.append(LoadedImage(rec.id, tuple(n.familiar() for n in names),
                                       tuple(replaced)))
     return LoadResult(tuple(loaded))
@@ -175,6 +173,14 @@ def _json(data: bytes, what: str):
         raise InvalidArgument(f"{what}: not valid JSON: {e}") from None
 
 
+_Found = tuple[NewImage, list[refs.Reference], list[LayerSpec]]
+
+
+def _specs(man: mf.Manifest, config: mf.ImageConfig) -> list[LayerSpec]:
+    return [LayerSpec(d.digest, d.media_type, diff)
+            for d, diff in zip(man.layers, config.diff_ids, strict=True)]
+
+
 class _Job:
     """One load: the source, the lease, and what was already ingested."""
 
@@ -186,7 +192,7 @@ class _Job:
 
     # --- docker-archive -------------------------------------------------------------
 
-    def docker_archive(self) -> list[tuple[NewImage, list[refs.Reference]]]:
+    def docker_archive(self) -> list[_Found]:
         out = []
         for i, entry in enumerate(_manifest_json(self.src)):
             where = f"manifest.json[{i}]"
@@ -218,12 +224,12 @@ class _Job:
             self.lease.add_blob(man_digest)
             self.store.content.put_bytes(man_bytes, man_digest)
             out.append((self._new_image(config, cfg_digest, man, man_digest, None),
-                        _tags(entry.get("RepoTags"))))
+                        _tags(entry.get("RepoTags")), _specs(man, config)))
         return out
 
     # --- OCI layout -----------------------------------------------------------------
 
-    def oci(self, platform: mf.Platform | None) -> list[tuple[NewImage, list[refs.Reference]]]:
+    def oci(self, platform: mf.Platform | None) -> list[_Found]:
         index = mf.parse(read_small(self.src, "index.json", "index.json"))
         if not isinstance(index, mf.Index):
             raise InvalidArgument("index.json is not an image index")
@@ -244,7 +250,8 @@ class _Job:
             man = self._manifest_blob(desc)
             if not isinstance(man, mf.Manifest):
                 raise InvalidArgument(f"{desc.digest}: declared a manifest, is not one")
-            out.append((self._oci_image(man, desc.digest, index_digest), names))
+            image, config = self._oci_image(man, desc.digest, index_digest)
+            out.append((image, names, _specs(man, config)))
         return out
 
     def _manifest_blob(self, desc: mf.Descriptor) -> mf.Manifest | mf.Index:
@@ -264,7 +271,7 @@ class _Job:
         return data
 
     def _oci_image(self, man: mf.Manifest, man_digest: Digest,
-                   index_digest: Digest | None) -> NewImage:
+                   index_digest: Digest | None) -> tuple[NewImage, mf.ImageConfig]:
         cfg_bytes = self._blob_bytes(man.config)
         config = mf.parse_config(cfg_bytes)
         if len(man.layers) != len(config.diff_ids):
@@ -280,7 +287,7 @@ class _Job:
             if layer.diff_id != diff_id:
                 raise DigestMismatch(f"layer {desc.digest} has diff_id {layer.diff_id}, "
                                      f"the config says {diff_id}")
-        return self._new_image(config, man.config.digest, man, man_digest, index_digest)
+        return self._new_image(config, man.config.digest, man, man_digest, index_digest), config
 
     # --- shared ---------------------------------------------------------------------
 
