@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -156,6 +157,34 @@ class ImageService:
         from dockyard.image.unpack import ensure_unpacked
 
         return ensure_unpacked(self.store, self.snapshotter, rec)
+
+    @contextmanager
+    def mounted_view(self, name: str) -> Iterator[Path]:
+        """Mount a read-only view of an image's root filesystem in a temp dir.
+
+        For checks and exports; the mount, the view snapshot and the directory
+        are removed on exit, errors included."""
+        import tempfile
+        import uuid
+
+        from dockyard.image.mount import mount_all, unmount
+
+        rec = self.store.resolve(name)
+        top = self.after_pull(rec)
+        key = f"view-{uuid.uuid4().hex[:16]}"
+        with self.store.lease() as lease:
+            lease.add_snapshot(key)
+            mounts = self.snapshotter.view(key, top)
+            target = Path(tempfile.mkdtemp(prefix="view-"))
+            try:
+                mount_all(mounts, target)
+                try:
+                    yield target
+                finally:
+                    unmount(target, mounts)
+            finally:
+                self.snapshotter.remove(key)
+                target.rmdir()
 
     def save(self, names: Sequence[str], out: BinaryIO) -> None:
         from dockyard.image import archive
