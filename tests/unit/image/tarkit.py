@@ -8,6 +8,7 @@ headers here.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 
@@ -100,3 +101,39 @@ def snapshot_tree(path: Path) -> dict[str, tuple]:
             out[os.path.relpath(p, path)] = (st.st_mode, st.st_uid, st.st_gid, st.st_mtime_ns,
                                              st.st_nlink, data)
     return out
+
+
+def tree_state(path: Path) -> dict[str, tuple]:
+    """A tree as (type+mode, owner, mtime seconds, content) per path, for round trips.
+
+    The root itself and socket files are left out (layers do not carry them).
+    """
+    out: dict[str, tuple] = {}
+    for top, dirs, files in os.walk(path):
+        for name in dirs + files:
+            p = os.path.join(top, name)
+            st = os.lstat(p)
+            if stat.S_ISSOCK(st.st_mode):
+                continue
+            data: bytes | int = b""
+            if stat.S_ISLNK(st.st_mode):
+                data = os.readlink(p).encode()
+            elif stat.S_ISREG(st.st_mode):
+                data = Path(p).read_bytes()
+            elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+                data = st.st_rdev
+            out[os.path.relpath(p, path)] = (st.st_mode, st.st_uid, st.st_gid,
+                                             int(st.st_mtime), data)
+    return out
+
+
+def link_groups(path: Path) -> set[frozenset[str]]:
+    """Sets of paths that share an inode (hardlink structure)."""
+    by_ino: dict[int, set[str]] = {}
+    for top, _dirs, files in os.walk(path):
+        for name in files:
+            p = os.path.join(top, name)
+            st = os.lstat(p)
+            if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+                by_ino.setdefault(st.st_ino, set()).add(os.path.relpath(p, path))
+    return {frozenset(v) for v in by_ino.values()}
