@@ -111,3 +111,32 @@ def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
     kw.setdefault("text", True)
     kw.setdefault("timeout", 120)
     return subprocess.run(cmd, **kw)
+
+
+@pytest.fixture(scope="session")
+def dockerd(tmp_path_factory: pytest.TempPathFactory):
+    """A private dockerd for this session (``tests/support/dockerd.py``), with the
+    tree's dockyard-runtime registered as runtime ``dockyard``."""
+    from tests.support.dockerd import start_dockerd, stop_dockerd
+
+    require_root()
+    try:
+        d = start_dockerd(tmp_path_factory.mktemp("dockerd"), LEAK_TOKEN)
+    except RuntimeError as e:
+        pytest.fail(str(e), pytrace=False)
+    yield d
+    stop_dockerd(d)
+
+
+@pytest.fixture(scope="session")
+def docker_busybox_image(dockerd, busybox_rootfs_template: Path, tmp_path_factory) -> str:
+    """A ``busybox:dytest`` image in the private dockerd, imported from the host's
+    static busybox (there is no Docker Hub here)."""
+    import tarfile
+
+    tag = "busybox:dytest"
+    tar_path = tmp_path_factory.mktemp("busybox-import") / "rootfs.tar"
+    with tarfile.open(tar_path, "w") as tar:
+        tar.add(busybox_rootfs_template, arcname=".")
+    dockerd.cli("import", "--change", 'CMD ["sh"]', str(tar_path), tag)
+    return tag
