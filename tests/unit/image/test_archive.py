@@ -274,3 +274,50 @@ def test_load_stream_spools_and_cleans(store, tmp_path):
         loader.load_stream(store, f)
     assert store.resolve("oci:1")
     assert list(store.content.ingest_dir.iterdir()) == []
+
+
+def _multi_platform_layout(tmp_path):
+    """An OCI layout whose index.json names a nested index with amd64 and arm64."""
+    arm_layer = layer_tar({"arch": b"arm64"})
+    amd_layer = layer_tar({"arch": b"amd64"})
+    members: dict = {"oci-layout": b'{"imageLayoutVersion":"1.0.0"}'}
+    entries = []
+    for arch, layer in (("arm64", arm_layer), ("amd64", amd_layer)):
+        cfg = json.dumps({"architecture": arch, "os": "linux",
+                          "rootfs": {"type": "layers",
+                                     "diff_ids": [f"sha256:{sha(layer)}"]}}).encode()
+        man = json.dumps({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                       "digest": f"sha256:{sha(cfg)}", "size": len(cfg)},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                        "digest": f"sha256:{sha(layer)}", "size": len(layer)}]}).encode()
+        members.update({f"blobs/sha256/{sha(x)}": x for x in (cfg, man, layer)})
+        entries.append({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                        "digest": f"sha256:{sha(man)}", "size": len(man),
+                        "platform": {"os": "linux", "architecture": arch}})
+    nested = json.dumps({"schemaVersion": 2,
+                         "mediaType": "application/vnd.oci.image.index.v1+json",
+                         "manifests": entries}).encode()
+    members[f"blobs/sha256/{sha(nested)}"] = nested
+    members["index.json"] = json.dumps({
+        "schemaVersion": 2, "manifests": [{
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "digest": f"sha256:{sha(nested)}", "size": len(nested),
+            "annotations": {"io.containerd.image.name": "docker.io/library/multi:1"}}]}
+    ).encode()
+    return write_tar(tmp_path / "multi.tar", members), nested
+
+
+def test_multi_platform_index_selects_platform(store, tmp_path):
+    from dockyard.image.manifest import Platform
+
+    path, nested = _multi_platform_layout(tmp_path)
+    [img] = loader.load_path(store, path, platform=Platform.parse("linux/arm64")).images
+    rec = store.get(img.id)
+    assert rec.platform == "linux/arm64"
+    assert rec.index_digest is not None and rec.index_digest.hex == sha(nested)
+    [img2] = loader.load_path(store, path, platform=Platform.parse("linux/amd64")).images
+    assert store.get(img2.id).platform == "linux/amd64"
+    with pytest.raises(NotFound, match="offered"):
+        loader.load_path(store, path, platform=Platform.parse("linux/s390x"))
