@@ -321,3 +321,48 @@ def test_multi_platform_index_selects_platform(store, tmp_path):
     assert store.get(img2.id).platform == "linux/amd64"
     with pytest.raises(NotFound, match="offered"):
         loader.load_path(store, path, platform=Platform.parse("linux/s390x"))
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zstd"])
+def test_compressed_archive_loads_and_cleans_its_spool(store, tmp_path, compression):
+    raw = write_tar(tmp_path / "in.tar", make_oci([L1, L2])).read_bytes()
+    if compression == "gzip":
+        import gzip
+
+        data = gzip.compress(raw)
+    else:
+        import zstandard
+
+        data = zstandard.ZstdCompressor().compress(raw)
+    p = tmp_path / "in.tar.z"
+    p.write_bytes(data)
+    [img] = loader.load_path(store, p).images
+    assert img.tags == ("oci:1",)
+    assert list(store.content.ingest_dir.iterdir()) == []
+
+
+def test_truncated_gzip_archive_is_refused(store, tmp_path):
+    import gzip
+
+    data = gzip.compress(write_tar(tmp_path / "in.tar", make_oci([L1])).read_bytes())
+    p = tmp_path / "cut.tar.gz"
+    p.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InvalidArgument):
+        loader.load_path(store, p)
+    _assert_clean(store)
+
+
+def test_export_tree_writes_a_loadable_rootfs_tar(tmp_path):
+    from dockyard.image.importer import export_tree
+
+    tree = tmp_path / "tree"
+    (tree / "etc").mkdir(parents=True)
+    (tree / "etc" / "hostname").write_text("box\n")
+    (tree / "link").symlink_to("etc/hostname")
+    out = io.BytesIO()
+    digest = export_tree(str(tree), out)
+    assert digest.hex == sha(out.getvalue())
+    with tarfile.open(fileobj=io.BytesIO(out.getvalue())) as tar:
+        names = {m.name.rstrip("/") for m in tar.getmembers()}
+        assert {"etc", "etc/hostname", "link"} <= names
+        assert tar.getmember("link").issym()
