@@ -86,3 +86,18 @@ def test_layer_with_wrong_diff_id_leaves_no_snapshot(svc):
                       [LayerSpec(blob, "application/vnd.oci.image.layer.v1.tar", wrong)])
     assert list(svc.snapshotter.walk()) == []
     assert svc.store.list_layers() == []
+
+
+@pytest.mark.skipif(os.environ.get("DOCKYARD_TEST_DEBOOTSTRAP") != "1",
+                    reason="SKIPPED ON PURPOSE: debootstrap needs the Debian mirror and ~1-3 "
+                           "minutes; set DOCKYARD_TEST_DEBOOTSTRAP=1 to run it")
+def test_bootstrap_debian_with_debootstrap(svc):
+    import subprocess
+
+    rec = svc.bootstrap_debian("bookworm", "debian:dytest", "http://deb.debian.org/debian")
+    assert rec.repo_tags == ("docker.io/library/debian:dytest",)
+    with svc.mounted_view("debian:dytest") as root:
+        assert list((root / "dev").iterdir()) == []
+        out = subprocess.run(["chroot", str(root), "/bin/sh", "-c", "cat /etc/debian_version"],
+                             capture_output=True, text=True, timeout=60)
+        assert out.stdout.strip().startswith("12")
