@@ -105,6 +105,11 @@ def test_docker_save_with_deletions_then_dockyard_load_shows_them(
                 assert (rootfs / "bin" / "busybox").is_file()
         finally:
             svc.close()
+        ours = dockyard(root, "history", "--no-trunc", "--format", "{{.CreatedBy}}",
+                        tag).stdout.splitlines()
+        theirs = dockerd.cli("history", "--no-trunc", "--format", "{{.CreatedBy}}",
+                             tag).stdout.splitlines()
+        assert ours == theirs
         # And back: dockyard's save of what docker made runs in docker with the same view.
         dockerd.cli("rmi", "-f", tag)
         back = tmp_path / "back.tar"
