@@ -152,7 +152,8 @@ class ImageRecord:
 
     @property
     def dangling(self) -> bool:
-        return not self.repo_tags
+        """No name at all (Docker counts digest references as names too)."""
+        return not self.repo_tags and not self.repo_digests
 
 
 class Lease:
@@ -434,6 +435,11 @@ class ImageStore:
             cur = db.execute("DELETE FROM images WHERE id = ?", (str(image_id),))
             if cur.rowcount == 0:
                 raise NotFound(f"No such image: {image_id}")
+
+    def set_size(self, image_id: Digest, size: int) -> None:
+        """Replace an image's size (the unpacked size, once known)."""
+        with self._tx() as db:
+            db.execute("UPDATE images SET size = ? WHERE id = ?", (size, str(image_id)))
 
     def children(self, image_id: Digest) -> list[Digest]:
         return [Digest.parse(r) for (r,) in self._db.execute(

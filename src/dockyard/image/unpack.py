@@ -97,6 +97,9 @@ def ensure_unpacked(store: ImageStore, snapshotter, rec: ImageRecord) -> str | N
         return None
     with store.lease() as lease:
         rows = unpack_layers(store, snapshotter, specs, lease)
+    unpacked = sum(r.size for r in rows)
+    if all(r.size for r in rows) and unpacked != rec.size:
+        store.set_size(rec.id, unpacked)  # a pull recorded compressed sizes
     return rows[-1].snapshot
 
 
