@@ -101,3 +101,18 @@ def test_bootstrap_debian_with_debootstrap(svc):
         out = subprocess.run(["chroot", str(root), "/bin/sh", "-c", "cat /etc/debian_version"],
                              capture_output=True, text=True, timeout=60)
         assert out.stdout.strip().startswith("12")
+
+
+def test_setuid_bits_survive_unpack(svc, tmp_path):
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("bin/su")
+        info.mode, info.size = 0o4755, 2
+        tar.addfile(info, io.BytesIO(b"su"))
+    path = write_tar(tmp_path / "suid.tar", old_docker_archive([buf.getvalue()], ("suid:1",)))
+    svc.load(str(path))
+    with svc.mounted_view("suid:1") as root:
+        assert (root / "bin" / "su").stat().st_mode & 0o7777 == 0o4755
