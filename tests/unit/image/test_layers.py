@@ -178,3 +178,23 @@ def test_stream_from_a_pipe_like_reader(tmp_path: Path) -> None:
 
     stats = apply_layer(Trickle(gzip.compress(LAYER)), tmp_path)
     assert stats.diff_id == sha(LAYER)
+
+
+def test_diff_id_of_a_compressed_blob() -> None:
+    from dockyard.image.layers import diff_id_of
+
+    assert diff_id_of(io.BytesIO(gzip.compress(LAYER))) == sha(LAYER)
+    assert diff_id_of(io.BytesIO(LAYER)) == sha(LAYER)
+
+
+@pytest.mark.parametrize(("media_type", "expected"), [
+    ("application/vnd.oci.image.layer.v1.tar+gzip", "gzip"),
+    ("application/vnd.oci.image.layer.v1.tar+zstd", "zstd"),
+    ("application/vnd.oci.image.layer.v1.tar", "none"),
+    ("application/vnd.docker.image.rootfs.diff.tar.gzip", "gzip"),
+    ("application/vnd.oci.image.config.v1+json", None),
+])
+def test_compression_for_media_type(media_type: str, expected: str | None) -> None:
+    from dockyard.image.layers import compression_for_media_type
+
+    assert compression_for_media_type(media_type) == expected

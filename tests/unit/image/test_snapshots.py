@@ -50,6 +50,7 @@ def test_prepare_commit_walk_remove(snap: Snapshotter) -> None:
     snap.prepare("k2", "l1", labels={"purpose": "test"})
     assert snap.stat("k2").labels == {"purpose": "test"}
     assert [i.name for i in snap.walk()] == ["k2", "l1"]
+    assert snap.exists("l1") and not snap.exists("k1")
     with pytest.raises(Conflict):
         snap.remove("l1")  # k2 stands on it
     snap.remove("k2")
