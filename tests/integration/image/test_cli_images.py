@@ -135,3 +135,37 @@ def test_history_inspect_df_check_save_load(dy, tmp_path):
     dy("rmi", "busybox")
     assert dy("load", "-i", str(out)).strip() == "Loaded image: busybox:latest"
     assert "Loaded image: busybox:latest" in dy("load", "-i", str(out))
+
+
+def test_import_from_url(dy, tmp_path):
+    import functools
+    import http.server
+    import threading
+
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "rootfs.tar").write_bytes(layer_tar({"from-url": b"1"}))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler,
+                                directory=str(tmp_path / "www"))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        dy("import", f"{url}/rootfs.tar", "fromurl:1")
+        assert "fromurl" in dy("images")
+        doc = json.loads(dy("image", "inspect", "fromurl:1"))[0]
+        assert doc["Comment"] == ""
+        hist = dy("history", "--no-trunc", "--format", "{{.Comment}}", "fromurl:1")
+        assert hist.strip() == f"Imported from {url}/rootfs.tar"
+        assert "Error" in dy("import", f"{url}/missing.tar", "x:1", status=1)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def test_rmi_by_name_with_force_still_only_untags_that_name(dy):
+    dy("tag", "busybox", "me/app:1")
+    assert dy("rmi", "-f", "me/app:1").strip() == "Untagged: me/app:1"
+    assert dy("images", "--format", "{{.Repository}}").split() == ["busybox"]

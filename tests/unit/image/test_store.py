@@ -175,3 +175,22 @@ def test_record_pull_refuses_an_index_and_missing_blobs(store):
     with pytest.raises(NotFound, match="missing"):
         store.record_pull(refs.parse("a:1"), man)
     assert store.list() == []
+
+
+def test_rmi_of_the_last_tag_also_drops_that_repos_digests(tmp_path):
+    from dockyard.image.service import ImageService
+
+    svc = ImageService(tmp_path / "svc")
+    try:
+        man, cfg, _layer = _pulled(svc.store)
+        svc.store.record_pull(refs.parse("busybox:1"), man)
+        svc.store.tag(refs.parse("other:2"), cfg)
+        events = [(e.kind, e.value) for e in svc.remove("busybox:1")]
+        assert events == [("Untagged", "busybox:1"), ("Untagged", f"busybox@{man}")]
+        assert svc.store.get(cfg).repo_tags == ("docker.io/library/other:2",)
+        events = [(e.kind, e.value) for e in svc.remove("other:2")]
+        assert events[0] == ("Untagged", "other:2")
+        assert ("Deleted", str(cfg)) in events
+        assert not svc.store.exists(cfg)
+    finally:
+        svc.close()
