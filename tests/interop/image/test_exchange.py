@@ -188,3 +188,24 @@ def test_oci_image_tool_validates_dockyard_layouts(bootstrapped, root, tmp_path)
     out = subprocess.run([tool, "validate", "--type", "image", str(broken)],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode != 0
+
+
+@pytest.mark.parametrize("transport", ["docker-archive", "oci-archive"])
+def test_dockyard_loads_what_skopeo_writes(bootstrapped, root, tmp_path, transport):
+    skopeo = _tool("skopeo")
+    tar, image_id = bootstrapped
+    out_tar = tmp_path / f"skopeo-{transport}.tar"
+    dest = f"{transport}:{out_tar}:skopeo/img:{transport}"
+    copied = subprocess.run([skopeo, "copy", f"docker-archive:{tar}", dest],
+                            capture_output=True, text=True, timeout=120)
+    assert copied.returncode == 0, copied.stderr
+    other = tmp_path / "other-root"
+    out = dockyard(other, "load", "-i", str(out_tar))
+    assert f"Loaded image: skopeo/img:{transport}" in out.stdout
+    # skopeo rewrites the config when converting to OCI (a new id), never the layers.
+    layers = "{{json .RootFS.Layers}}"
+    assert dockyard(other, "image", "inspect", "-f", layers, f"skopeo/img:{transport}").stdout \
+        == dockyard(root, "image", "inspect", "-f", layers, image_id).stdout
+    if transport == "docker-archive":
+        assert dockyard(other, "images", "--no-trunc", "-q").stdout.strip() == image_id
+    assert "no damage found" in dockyard(other, "system", "check").stdout
