@@ -209,3 +209,33 @@ def test_dockyard_loads_what_skopeo_writes(bootstrapped, root, tmp_path, transpo
     if transport == "docker-archive":
         assert dockyard(other, "images", "--no-trunc", "-q").stdout.strip() == image_id
     assert "no damage found" in dockyard(other, "system", "check").stdout
+
+
+def test_gzip_layers_are_saved_as_is_and_peers_read_them(dockerd, root, tmp_path):
+    """An image whose layers are gzip blobs (as pulled) keeps them in a save; docker
+    and skopeo decompress them and find the config's diff_ids."""
+    from tests.unit.image.archive_helpers import layer_tar, oci_archive, write_tar
+
+    layers = [layer_tar({"a": b"1"}), layer_tar({"b": b"2"})]
+    src = write_tar(tmp_path / "gz.tar", oci_archive(layers, "docker.io/dytest/gz:1", gz=True))
+    dockyard(root, "load", "-i", str(src))
+    out = tmp_path / "gz-saved.tar"
+    dockyard(root, "save", "-o", str(out), "dytest/gz:1")
+    with tarfile.open(out) as t:
+        manifest = json.load(t.extractfile("manifest.json"))
+        head = t.extractfile(manifest[0]["Layers"][0]).read(2)
+    assert head == b"\x1f\x8b"
+    skopeo = _tool("skopeo")
+    for transport in ("docker-archive", "oci-archive"):
+        r = subprocess.run([skopeo, "inspect", "--config", f"{transport}:{out}"],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, f"{transport}: {r.stderr}"
+        diff_ids = json.loads(r.stdout)["rootfs"]["diff_ids"]
+        assert len(diff_ids) == 2
+    loaded = dockerd.cli("load", "-i", str(out))
+    try:
+        assert "Loaded image: dytest/gz:1" in loaded.stdout
+        got = json.loads(dockerd.cli("image", "inspect", "dytest/gz:1").stdout)[0]
+        assert got["RootFS"]["Layers"] == diff_ids
+    finally:
+        dockerd.cli("rmi", "-f", "dytest/gz:1", check=False)
