@@ -136,7 +136,7 @@ def _load(store: ImageStore, src: Source, before_record: BeforeRecord | None,
         for image, names, specs in found:
             names = names + [t for t in docker_tags.get(image.id, []) if t not in names]
             if before_record is not None:
-                before_record(image, specs)
+                before_record(image, specs, lease)
             rec = store.add_image(image)
             replaced = []
             for name in names:

@@ -27,7 +27,7 @@ from dockyard.image import manifest as mf
 from dockyard.image import reference as refs
 from dockyard.image.digest import Digest
 from dockyard.image.importer import ImportOptions, LayerSpec
-from dockyard.image.store import ImageRecord, ImageStore, NewImage
+from dockyard.image.store import ImageRecord, ImageStore, Lease, NewImage
 
 DEFAULT_ROOT = "/var/lib/dockyard"
 
@@ -120,11 +120,11 @@ class ImageService:
             self._snapshotter = default_snapshotter(self.store.snapshots_root)
         return self._snapshotter
 
-    def _unpack(self, new: NewImage, specs: Sequence[LayerSpec]) -> None:
+    def _unpack(self, new: NewImage, specs: Sequence[LayerSpec], lease: Lease) -> None:
         from dockyard.image.unpack import unpack_layers
 
         if specs:
-            unpack_layers(self.store, self.snapshotter, specs)
+            unpack_layers(self.store, self.snapshotter, specs, lease)
 
     # --- bringing images in -------------------------------------------------------
 
