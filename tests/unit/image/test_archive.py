@@ -187,6 +187,9 @@ def _lie(kind: str) -> tuple[dict, type]:
         return m, InvalidArgument
     if kind == "repotag-invalid":
         return _docker(m, RepoTags=["bad//name:1"]), InvalidArgument
+    if kind == "config-is-a-directory":
+        m["cfgdir/"] = ("dir", "")
+        return _docker(m, Config="cfgdir"), InvalidArgument
     if kind == "no-index":
         del m["manifest.json"]
         return m, InvalidArgument
@@ -213,6 +216,28 @@ def _lie(kind: str) -> tuple[dict, type]:
         return o, InvalidArgument
     if kind == "oci-duplicate-entry":
         return {**o, "./index.json": o["index.json"]}, UnsafeContent
+    if kind == "oci-index-loops-to-itself":
+        loop = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                "manifests": []}
+        body = json.dumps(loop).encode()
+        entry = {"mediaType": "application/vnd.oci.image.index.v1+json",
+                 "digest": f"sha256:{sha(body)}", "size": len(body)}
+        o[f"blobs/sha256/{sha(body)}"] = body
+        o["index.json"] = json.dumps({"schemaVersion": 2, "manifests": [entry]}).encode()
+        return o, NotFound  # an index with no manifest for this platform
+    if kind == "oci-huge-manifest":
+        big = b"{" + b" " * (9 << 20) + b"}"
+        index["manifests"][0].update(digest=f"sha256:{sha(big)}", size=len(big))
+        o[f"blobs/sha256/{sha(big)}"] = big
+        o["index.json"] = json.dumps(index).encode()
+        return o, InvalidArgument
+    if kind == "oci-config-is-a-layer":
+        man["config"] = man["layers"][0]
+        body = json.dumps(man).encode()
+        o[f"blobs/sha256/{sha(body)}"] = body
+        index["manifests"][0].update(digest=f"sha256:{sha(body)}", size=len(body))
+        o["index.json"] = json.dumps(index).encode()
+        return o, InvalidArgument
     raise AssertionError(kind)
 
 
@@ -221,7 +246,8 @@ HOSTILE = ["config-outside", "config-absolute", "layer-outside", "config-wrong-n
            "layer-symlink-loop", "layer-hardlink-outside", "layer-blob-name-lies",
            "manifest-not-list", "manifest-not-json", "repotag-invalid", "no-index",
            "oci-missing-blob", "oci-wrong-size", "oci-blob-content-lies", "oci-bad-digest",
-           "oci-index-is-manifest", "oci-duplicate-entry"]
+           "oci-index-is-manifest", "oci-duplicate-entry", "oci-index-loops-to-itself",
+           "oci-huge-manifest", "oci-config-is-a-layer", "config-is-a-directory"]
 
 
 @pytest.mark.parametrize("kind", HOSTILE)
@@ -232,7 +258,10 @@ def test_lying_archives_are_refused_and_leave_nothing(store, tmp_path, kind):
     with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
         for name, value in members.items():
             info = tarfile.TarInfo(name)
-            if isinstance(value, tuple):
+            if isinstance(value, tuple) and value[0] == "dir":
+                info.type = tarfile.DIRTYPE
+                tar.addfile(info)
+            elif isinstance(value, tuple):
                 info.type = tarfile.SYMTYPE if value[0] == "sym" else tarfile.LNKTYPE
                 info.linkname = value[1]
                 tar.addfile(info)
