@@ -209,3 +209,16 @@ def test_images_digests_column_shows_repo_digests(tmp_path, capsys):
                       "{{.Repository}} {{.Tag}} {{.Digest}}"]) == 0
     rows = capsys.readouterr().out.splitlines()
     assert rows == [f"localhost:5000/app v1 {man}", f"other/x <none> {man}"]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("1970-01-01T00:00:10Z", 10.0),
+    ("1970-01-01T00:00:10.123456789Z", 10.123456),
+    ("1970-01-01T01:00:10+01:00", 10.0),
+    ("1970-01-01T00:00:10", 10.0),
+    ("", 0.0), (None, 0.0), ("garbage", 0.0),
+])
+def test_created_timestamp(text, expected):
+    from dockyard.image.service import created_timestamp
+
+    assert created_timestamp(text) == pytest.approx(expected)
