@@ -132,5 +132,26 @@ def write_oci_layout(image: Image, path: Path, tag: str = "latest") -> Path:
     return path
 
 
-__all__ = ["Image", "busybox_tar", "make_image", "random_layers", "sha", "tar_of",
+__all__ = ["Image", "busybox_tar", "make_image", "random_layers", "seed_store", "sha", "tar_of",
            "write_oci_layout"]
+
+
+def seed_store(images, image: Image, name: str):
+    """Put ``image`` into an ImageStore as if pulled, tagged ``name``; returns its record."""
+    from dockyard.image import reference as refs
+    from dockyard.image.digest import Digest
+    from dockyard.image.manifest import chain_ids, parse_config
+    from dockyard.image.store import BlobRef, NewImage
+
+    for digest, data in image.blobs.items():
+        images.content.put_bytes(data, Digest.parse(digest))
+    cfg = parse_config(image.config)
+    blobs = [BlobRef(Digest.parse(image.digest), "manifest"),
+             BlobRef(Digest.parse(sha(image.config)), "config")]
+    blobs += [BlobRef(Digest.parse(sha(b)), "layer") for b in image.layers]
+    record = images.add_image(NewImage(
+        id=Digest.parse(sha(image.config)), manifest_digest=Digest.parse(image.digest),
+        manifest_media_type=OCI_MANIFEST, chain_ids=chain_ids(cfg.diff_ids),
+        blobs=tuple(blobs), platform="linux/amd64", size=sum(map(len, image.layers))))
+    images.tag(refs.parse(name), record.id)
+    return record

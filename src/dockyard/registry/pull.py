@@ -1,0 +1,203 @@
+"""``dockyard pull``: manifest (index -> platform), then blobs in parallel, then
+the image is recorded in the ImageStore.
+
+Every blob is verified by the content store writer (size and digest) before it
+becomes visible; blobs already present are skipped. All writes happen inside an
+ImageStore lease, so a concurrent GC never takes a blob between its download
+and the record that names it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from dockyard.errors import DigestMismatch, InvalidArgument
+from dockyard.image import reference as refs
+from dockyard.image.digest import Digest
+from dockyard.image.manifest import chain_ids, parse_config
+from dockyard.image.store import BlobRef, ImageStore, NewImage
+from dockyard.registry import manifest as mf
+from dockyard.registry.client import RegistryClient
+from dockyard.registry.progress import ProgressEvent, Reporter, quiet
+from dockyard.registry.session import open_client
+
+PARALLEL_DOWNLOADS = 3
+
+
+@dataclass(frozen=True)
+class PullResult:
+    reference: str
+    digest: Digest          # what the reference resolved to (index or manifest)
+    image_id: Digest
+    downloaded: int         # blobs fetched (0: image was up to date)
+
+
+def short(d: Digest) -> str:
+    return d.hex[:12]
+
+
+async def _fetch_manifest(client: RegistryClient, images: ImageStore, repo: str,
+                          reference: str, size: int | None = None) -> mf.Manifest:
+    got = await client.get_manifest(repo, reference)
+    if size is not None and len(got.body) != size:
+        raise DigestMismatch(f"manifest {got.digest}: {len(got.body)} bytes, "
+                             f"descriptor says {size}")
+    if not images.content.exists(got.digest):
+        images.content.put_bytes(got.body, got.digest)
+    try:
+        return mf.parse(got.body, got.media_type)
+    except InvalidArgument as e:
+        raise InvalidArgument(f"manifest {repo}@{got.digest}: {e.message}") from None
+
+
+async def pull_image(ref: refs.Reference, images: ImageStore, client: RegistryClient, *,
+                     platform: mf.Platform | None = None,
+                     report: Reporter = quiet) -> PullResult:
+    ref = ref.with_default_tag()
+    reference = str(ref.digest) if ref.digest else ref.tag or "latest"
+    tag_note = f"{ref.tag}: " if ref.tag and not ref.digest else ""
+    report(ProgressEvent("", f"{tag_note}Pulling from {ref.familiar_name}"))
+    with images.lease() as lease:
+        top = await client.get_manifest(ref.path, reference)
+        lease.add_blob(top.digest)
+        if not images.content.exists(top.digest):
+            images.content.put_bytes(top.body, top.digest)
+        parsed = mf.parse(top.body, top.media_type)
+        manifest_digest, manifest_type, index_digest = top.digest, top.media_type, None
+        blob_refs = []
+        if parsed.is_index:
+            index_digest = top.digest
+            blob_refs.append(BlobRef(top.digest, "index"))
+            chosen = mf.select_platform(parsed, platform or mf.Platform.host())
+            lease.add_blob(chosen.digest)
+            parsed = await _fetch_manifest(client, images, ref.path, str(chosen.digest),
+                                           chosen.size)
+            manifest_digest, manifest_type = chosen.digest, parsed.media_type
+        if parsed.is_index or parsed.config is None:
+            raise InvalidArgument(f"{ref}: nested index or manifest without config")
+        blob_refs.append(BlobRef(manifest_digest, "manifest"))
+        blob_refs.append(BlobRef(parsed.config.digest, "config"))
+        blob_refs.extend(BlobRef(d.digest, "layer") for d in parsed.layers)
+        for b in blob_refs:
+            lease.add_blob(b.digest)
+        downloaded = await _fetch_blobs(client, images, ref.path,
+                                        [parsed.config, *parsed.layers], report)
+        config = parse_config(images.content.read_bytes(parsed.config.digest))
+        if len(config.diff_ids) != len(parsed.layers):
+            raise InvalidArgument(f"{ref}: config has {len(config.diff_ids)} diff_ids for "
+                                  f"{len(parsed.layers)} layers")
+        size = sum(d.size for d in parsed.layers)
+        plat = "/".join(p for p in (config.os, config.architecture, config.variant) if p)
+        record = images.add_image(NewImage(
+            id=parsed.config.digest, manifest_digest=manifest_digest,
+            manifest_media_type=manifest_type, chain_ids=chain_ids(config.diff_ids),
+            blobs=tuple(blob_refs), platform=plat, created=config.created, size=size,
+            index_digest=index_digest))
+    if ref.tag and not ref.digest:
+        images.tag(ref, record.id)
+    images.add_repo_digest(ref.repository(),
+                           top.digest, record.id)
+    report(ProgressEvent("", f"Digest: {top.digest}"))
+    shown = ref.familiar()
+    report(ProgressEvent("", f"Status: Downloaded newer image for {shown}" if downloaded
+                         else f"Status: Image is up to date for {shown}"))
+    return PullResult(str(ref), top.digest, record.id, downloaded)
+
+
+async def _fetch_blobs(client: RegistryClient, images: ImageStore, repo: str,
+                       descs: list[mf.Descriptor], report: Reporter) -> int:
+    sem = asyncio.Semaphore(PARALLEL_DOWNLOADS)
+    fetched = 0
+
+    async def one(desc: mf.Descriptor, is_config: bool) -> None:
+        nonlocal fetched
+        sid = short(desc.digest)
+        if images.content.exists(desc.digest):
+            if not is_config:
+                report(ProgressEvent(sid, "Already exists"))
+            return
+        if not is_config:
+            report(ProgressEvent(sid, "Waiting"))
+        async with sem:
+            done = 0
+
+            def moved(n: int) -> None:
+                nonlocal done
+                done += n
+                if not is_config:
+                    report(ProgressEvent(sid, "Downloading", done, desc.size))
+            await client.fetch_blob(repo, desc, images.content, moved)
+            fetched += 1
+        if not is_config:
+            report(ProgressEvent(sid, "Pull complete"))
+
+    tasks = [asyncio.create_task(one(d, i == 0)) for i, d in enumerate(descs)]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return fetched
+
+
+async def pull(name: str, images: ImageStore, *, all_tags: bool = False,
+               platform: str | None = None, report: Reporter = quiet) -> list[PullResult]:
+    ref = refs.parse(name)
+    plat = mf.Platform.parse(platform) if platform else None
+    async with open_client(ref.domain) as client:
+        if not all_tags:
+            return [await pull_image(ref, images, client, platform=plat, report=report)]
+        if ref.tag or ref.digest:
+            raise InvalidArgument("tag can't be used with --all-tags/-a")
+        tags = await client.tags(ref.path)
+        return [await pull_image(ref.with_tag(t), images, client, platform=plat,
+                                 report=report) for t in tags]
+
+
+def pull_cli(name: str, *, root: str, all_tags: bool, platform: str | None,
+             quiet: bool) -> int:
+    from dockyard.registry.progress import TerminalProgress
+    images = ImageStore(root)
+    try:
+        if quiet:
+            results = asyncio.run(pull(name, images, all_tags=all_tags, platform=platform))
+        else:
+            with TerminalProgress() as bars:
+                results = asyncio.run(pull(name, images, all_tags=all_tags,
+                                           platform=platform, report=bars))
+    finally:
+        images.close()
+    for r in results:
+        print(refs.parse(r.reference).familiar())
+    return 0
+
+
+async def fetch_manifest_doc(name: str, verbose: bool = False) -> object:
+    import json
+    ref = refs.parse(name).with_default_tag()
+    reference = str(ref.digest) if ref.digest else ref.tag or "latest"
+    async with open_client(ref.domain) as client:
+        top = await client.get_manifest(ref.path, reference)
+        doc = json.loads(top.body)
+        if not verbose:
+            return doc
+        parsed = mf.parse(top.body, top.media_type)
+        if not parsed.is_index:
+            return {"Ref": str(ref), "Descriptor": {"mediaType": top.media_type,
+                    "digest": str(top.digest), "size": len(top.body)},
+                    "SchemaV2Manifest": doc}
+        out = []
+        for d in parsed.manifests:
+            sub = await client.get_manifest(ref.path, str(d.digest))
+            out.append({"Ref": f"{ref.name}@{d.digest}", "Descriptor": d.to_json(),
+                        "SchemaV2Manifest": json.loads(sub.body)})
+        return out
+
+
+def inspect_manifest(name: str, verbose: bool = False) -> object:
+    return asyncio.run(fetch_manifest_doc(name, verbose))
+
+
+__all__ = ["PullResult", "inspect_manifest", "pull", "pull_cli", "pull_image"]
