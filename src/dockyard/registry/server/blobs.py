@@ -95,6 +95,8 @@ async def get_blob(ctx: ServerContext, request: web.Request, route: Route) -> we
         return delete_blob(ctx, route, digest)
     if not ctx.storage.has_blob(route.name, digest):
         raise RegistryError("BLOB_UNKNOWN", {"digest": str(digest)})
+    if request.method == "HEAD":
+        ctx.storage.touch_blob(digest)
     headers = {"Docker-Content-Digest": str(digest), "Content-Type": "application/octet-stream",
                "Accept-Ranges": "bytes", "Cache-Control": "max-age=31536000"}
     return web.FileResponse(ctx.storage.content.blob_path(digest), headers=headers)
@@ -114,8 +116,10 @@ async def start_upload(ctx: ServerContext, request: web.Request, route: Route) -
     if "mount" in q:
         digest = parse_digest(q["mount"])
         source = q.get("from", "")
-        if source and NAME_RE.match(source) and storage.mount_blob(route.name, source, digest):
-            return _created(route.name, digest)
+        if source and NAME_RE.match(source):
+            loop = asyncio.get_running_loop()
+            if await loop.run_in_executor(None, storage.mount_blob, route.name, source, digest):
+                return _created(route.name, digest)
         # Not mountable: fall through to an ordinary session (spec: 202).
     if "digest" in q and "mount" not in q:
         digest = parse_digest(q["digest"])

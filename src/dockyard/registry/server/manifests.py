@@ -114,19 +114,23 @@ async def put_manifest(ctx: ServerContext, request: web.Request, route: Route) -
         parsed = mf.parse(body, request.headers.get("Content-Type"))
     except InvalidArgument as e:
         raise RegistryError("MANIFEST_INVALID", e.message) from None
-    _check_references(ctx, route.name, parsed)
     storage = ctx.storage
-    loop = asyncio.get_running_loop()
-    try:
-        await loop.run_in_executor(None, storage.put_manifest_blob, body, digest)
-    except DigestMismatch as e:  # cannot happen for our own hash; keep it loud
-        raise RegistryError("DIGEST_INVALID", e.message) from None
-    with storage.lock():
-        storage.link_manifest(route.name, digest, parsed.media_type)
-        for t in tags:
-            storage.set_tag(route.name, t, digest)
-        if parsed.subject is not None:
-            storage.add_referrer(route.name, parsed.subject.digest, digest)
+
+    def commit() -> None:
+        # Under the shared lock: gc can't sweep between the check and the link.
+        with storage.lock():
+            _check_references(ctx, route.name, parsed)
+            try:
+                storage.put_manifest_blob(body, digest)
+            except DigestMismatch as e:  # cannot happen for our own hash; keep it loud
+                raise RegistryError("DIGEST_INVALID", e.message) from None
+            storage.link_manifest(route.name, digest, parsed.media_type)
+            for t in tags:
+                storage.set_tag(route.name, t, digest)
+            if parsed.subject is not None:
+                storage.add_referrer(route.name, parsed.subject.digest, digest)
+
+    await asyncio.get_running_loop().run_in_executor(None, commit)
     headers = {"Location": f"/v2/{route.name}/manifests/{digest}",
                "Docker-Content-Digest": str(digest)}
     if parsed.subject is not None:

@@ -293,11 +293,18 @@ class RegistryStorage:
             self.drop_upload(upload)
 
     def put_manifest_blob(self, data: bytes, digest: Digest) -> None:
-        with self.lock():
-            if self.content.exists(digest):
-                os.utime(self.content.blob_path(digest))
-            else:
-                self.content.put_bytes(data, digest)
+        """Store a manifest's bytes (call under :meth:`lock`)."""
+        if self.content.exists(digest):
+            os.utime(self.content.blob_path(digest))
+        else:
+            self.content.put_bytes(data, digest)
+
+    def touch_blob(self, digest: Digest) -> None:
+        """A client just learned this blob exists (HEAD): keep it from gc a while."""
+        try:
+            os.utime(self.content.blob_path(digest))
+        except OSError:
+            pass
 
     def mount_blob(self, name: str, source: str, digest: Digest) -> bool:
         with self.lock():
