@@ -96,7 +96,7 @@ class CredentialStore:
         if not raw:
             return None
         try:
-            user, sep, pw = base64.b64decode(raw).decode().partition(":")
+            user, sep, pw = base64.b64decode(raw, validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
             raise InvalidArgument(f"{self.path}: auth for {key} is not valid base64") from None
         if not sep:
