@@ -12,7 +12,8 @@ from aiohttp import web
 @dataclass
 class Fake:
     blobs: dict[str, bytes] = field(default_factory=dict)       # digest -> bytes served
-    manifests: dict[str, tuple[bytes, str, str]] = field(default_factory=dict)  # ref -> body, type, digest header
+    # reference -> (body, media type, Docker-Content-Digest header)
+    manifests: dict[str, tuple[bytes, str, str]] = field(default_factory=dict)
     break_after: int | None = None      # close the connection after this many bytes ...
     breaks: int = 0                     # ... this many times
     ignore_range: bool = False
