@@ -86,10 +86,15 @@ class Authenticator:
                 return {"Authorization": f"Bearer {tok[0]}"}
         return {}
 
-    def challenge(self, header: str | None, scope: str | None) -> TokenRequest | str:
-        """React to a 401. Returns a TokenRequest to perform, or ``"retry"`` when
-        the next attempt will carry Basic credentials; raises Unauthorized when
-        there is nothing more to try."""
+    def challenge(self, header: str | None, scope: str | None,
+                  sent: str | None = None) -> TokenRequest | str:
+        """React to a 401 for a request that carried Authorization ``sent``.
+
+        Returns a TokenRequest to perform, or ``"retry"`` when the next attempt
+        will carry better credentials; raises Unauthorized when what we have was
+        already tried. (Knowing what was sent keeps parallel requests, which all
+        meet the first 401 together, from mistaking each other's retry for a
+        rejection.)"""
         challenges = parse_www_authenticate(header or "")
         for ch in challenges:
             if ch.scheme == "bearer" and ch.params.get("realm"):
@@ -97,7 +102,11 @@ class Authenticator:
                 service = ch.params.get("service", "")
                 wanted = scope or ch.params.get("scope", "")
                 key = (realm, service, wanted)
-                if key in self._tokens and self._tokens[key][1] > time.monotonic():
+                cached = self._tokens.get(key)
+                if cached and cached[1] > time.monotonic():
+                    if sent != f"Bearer {cached[0]}":
+                        self._bearer[scope or ""] = (realm, service)
+                        return "retry"
                     raise Unauthorized(self._denied())
                 self._bearer[scope or ""] = (realm, service)
                 query = {}
@@ -110,7 +119,7 @@ class Authenticator:
                 url = realm + (sep + urlencode(query) if query else "")
                 return TokenRequest(url, hdrs, key)
             if ch.scheme == "basic":
-                if self.credential is None or self._basic:
+                if self.credential is None or sent == basic_header(self.credential):
                     raise Unauthorized(self._denied())
                 self._basic = True
                 return "retry"

@@ -113,7 +113,7 @@ class RegistryClient:
             resp.release()
             if body is not None and data_factory is None and not isinstance(body, bytes):
                 raise Unauthorized(f"{method} {url}: unauthorized and the body can't be re-sent")
-            step = self.auth.challenge(challenge, scope)
+            step = self.auth.challenge(challenge, scope, hdrs.get("Authorization"))
             if isinstance(step, TokenRequest):
                 await self._fetch_token(step)
         raise Unauthorized(f"{method} {url}: still unauthorized after authenticating")

@@ -52,16 +52,20 @@ def test_rejected_fresh_token_stops_the_loop():
     a = Authenticator(Credential("u", "p"))
     step = a.challenge('Bearer realm="https://t/token"', "s")
     a.token_response(step, 200, {"token": "T"})
+    # A request sent before the token existed just retries ...
+    assert a.challenge('Bearer realm="https://t/token"', "s", None) == "retry"
+    # ... one that carried it was refused: stop.
     with pytest.raises(Unauthorized):
-        a.challenge('Bearer realm="https://t/token"', "s")
+        a.challenge('Bearer realm="https://t/token"', "s", "Bearer T")
 
 
 def test_basic_challenge_retries_once_with_credentials():
     a = Authenticator(Credential("u", "p"))
     assert a.challenge('Basic realm="r"', None) == "retry"
     assert a.headers(None)["Authorization"] == "Basic dTpw"
+    assert a.challenge('Basic realm="r"', None, None) == "retry"   # a parallel request
     with pytest.raises(Unauthorized, match="rejected"):
-        a.challenge('Basic realm="r"', None)
+        a.challenge('Basic realm="r"', None, "Basic dTpw")
 
 
 def test_basic_challenge_without_credentials_says_to_log_in():
