@@ -37,10 +37,14 @@ def unreachable(roots: Iterable[Node], references: Callable[[Node], Iterable[Nod
     return set(universe) - seen
 
 
-class SnapshotRemover(Protocol):
-    """The part of a snapshotter GC needs: names of every snapshot, and removal."""
+class _Named(Protocol):
+    name: str
 
-    def list(self) -> Iterable[str]: ...
+
+class SnapshotRemover(Protocol):
+    """The part of a snapshotter GC needs: every snapshot (by name), and removal."""
+
+    def walk(self) -> Iterable[_Named]: ...
 
     def remove(self, key: str) -> None: ...
 
@@ -75,7 +79,7 @@ def collect(store: ImageStore, snapshotter: SnapshotRemover | None,
         universe: set[Node] = {("blob", str(b.digest)) for b in store.content.list()}
         universe |= {("layer", c) for c in layers}
         if snapshotter is not None:
-            universe |= {("snapshot", s) for s in snapshotter.list()}
+            universe |= {("snapshot", s.name) for s in snapshotter.walk()}
         dead = unreachable(roots, lambda n: edges.get(n, ()), universe)
         return _sweep(store, snapshotter, dead, layers, dry_run)
 

@@ -341,9 +341,11 @@ class ImageStore:
                            Digest.parse(idx) if idx else None,
                            Digest.parse(parent) if parent else None, blobs)
 
-    def resolve(self, text: str) -> ImageRecord:
+    def resolve(self, text: str | refs.Reference) -> ImageRecord:
         """Find an image as users name it: a reference (``busybox``, ``x:tag``,
         ``x@sha256:...``), a full id (``sha256:...``) or a unique id prefix."""
+        if isinstance(text, refs.Reference):
+            text = str(text)
         if not text:
             raise InvalidArgument("empty image name")
         if refs.is_image_id_prefix(text):

@@ -222,3 +222,7 @@ def pidfd_open(pid: int) -> int:
 def pidfd_send_signal(pidfd: int, sig: int) -> None:
     _check(_libc.syscall(_SYS_pidfd_send_signal, pidfd, sig, None, 0),
            f"pidfd_send_signal({sig})")
+
+
+# --- additions from img-layers ---
+CLONE_FS = 0x00000200  # unshare(CLONE_FS): a thread gets its own cwd (relative overlay mounts)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from dockyard.errors import Conflict
 from dockyard.image import gc
 from dockyard.image.digest import Digest
@@ -36,8 +38,8 @@ class FakeSnapshotter:
     def add(self, name: str, parent: str | None = None) -> None:
         self.parents[name] = parent
 
-    def list(self):
-        return list(self.parents)
+    def walk(self):
+        return [SimpleNamespace(name=n) for n in self.parents]
 
     def remove(self, key: str) -> None:
         if any(p == key for p in self.parents.values()):
@@ -70,7 +72,7 @@ def test_collect_frees_what_no_image_needs(tmp_path):
     assert result.bytes_freed == 4
     assert store.content.exists(keep_blob) and store.content.exists(leased_blob)
     assert not store.content.exists(drop_blob)
-    assert snaps.list() == ["s1"]
+    assert list(snaps.parents) == ["s1"]
     # Without the lease the leased blob goes too.
     assert gc.collect(store, snaps).blobs == (leased_blob,)
     store.close()
