@@ -158,17 +158,22 @@ async def pull(name: str, images: ImageStore, *, all_tags: bool = False,
 
 def pull_cli(name: str, *, root: str, all_tags: bool, platform: str | None,
              quiet: bool) -> int:
+    """Pull, then unpack the layers into snapshots (as ``docker pull`` extracts)."""
+    from dockyard.image.service import ImageService
     from dockyard.registry.progress import TerminalProgress
-    images = ImageStore(root)
+    service = ImageService(root)
     try:
+        images = service.store
         if quiet:
             results = asyncio.run(pull(name, images, all_tags=all_tags, platform=platform))
         else:
             with TerminalProgress() as bars:
                 results = asyncio.run(pull(name, images, all_tags=all_tags,
                                            platform=platform, report=bars))
+        for r in results:
+            service.after_pull(images.get(r.image_id))
     finally:
-        images.close()
+        service.close()
     for r in results:
         print(refs.parse(r.reference).familiar())
     return 0

@@ -39,7 +39,8 @@ class Registry:
 
 
 def dockyard_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "dockyard.cli.commands.registry", *args]
+    """The real ``dockyard`` entry point (``dockyard.cli.main``) from this tree."""
+    return [sys.executable, "-m", "dockyard.cli.main", *args]
 
 
 def dockyard_env(root: Path, docker_config: Path | None = None) -> dict[str, str]:

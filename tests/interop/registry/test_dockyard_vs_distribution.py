@@ -36,6 +36,8 @@ def _check_pulled(root: Path, name: str) -> None:
         assert rec.manifest_digest == Digest.parse(IMG.digest)
         for digest, data in IMG.blobs.items():
             assert store.content.read_bytes(Digest.parse(digest)) == data
+        # The pull also unpacked the layers (snapshots named by chain id).
+        assert any((root / "snapshots").rglob("motd")), "layers were not unpacked"
     finally:
         store.close()
 

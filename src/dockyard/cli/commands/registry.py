@@ -2,8 +2,10 @@
 
 Thin: parse arguments, call one function of ``dockyard.registry``, print. The
 registry package is imported inside each command so ``dockyard --help`` stays fast.
-``register(subparsers)`` plugs these into ``dockyard``'s parser; running this
-module directly (``python -m dockyard.cli.commands.registry ...``) works too.
+``register(subparsers, name)`` adds the parser for one top-level word (see
+``dockyard.cli.main.COMMANDS``); each ``func(args, ctx)`` returns an exit status.
+Running this module directly (``python -m dockyard.cli.commands.registry ...``)
+registers every word, for tests and scripts that want no other room.
 """
 
 from __future__ import annotations
@@ -14,40 +16,41 @@ import os
 import sys
 
 
-def _root(args: argparse.Namespace) -> str:
-    return os.environ.get("DOCKYARD_ROOT", "/var/lib/dockyard")
+def _root(ctx: object | None) -> str:
+    root = getattr(ctx, "data_root", None)
+    return root or os.environ.get("DOCKYARD_ROOT") or "/var/lib/dockyard"
 
 
-def cmd_pull(args: argparse.Namespace) -> int:
+def cmd_pull(args: argparse.Namespace, ctx: object | None = None) -> int:
     from dockyard.registry.pull import pull_cli
-    return pull_cli(args.name, root=_root(args), all_tags=args.all_tags,
+    return pull_cli(args.name, root=_root(ctx), all_tags=args.all_tags,
                     platform=args.platform, quiet=args.quiet)
 
 
-def cmd_push(args: argparse.Namespace) -> int:
+def cmd_push(args: argparse.Namespace, ctx: object | None = None) -> int:
     from dockyard.registry.push import push_cli
-    return push_cli(args.name, root=_root(args), quiet=args.quiet,
+    return push_cli(args.name, root=_root(ctx), quiet=args.quiet,
                     chunk_size=args.chunk_size)
 
 
-def cmd_login(args: argparse.Namespace) -> int:
+def cmd_login(args: argparse.Namespace, ctx: object | None = None) -> int:
     from dockyard.registry.login import login_cli
     return login_cli(args.server, args.username, args.password, args.password_stdin)
 
 
-def cmd_logout(args: argparse.Namespace) -> int:
+def cmd_logout(args: argparse.Namespace, ctx: object | None = None) -> int:
     from dockyard.registry.login import logout_cli
     return logout_cli(args.server)
 
 
-def cmd_manifest_inspect(args: argparse.Namespace) -> int:
+def cmd_manifest_inspect(args: argparse.Namespace, ctx: object | None = None) -> int:
     from dockyard.registry.pull import inspect_manifest
     doc = inspect_manifest(args.name, verbose=args.verbose)
     print(json.dumps(doc, indent=3))
     return 0
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+def cmd_serve(args: argparse.Namespace, ctx: object | None = None) -> int:
     import asyncio
     import logging
 
@@ -83,7 +86,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_gc(args: argparse.Namespace) -> int:
+def cmd_gc(args: argparse.Namespace, ctx: object | None = None) -> int:
     from dockyard.registry.gc import collect
     report = collect(args.storage, grace=args.grace, dry_run=args.dry_run)
     verb = "would remove" if args.dry_run else "removed"
@@ -92,7 +95,14 @@ def cmd_gc(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction, name: str | None = None) -> None:
+    """Add the parser for ``name`` (every registry word when ``name`` is None)."""
+    for word, adder in _PARSERS.items():
+        if name is None or name == word:
+            adder(subparsers)
+
+
+def _add_pull(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("pull", help="pull an image from a registry")
     p.add_argument("name", help="NAME[:TAG|@DIGEST]")
     p.add_argument("-a", "--all-tags", action="store_true", help="pull every tag")
@@ -100,6 +110,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_pull)
 
+
+def _add_push(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("push", help="push an image to a registry")
     p.add_argument("name", help="NAME[:TAG]")
     p.add_argument("-q", "--quiet", action="store_true")
@@ -107,6 +119,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="upload blobs in PATCH chunks of this many bytes (0: one request)")
     p.set_defaults(func=cmd_push)
 
+
+def _add_login(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("login", help="log in to a registry")
     p.add_argument("server", nargs="?", default=None)
     p.add_argument("-u", "--username")
@@ -114,10 +128,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--password-stdin", action="store_true")
     p.set_defaults(func=cmd_login)
 
+
+def _add_logout(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("logout", help="log out from a registry")
     p.add_argument("server", nargs="?", default=None)
     p.set_defaults(func=cmd_logout)
 
+
+def _add_manifest(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("manifest", help="look at manifests in a registry")
     sub = p.add_subparsers(dest="manifest_command", required=True)
     q = sub.add_parser("inspect", help="show a manifest or manifest list")
@@ -125,6 +143,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("-v", "--verbose", action="store_true")
     q.set_defaults(func=cmd_manifest_inspect)
 
+
+def _add_registry(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("registry", help="run or maintain a registry server")
     sub = p.add_subparsers(dest="registry_command", required=True)
     q = sub.add_parser("serve", help="serve the OCI distribution API")
@@ -145,6 +165,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="keep blobs and uploads younger than this many seconds")
     q.add_argument("--dry-run", action="store_true")
     q.set_defaults(func=cmd_gc)
+
+
+_PARSERS = {"pull": _add_pull, "push": _add_push, "login": _add_login, "logout": _add_logout,
+            "manifest": _add_manifest, "registry": _add_registry}
 
 
 def main(argv: list[str] | None = None) -> int:
