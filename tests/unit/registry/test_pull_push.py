@@ -137,3 +137,23 @@ def test_auth_modes_accept_good_and_refuse_bad_credentials(tmp_path: Path, mode:
         with_registry(tmp_path, bad, config, Credential("alice", "wrong"))
     with pytest.raises(Unauthorized):
         with_registry(tmp_path, bad, config, None)
+
+
+def test_docker_io_pulls_go_to_a_configured_mirror(tmp_path: Path):
+    from dockyard.registry.config import RegistryConfig
+    src, dst = ImageStore(tmp_path / "a"), ImageStore(tmp_path / "b")
+
+    async def go(client, host):
+        seed_store(src, IMG, f"{host}/library/busybox:latest")
+        await push_image(refs.parse(f"{host}/library/busybox:latest"), src, client())
+        async with new_session() as session:
+            config = RegistryConfig.from_dict({"registry-mirrors": [f"http://{host}"]})
+            hub = RegistryClient("docker.io", session, config=config)
+            r = await pull_image(refs.parse("busybox"), dst, hub)
+            assert r.digest == Digest.parse(IMG.digest)
+            assert await hub.base() == f"http://{host}"
+            # Pushes never go to a mirror.
+            pusher = RegistryClient("docker.io", session, config=config, for_push=True)
+            assert pusher._candidates == ["https://registry-1.docker.io"]
+    with_registry(tmp_path, go)
+    assert dst.resolve("busybox").manifest_digest == Digest.parse(IMG.digest)
