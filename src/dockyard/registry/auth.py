@@ -109,11 +109,9 @@ class Authenticator:
                         return "retry"
                     raise Unauthorized(self._denied())
                 self._bearer[scope or ""] = (realm, service)
-                query = {}
-                if service:
-                    query["service"] = service
-                if wanted:
-                    query["scope"] = wanted
+                # One ``scope`` parameter per scope, as docker sends them.
+                query = [("service", service)] if service else []
+                query += [("scope", s) for s in wanted.split()]
                 hdrs = {"Authorization": basic_header(self.credential)} if self.credential else {}
                 sep = "&" if "?" in realm else "?"
                 url = realm + (sep + urlencode(query) if query else "")

@@ -80,3 +80,11 @@ def test_bad_token_responses(status, body):
     step = a.challenge('Bearer realm="https://t/token"', "s")
     with pytest.raises(Unauthorized):
         a.token_response(step, status, body)
+
+
+def test_several_scopes_become_several_parameters():
+    a = Authenticator(None)
+    step = a.challenge('Bearer realm="https://t/token",service="s"',
+                       "repository:a:pull,push repository:b:pull")
+    assert step.url == ("https://t/token?service=s&scope=repository%3Aa%3Apull%2Cpush"
+                        "&scope=repository%3Ab%3Apull")

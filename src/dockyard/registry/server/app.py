@@ -62,8 +62,8 @@ async def _dispatch(request: web.Request) -> web.StreamResponse:
     try:
         route = parse_path(request.path)
         if route is None:
-            raise RegistryError("NAME_INVALID", "no such endpoint", status=404,
-                                message="page not found")
+            raise RegistryError("UNSUPPORTED", {"path": request.path[:200]}, status=404,
+                                message="no such endpoint")
         realm = f"{request.scheme}://{request.host}/token"
         ctx.config.authorizer.check(request.headers.get("Authorization"),
                                     _scope(route, request.method), realm)
