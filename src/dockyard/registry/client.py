@@ -100,8 +100,12 @@ class RegistryClient:
             hdrs = dict(headers or {})
             hdrs.update(self.auth.headers(scope))
             body = data_factory() if data_factory and attempt else data
-            resp = await self.session.request(method, url, headers=hdrs, data=body,
-                                              ssl=self._ssl)
+            try:
+                resp = await self.session.request(method, url, headers=hdrs, data=body,
+                                                  ssl=self._ssl)
+            except (TimeoutError, aiohttp.ClientError, OSError) as e:
+                raise ConnectionLost(f"{method} {url.split('?')[0]}: "
+                                     f"{e or type(e).__name__}") from e
             if resp.status != 401:
                 if resp.status not in ok:
                     await _raise_for(resp, method, url)
@@ -221,8 +225,8 @@ class RegistryClient:
             resp = await self.request("GET", f"/v2/{repo}/blobs/{desc.digest}",
                                       f"repository:{repo}:pull", headers=headers,
                                       ok=(200, 206), read_body=False)
-        except (TimeoutError, aiohttp.ClientError, OSError) as e:
-            raise _Broken(str(e) or type(e).__name__) from None
+        except ConnectionLost as e:
+            raise _Broken(e.message) from None
         buf = bytearray()
         try:
             if offset and resp.status == 200:
@@ -305,6 +309,10 @@ class RegistryClient:
                            ok=(201, 204))
 
 
+class ConnectionLost(Unavailable):
+    """The connection to the registry failed or broke (not an HTTP error status)."""
+
+
 class _Broken(Exception):
     """The connection broke mid-blob: retry from where we are."""
 
@@ -367,4 +375,4 @@ def new_session() -> aiohttp.ClientSession:
                                  connector=aiohttp.TCPConnector(limit=16))
 
 
-__all__ = ["Fetched", "RegistryClient", "new_session"]
+__all__ = ["ConnectionLost", "Fetched", "RegistryClient", "new_session"]

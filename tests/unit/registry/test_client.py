@@ -123,3 +123,17 @@ def test_bearer_token_flow_with_wrong_or_no_credentials(tmp_path: Path):
     with pytest.raises(Unauthorized, match="dockyard login"):
         run_with(fake, lambda c: c.fetch_blob("x", DESC, store))
     assert_nothing_kept(store)
+
+
+def test_unreachable_registry_is_a_clear_unavailable_error(tmp_path: Path):
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]      # bound, never listening: connection refused
+
+        async def main():
+            async with new_session() as session:
+                c = RegistryClient(f"127.0.0.1:{port}", session)
+                await c.get_manifest("x", "latest")
+        with pytest.raises(Unavailable, match=f"registry 127.0.0.1:{port} not reachable"):
+            asyncio.run(main())
