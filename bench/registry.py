@@ -129,36 +129,37 @@ def main() -> int:
         def wipe_dist() -> None:
             shutil.rmtree(dist.storage / "docker", ignore_errors=True)
 
-        for rnd in range(1, args.rounds + 1):
-            print(f"round {rnd}", flush=True)
-            # --- clients against one distribution registry -----------------------
+        def push_docker(rnd: int) -> None:
             wipe_dist()
             record("push docker -> distribution", timed(lambda: docker("push", dimg)))
+
+        def push_dockyard(rnd: int) -> None:
             wipe_dist()
             record("push dockyard -> distribution", timed(lambda: sh(
                 dockyard_cmd("push", "-q", yimg), env=dockyard_env(seed_root))))
-            # both images are in the registry now: pull them back
-            docker("push", dimg)
+
+        def pull_docker(rnd: int) -> None:
             docker("rmi", dimg, "bench/big:src")
             record("pull docker <- distribution", timed(lambda: docker("pull", dimg)))
             docker("tag", dimg, "bench/big:src")
+
+        def pull_dockyard(rnd: int) -> None:
             fresh = work / f"dy-pull-{rnd}"
-            record("pull dockyard <- distribution", timed(lambda fresh=fresh: sh(
+            record("pull dockyard <- distribution", timed(lambda: sh(
                 dockyard_cmd("pull", "-q", yimg), env=dockyard_env(fresh))))
             shutil.rmtree(fresh, ignore_errors=True)
 
-            # --- skopeo against the two servers (fresh storage each) --------------
-            for label, start in (("dockyard server", dockyard_registry),
-                                 ("distribution", distribution_registry)):
+        def skopeo_against(label: str, start) -> Callable[[int], None]:
+            def run_it(rnd: int) -> None:
                 d = work / f"skopeo-{label.split()[0]}-{rnd}"
                 d.mkdir()
                 with start(d) as reg:
                     dest = f"docker://{reg.host}/bench/skopeo:v1"
-                    record(f"skopeo push -> {label}", timed(lambda dest=dest: sh(
+                    record(f"skopeo push -> {label}", timed(lambda: sh(
                         ["skopeo", "copy", "--dest-tls-verify=false", f"oci:{layout}:v1",
                          dest])))
                     out = d / "oci-out"
-                    record(f"skopeo pull <- {label}", timed(lambda dest=dest, out=out: sh(
+                    record(f"skopeo pull <- {label}", timed(lambda: sh(
                         ["skopeo", "copy", "--src-tls-verify=false", dest,
                          f"oci:{out}:v1"])))
                     if label == "dockyard server":
@@ -166,13 +167,31 @@ def main() -> int:
                         s = ImageStore(d / "dy-src")
                         seed_store(s, img, name)
                         s.close()
-                        record("push dockyard -> dockyard server", timed(
-                            lambda name=name, d=d: sh(dockyard_cmd("push", "-q", name),
-                                                      env=dockyard_env(d / "dy-src"))))
-                        record("pull dockyard <- dockyard server", timed(
-                            lambda name=name, d=d: sh(dockyard_cmd("pull", "-q", name),
-                                                      env=dockyard_env(d / "dy-dst"))))
+                        record("push dockyard -> dockyard server", timed(lambda: sh(
+                            dockyard_cmd("push", "-q", name), env=dockyard_env(d / "dy-src"))))
+                        record("pull dockyard <- dockyard server", timed(lambda: sh(
+                            dockyard_cmd("pull", "-q", name), env=dockyard_env(d / "dy-dst"))))
                 shutil.rmtree(d, ignore_errors=True)
+            return run_it
+
+        pairs = [
+            (push_docker, push_dockyard),
+            (skopeo_against("dockyard server", dockyard_registry),
+             skopeo_against("distribution", distribution_registry)),
+        ]
+        for rnd in range(1, args.rounds + 1):
+            print(f"round {rnd}", flush=True)
+            # Who goes first alternates between rounds, so drifting machine load
+            # does not always favour the same side.
+            for a, b in pairs:
+                for step in ((a, b) if rnd % 2 else (b, a)):
+                    step(rnd)
+            # both images are in the registry after the push pair: pull them back
+            docker("push", dimg)
+            sh(dockyard_cmd("push", "-q", yimg), env=dockyard_env(seed_root))
+            for step in ((pull_docker, pull_dockyard) if rnd % 2
+                         else (pull_dockyard, pull_docker)):
+                step(rnd)
         docker("rmi", "-f", dimg, "bench/big:src")
 
     med = {k: statistics.median(v) for k, v in results.items()}
