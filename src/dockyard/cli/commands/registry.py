@@ -76,7 +76,7 @@ def cmd_serve(args: argparse.Namespace, ctx: object | None = None) -> int:
         config.max_blob_size = args.max_blob_size
     if args.max_manifest_size:
         config.max_manifest_size = args.max_manifest_size
-    storage = RegistryStorage(args.storage)
+    storage = RegistryStorage(args.storage or os.path.join(_root(ctx), "registry"))
     tls = (args.tls_cert, args.tls_key) if args.tls_cert else None
 
     def ready(addr: str) -> None:
@@ -88,7 +88,8 @@ def cmd_serve(args: argparse.Namespace, ctx: object | None = None) -> int:
 
 def cmd_gc(args: argparse.Namespace, ctx: object | None = None) -> int:
     from dockyard.registry.gc import collect
-    report = collect(args.storage, grace=args.grace, dry_run=args.dry_run)
+    report = collect(args.storage or os.path.join(_root(ctx), "registry"), grace=args.grace,
+                     dry_run=args.dry_run)
     verb = "would remove" if args.dry_run else "removed"
     print(f"{verb} {len(report.removed)} blobs ({report.freed} bytes), "
           f"{report.uploads_removed} stale uploads; kept {report.kept} blobs")
@@ -149,7 +150,7 @@ def _add_registry(subparsers: argparse._SubParsersAction) -> None:
     sub = p.add_subparsers(dest="registry_command", required=True)
     q = sub.add_parser("serve", help="serve the OCI distribution API")
     q.add_argument("--listen", default="0.0.0.0:5000", help="HOST:PORT (port 0: any)")
-    q.add_argument("--storage", default="/var/lib/dockyard/registry")
+    q.add_argument("--storage", help="storage directory (default: DATA_ROOT/registry)")
     q.add_argument("--htpasswd", help="bcrypt htpasswd file (htpasswd -B)")
     q.add_argument("--auth", choices=("basic", "token"), default="basic",
                    help="with --htpasswd: Basic on every request, or Bearer tokens from /token")
@@ -160,7 +161,7 @@ def _add_registry(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--max-manifest-size", type=int, default=0)
     q.set_defaults(func=cmd_serve)
     q = sub.add_parser("gc", help="remove blobs no manifest references")
-    q.add_argument("--storage", default="/var/lib/dockyard/registry")
+    q.add_argument("--storage", help="storage directory (default: DATA_ROOT/registry)")
     q.add_argument("--grace", type=float, default=3600.0,
                    help="keep blobs and uploads younger than this many seconds")
     q.add_argument("--dry-run", action="store_true")
