@@ -99,6 +99,8 @@ class TarSource:
         try:
             self._resolve(name)
             return True
+        except UnsafeContent:
+            raise
         except (NotFound, InvalidArgument):
             return False
 
@@ -145,6 +147,8 @@ class DirSource:
         try:
             self._path(name)
             return True
+        except UnsafeContent:
+            raise
         except (NotFound, InvalidArgument):
             return False
 

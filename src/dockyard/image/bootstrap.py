@@ -107,6 +107,12 @@ def bootstrap_debian(store: ImageStore, suite: str = "bookworm", tag: str | None
                                f"{out.stderr.strip()[-2000:]}")
         # debootstrap leaves its own mounts (proc, sys) only on failure paths; be sure.
         _unmount_below(root)
+        # The runtime gives containers their /dev; image layers carry no device nodes.
+        for entry in (root / "dev").iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
         return _record_tree(store, root, tag or f"debian:{suite}",
                             int(_dt.datetime.now(_dt.UTC).timestamp()), ['CMD ["bash"]'],
                             f"debootstrap --variant=minbase {suite}", before_record)

@@ -38,6 +38,7 @@ class CheckReport:
     dead_leases: int = 0
     cleaned_extracts: list[str] = field(default_factory=list)
     cleaned_dirs: int = 0
+    cleaned: bool = True
 
     @property
     def ok(self) -> bool:
@@ -52,7 +53,8 @@ class CheckReport:
         out += [f"BAD config of image {i}" for i in self.bad_configs]
         out += [f"MISSING snapshot of layer {c}" for c in self.missing_snapshots]
         out.append(f"unreferenced blobs (prune frees them): {self.unreferenced_blobs}")
-        out.append(f"cleaned: {self.cleaned_ingest} ingest entries, {self.dead_leases} dead "
+        verb = "cleaned" if self.cleaned else "to clean"
+        out.append(f"{verb}: {self.cleaned_ingest} ingest entries, {self.dead_leases} dead "
                    f"leases, {len(self.cleaned_extracts)} abandoned extract snapshots, "
                    f"{self.cleaned_dirs} orphan snapshot directories")
         out.append("no damage found" if self.ok else "DAMAGE FOUND")
@@ -62,7 +64,7 @@ class CheckReport:
 def check(service, clean: bool = True, rehash: bool = True) -> CheckReport:
     """Check (and by default clean) the store of an ImageService."""
     store = service.store
-    report = CheckReport()
+    report = CheckReport(cleaned=clean)
     snap = service.snapshotter if store.snapshots_root.exists() else None
     with store.exclusive():
         if clean:
@@ -71,6 +73,13 @@ def check(service, clean: bool = True, rehash: bool = True) -> CheckReport:
             if snap is not None:
                 report.cleaned_extracts = _clean_extracts(store, snap)
                 report.cleaned_dirs = snap.cleanup()
+        else:  # count what a cleaning run would remove
+            report.cleaned_ingest = len(list(store.content.ingest_dir.iterdir()))
+            if snap is not None:
+                leased = {n for k, n in store.leased() if k == "snapshot"}
+                report.cleaned_extracts = [s.name for s in snap.walk()
+                                           if s.name.startswith(EXTRACT_PREFIX)
+                                           and s.name not in leased]
         present: set[Digest] = set()
         for info in store.content.list():
             present.add(info.digest)

@@ -27,7 +27,7 @@ from dockyard.image import mediatypes as mt
 from dockyard.image import reference as refs
 from dockyard.image.digest import Digest
 from dockyard.image.layerdigest import ingest_layer
-from dockyard.image.store import BlobRef, ImageRecord, ImageStore, NewImage
+from dockyard.image.store import BlobRef, ImageRecord, ImageStore, Lease, NewImage
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,9 @@ class LayerSpec:
     diff_id: Digest
 
 
-# Runs after every blob is stored and before the image is recorded (unpack).
-BeforeRecord = Callable[[NewImage, Sequence[LayerSpec]], None]
+# Runs after every blob is stored and before the image is recorded (unpack), with
+# the lease of the job, so what it creates is protected from GC as it goes.
+BeforeRecord = Callable[[NewImage, Sequence[LayerSpec], Lease], None]
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def import_stream(store: ImageStore, stream: BinaryIO, opts: ImportOptions,
         return store.get(rec.id)
 
 
-def record_single_layer(store: ImageStore, lease, config: mf.ImageConfig, blob: Digest,
+def record_single_layer(store: ImageStore, lease: Lease, config: mf.ImageConfig, blob: Digest,
                         blob_size: int, media_type: str, uncompressed: int,
                         before_record: BeforeRecord | None) -> ImageRecord:
     """Store config + manifest for one stored layer blob and record the image."""
@@ -100,7 +101,7 @@ def record_single_layer(store: ImageStore, lease, config: mf.ImageConfig, blob: 
                     BlobRef(blob, "layer")),
                    str(config.platform), config.created, uncompressed)
     if before_record is not None:
-        before_record(new, [LayerSpec(blob, media_type, config.diff_ids[0])])
+        before_record(new, [LayerSpec(blob, media_type, config.diff_ids[0])], lease)
     return store.add_image(new)
 
 

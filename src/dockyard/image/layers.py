@@ -37,7 +37,7 @@ from typing import BinaryIO
 from dockyard.errors import DigestMismatch, UnsafeContent
 from dockyard.image.digest import Digest
 from dockyard.image.safetar import SafeTree, TarOptions, extract_tar
-from dockyard.image.tario import TarEntry
+from dockyard.image.tario import Source, TarEntry, TarLimits
 
 OPAQUE_MARKER = ".wh..wh..opq"
 WHITEOUT_PREFIX = ".wh."
@@ -183,6 +183,32 @@ def apply_layer(stream: BinaryIO, target: str | os.PathLike[str], *,
         seconds=time.monotonic() - t0, skipped=tuple(stats.skipped))
 
 
+def diff_id_of(stream: BinaryIO, limits: TarLimits | None = None) -> Digest:
+    """The diff_id of a layer blob without applying it (``load`` of compressed layers)."""
+    source = Source(stream, limits or TarLimits(), hash_raw=False)
+    source.drain()
+    return Digest.parse(source.diff_id)
+
+
+_MEDIA_COMPRESSION = {"gzip": "gzip", "zstd": "zstd", "tar": "none"}
+
+
+def compression_for_media_type(media_type: str) -> str | None:
+    """"gzip", "zstd" or "none" for an OCI/Docker layer media type; None if unknown.
+
+    apply_layer detects compression from the bytes anyway; this is for callers that
+    want to check a manifest's claim or pick a Content-Type.
+    """
+    if media_type in ("application/vnd.docker.image.rootfs.diff.tar.gzip",
+                      "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"):
+        return "gzip"
+    tail = media_type.rsplit(".", 1)[-1].split("+")[-1]
+    if media_type.startswith("application/vnd.oci.image.layer.") or \
+            media_type.startswith("application/vnd.docker.image.rootfs."):
+        return _MEDIA_COMPRESSION.get(tail)
+    return None
+
+
 def chain_id(diff_ids: Sequence[Digest]) -> Digest:
     """The ChainID of a stack of layers, bottom first (OCI image-spec)."""
     if not diff_ids:
@@ -204,5 +230,5 @@ def chain_ids(diff_ids: Sequence[Digest]) -> list[Digest]:
 
 __all__ = [
     "OPAQUE_MARKER", "FlatWhiteouts", "LayerStats", "OverlayWhiteouts", "Whiteouts",
-    "apply_layer", "chain_id", "chain_ids",
+    "apply_layer", "chain_id", "chain_ids", "compression_for_media_type", "diff_id_of",
 ]

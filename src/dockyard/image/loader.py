@@ -68,6 +68,13 @@ def load_path(store: ImageStore, path: str | os.PathLike[str],
     if p.is_dir():
         src: Source = DirSource(p)
     elif p.exists():
+        with open(p, "rb") as f:
+            compression = mt.sniff_compression(f.read(8))
+        if compression != "none":
+            # Random access into a compressed tar re-inflates from the start on
+            # every backward seek: inflate it once into the ingest area instead.
+            with open(p, "rb") as f:
+                return _load_compressed(store, f, compression, before_record, platform)
         src = TarSource(p)
     else:
         raise NotFound(f"open {path}: no such file or directory")
@@ -75,6 +82,29 @@ def load_path(store: ImageStore, path: str | os.PathLike[str],
         return _load(store, src, before_record, platform)
     finally:
         src.close()
+
+
+def _load_compressed(store: ImageStore, raw: BinaryIO, compression: str,
+                     before_record: BeforeRecord | None,
+                     platform: mf.Platform | None) -> LoadResult:
+    spool_dir = tempfile.mkdtemp(prefix="load-", dir=store.content.ingest_dir)
+    try:
+        spool = Path(spool_dir) / "archive.tar"
+        with open(spool, "wb") as out:
+            if compression == "gzip":
+                import gzip
+
+                with gzip.GzipFile(fileobj=raw) as g:
+                    shutil.copyfileobj(g, out, 1 << 20)
+            else:
+                import zstandard
+
+                zstandard.ZstdDecompressor().copy_stream(raw, out)
+        return load_path(store, spool, before_record, platform)
+    except (OSError, EOFError) as e:
+        raise InvalidArgument(f"archive is not valid {compression}: {e}") from None
+    finally:
+        shutil.rmtree(spool_dir, ignore_errors=True)
 
 
 def load_stream(store: ImageStore, stream: BinaryIO,
@@ -106,7 +136,7 @@ def _load(store: ImageStore, src: Source, before_record: BeforeRecord | None,
         for image, names, specs in found:
             names = names + [t for t in docker_tags.get(image.id, []) if t not in names]
             if before_record is not None:
-                before_record(image, specs)
+                before_record(image, specs, lease)
             rec = store.add_image(image)
             replaced = []
             for name in names:

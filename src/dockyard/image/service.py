@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -26,7 +27,7 @@ from dockyard.image import manifest as mf
 from dockyard.image import reference as refs
 from dockyard.image.digest import Digest
 from dockyard.image.importer import ImportOptions, LayerSpec
-from dockyard.image.store import ImageRecord, ImageStore, NewImage
+from dockyard.image.store import ImageRecord, ImageStore, Lease, NewImage
 
 DEFAULT_ROOT = "/var/lib/dockyard"
 
@@ -119,11 +120,11 @@ class ImageService:
             self._snapshotter = default_snapshotter(self.store.snapshots_root)
         return self._snapshotter
 
-    def _unpack(self, new: NewImage, specs: Sequence[LayerSpec]) -> None:
+    def _unpack(self, new: NewImage, specs: Sequence[LayerSpec], lease: Lease) -> None:
         from dockyard.image.unpack import unpack_layers
 
         if specs:
-            unpack_layers(self.store, self.snapshotter, specs)
+            unpack_layers(self.store, self.snapshotter, specs, lease)
 
     # --- bringing images in -------------------------------------------------------
 
@@ -156,6 +157,34 @@ class ImageService:
         from dockyard.image.unpack import ensure_unpacked
 
         return ensure_unpacked(self.store, self.snapshotter, rec)
+
+    @contextmanager
+    def mounted_view(self, name: str) -> Iterator[Path]:
+        """Mount a read-only view of an image's root filesystem in a temp dir.
+
+        For checks and exports; the mount, the view snapshot and the directory
+        are removed on exit, errors included."""
+        import tempfile
+        import uuid
+
+        from dockyard.image.mount import mount_all, unmount
+
+        rec = self.store.resolve(name)
+        top = self.after_pull(rec)
+        key = f"view-{uuid.uuid4().hex[:16]}"
+        with self.store.lease() as lease:
+            lease.add_snapshot(key)
+            mounts = self.snapshotter.view(key, top)
+            target = Path(tempfile.mkdtemp(prefix="view-"))
+            try:
+                mount_all(mounts, target)
+                try:
+                    yield target
+                finally:
+                    unmount(target, mounts)
+            finally:
+                self.snapshotter.remove(key)
+                target.rmdir()
 
     def save(self, names: Sequence[str], out: BinaryIO) -> None:
         from dockyard.image import archive
@@ -233,25 +262,29 @@ class ImageService:
 
     def remove(self, name: str, force: bool = False, prune_layers: bool = True
                ) -> list[RemoveEvent]:
+        """``rmi``: by name, remove that name (and, for a tag, the digest references
+        of its repository no other tag keeps); delete the image once no name is left.
+        By id: delete the image with all its names (``force`` needed when they span
+        several repositories). Children and containers in use always refuse."""
         rec = self.store.resolve(name)
         events: list[RemoveEvent] = []
         by_name = _names_reference(name, rec)
-        if by_name is not None and (len(rec.repo_tags) + len(rec.repo_digests) > 1) \
-                and not force:
-            ref = refs.parse(name)
-            self.store.untag(ref if ref.digest is not None else ref.with_default_tag())
-            events.append(RemoveEvent("Untagged", by_name))
-            return events
-        repos = {t.rsplit(":", 1)[0] for t in rec.repo_tags}
-        if by_name is None and len(repos) > 1 and not force:
-            raise Conflict(f"conflict: unable to delete {rec.short_id} (must be forced) - "
-                           "image is referenced in multiple repositories")
-        if self.store.children(rec.id) and not force:
+        if by_name is not None:
+            events += self._untag(name, rec)
+            rec = self.store.get(rec.id)
+            if events and (rec.repo_tags or rec.repo_digests):
+                return events  # other names keep the image
+        else:
+            repos = {t.rsplit(":", 1)[0] for t in rec.repo_tags}
+            if len(repos) > 1 and not force:
+                raise Conflict(f"conflict: unable to delete {rec.short_id} (must be forced) "
+                               "- image is referenced in multiple repositories")
+        if self.store.children(rec.id):
             raise Conflict(f"conflict: unable to delete {rec.short_id} (cannot be forced) - "
                            "image has dependent child images")
         users = self._in_use(rec.id)
         if users:
-            raise Conflict(f"conflict: unable to delete {rec.short_id} (must be forced) - "
+            raise Conflict(f"conflict: unable to delete {rec.short_id} (cannot be forced) - "
                            f"image is being used by {users} container(s)")
         for tag in rec.repo_tags:
             events.append(RemoveEvent("Untagged", refs.parse(tag).familiar()))
@@ -262,6 +295,26 @@ class ImageService:
         if prune_layers:
             result = self.collect()
             events += [RemoveEvent("Deleted", str(c)) for c in result.layers]
+        return events
+
+    def _untag(self, name: str, rec: ImageRecord) -> list[RemoveEvent]:
+        ref = refs.parse(name)
+        if ref.digest is not None:
+            self.store.untag(ref)
+            return [RemoveEvent("Untagged", ref.familiar())]
+        ref = ref.with_default_tag()
+        if len(rec.repo_tags) + len(rec.repo_digests) == 1:
+            return []  # its only name: the deletion below reports it
+        self.store.untag(ref)
+        events = [RemoveEvent("Untagged", ref.familiar())]
+        others = [t for t in rec.repo_tags
+                  if t != ref.tagged and refs.parse(t).name == ref.name]
+        if not others:
+            for d in rec.repo_digests:
+                dref = refs.parse(d)
+                if dref.name == ref.name:
+                    self.store.untag(dref)
+                    events.append(RemoveEvent("Untagged", dref.familiar()))
         return events
 
     def prune(self, all_images: bool = False,

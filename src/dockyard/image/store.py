@@ -152,7 +152,8 @@ class ImageRecord:
 
     @property
     def dangling(self) -> bool:
-        return not self.repo_tags
+        """No name at all (Docker counts digest references as names too)."""
+        return not self.repo_tags and not self.repo_digests
 
 
 class Lease:
@@ -435,9 +436,47 @@ class ImageStore:
             if cur.rowcount == 0:
                 raise NotFound(f"No such image: {image_id}")
 
+    def set_size(self, image_id: Digest, size: int) -> None:
+        """Replace an image's size (the unpacked size, once known)."""
+        with self._tx() as db:
+            db.execute("UPDATE images SET size = ? WHERE id = ?", (size, str(image_id)))
+
     def children(self, image_id: Digest) -> list[Digest]:
         return [Digest.parse(r) for (r,) in self._db.execute(
             "SELECT id FROM images WHERE parent = ?", (str(image_id),))]
+
+    def record_pull(self, ref: refs.Reference, manifest_digest: Digest,
+                    repo_digest: Digest | None = None,
+                    index_digest: Digest | None = None) -> ImageRecord:
+        """Record an image whose manifest, config and layers are already in the
+        content store (the registry client wrote and verified them).
+
+        ``ref``'s tag (if any) is pointed at the image; ``repo_digest`` (default:
+        ``ref``'s digest, else the manifest digest) is recorded as ``name@digest``.
+        Layers are unpacked later, on first use (unpack.ensure_unpacked), which
+        also replaces the compressed size recorded here with the unpacked one."""
+        from dockyard.image import manifest as mf
+
+        man = mf.parse(self.content.read_bytes(manifest_digest))
+        if not isinstance(man, mf.Manifest):
+            raise InvalidArgument(f"{manifest_digest} is an index: pass the platform's "
+                                  "manifest digest and the index as repo_digest")
+        config = mf.parse_config(self.content.read_bytes(man.config.digest))
+        if len(config.diff_ids) != len(man.layers):
+            raise InvalidArgument(f"manifest {manifest_digest}: {len(man.layers)} layers, "
+                                  f"config lists {len(config.diff_ids)} diff_ids")
+        blobs = [BlobRef(manifest_digest, "manifest"), BlobRef(man.config.digest, "config")]
+        blobs += [BlobRef(d.digest, "layer") for d in man.layers]
+        if index_digest is not None:
+            blobs.append(BlobRef(index_digest, "index"))
+        rec = self.add_image(NewImage(
+            man.config.digest, manifest_digest, man.media_type, mf.chain_ids(config.diff_ids),
+            tuple(dict.fromkeys(blobs)), str(config.platform), config.created,
+            sum(d.size for d in man.layers), index_digest))
+        if ref.tag is not None:
+            self.tag(ref.repository().with_tag(ref.tag), rec.id)
+        self.add_repo_digest(ref, repo_digest or ref.digest or manifest_digest, rec.id)
+        return self.get(rec.id)
 
     # --- layers --------------------------------------------------------------------
 

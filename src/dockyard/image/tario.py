@@ -111,9 +111,9 @@ class Source:
         if data:
             self.size += len(data)
             if self.size > self._limit:
+                bomb = f" ({self.compression} bomb?)" if self.compression != "none" else ""
                 raise UnsafeContent(
-                    f"archive expands beyond the {self._limit}-byte limit "
-                    f"({self.compression} bomb?)")
+                    f"archive expands beyond the {self._limit}-byte limit{bomb}")
             self._hash.update(data)
         return data
 
@@ -445,7 +445,7 @@ class TarReader:
             if pax:
                 self._apply_pax(entry, pax)
                 pax = {}
-            if entry.type == REG and entry.name.endswith("/"):
+            if tflag == "\0" and entry.name.endswith("/"):
                 entry.type = DIR  # v7 archives mark directories by a trailing slash
             if entry.type in (REG, "7"):
                 if entry.size > lim.max_file_size:
@@ -453,7 +453,7 @@ class TarReader:
                         f"entry {entry.name!r}: {entry.size}-byte file exceeds the "
                         f"{lim.max_file_size}-byte limit")
             elif entry.type in (HARDLINK, SYMLINK, CHAR, BLOCKDEV, DIR, FIFO):
-                entry.size = 0 if entry.type != HARDLINK else entry.size
+                entry.size = 0  # header-only types carry no data (as Go's reader treats them)
             if len(entry.name.encode("utf-8", "surrogateescape")) > lim.max_path_length:
                 raise UnsafeContent(
                     f"entry {entry.name[:80]!r}...: path longer than {lim.max_path_length}")

@@ -33,7 +33,12 @@ def snapshot_name(chain: Digest) -> str:
 def unpack_layers(store: ImageStore, snapshotter, layers: Sequence[LayerSpec],
                   lease: Lease | None = None) -> list[LayerRecord]:
     """Make sure every chain of ``layers`` is a committed snapshot; returns the rows."""
+    from dockyard.image.safetar import TarOptions
     from dockyard.image.snapshots import apply_to_snapshot
+
+    # Image layers keep setuid/setgid bits, as docker does (su, passwd, ping...).
+    # Device nodes stay skipped: containers get /dev from the runtime.
+    options = TarOptions(keep_setuid=True)
 
     chains = mf.chain_ids([layer.diff_id for layer in layers])
     out: list[LayerRecord] = []
@@ -56,7 +61,7 @@ def unpack_layers(store: ImageStore, snapshotter, layers: Sequence[LayerSpec],
                                 {"dockyard.chain": str(chain)})
             try:
                 with store.content.open(spec.blob) as f:
-                    stats = apply_to_snapshot(snapshotter, key, f,
+                    stats = apply_to_snapshot(snapshotter, key, f, options=options,
                                               expected_diff_id=spec.diff_id)
                 size = stats.size
                 try:
@@ -97,6 +102,9 @@ def ensure_unpacked(store: ImageStore, snapshotter, rec: ImageRecord) -> str | N
         return None
     with store.lease() as lease:
         rows = unpack_layers(store, snapshotter, specs, lease)
+    unpacked = sum(r.size for r in rows)
+    if all(r.size for r in rows) and unpacked != rec.size:
+        store.set_size(rec.id, unpacked)  # a pull recorded compressed sizes
     return rows[-1].snapshot
 
 

@@ -127,3 +127,70 @@ def test_reopen_keeps_records(tmp_path):
     s2 = ImageStore(tmp_path / "r")
     assert s2.resolve("keep").id == rec.id
     s2.close()
+
+
+def _pulled(store: ImageStore):
+    """Put what a registry pull would have written: layer, config, manifest."""
+    import json
+
+    layer = store.content.put_bytes(b"layer bytes")
+    cfg = json.dumps({"architecture": "amd64", "os": "linux",
+                      "rootfs": {"type": "layers", "diff_ids": [str(layer.digest)]}}).encode()
+    cfg_info = store.content.put_bytes(cfg)
+    man = json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+                   "digest": str(cfg_info.digest), "size": len(cfg)},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "digest": str(layer.digest), "size": layer.size}]}).encode()
+    return store.content.put_bytes(man).digest, cfg_info.digest, layer.digest
+
+
+def test_record_pull_names_tag_and_digest(store):
+    man, cfg, layer = _pulled(store)
+    rec = store.record_pull(refs.parse("localhost:5000/team/app:v1"), man)
+    assert rec.id == cfg
+    assert rec.repo_tags == ("localhost:5000/team/app:v1",)
+    assert rec.repo_digests == (f"localhost:5000/team/app@{man}",)
+    assert rec.manifest_media_type == "application/vnd.docker.distribution.manifest.v2+json"
+    assert {b.digest for b in rec.blobs} == {man, cfg, layer}
+    assert store.resolve(f"localhost:5000/team/app@{man}").id == cfg
+    # By digest only: no tag, still not dangling.
+    other = ImageStore(store.root)
+    rec2 = other.record_pull(refs.parse(f"x/y@{man}"), man)
+    assert not rec2.dangling and "docker.io/x/y:latest" not in rec2.repo_tags
+    other.close()
+
+
+def test_record_pull_refuses_an_index_and_missing_blobs(store):
+    import json
+
+    idx = store.content.put_bytes(json.dumps(
+        {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+         "manifests": []}).encode()).digest
+    with pytest.raises(InvalidArgument, match="index"):
+        store.record_pull(refs.parse("a:1"), idx)
+    man, _cfg, layer = _pulled(store)
+    store.content.delete(layer)
+    with pytest.raises(NotFound, match="missing"):
+        store.record_pull(refs.parse("a:1"), man)
+    assert store.list() == []
+
+
+def test_rmi_of_the_last_tag_also_drops_that_repos_digests(tmp_path):
+    from dockyard.image.service import ImageService
+
+    svc = ImageService(tmp_path / "svc")
+    try:
+        man, cfg, _layer = _pulled(svc.store)
+        svc.store.record_pull(refs.parse("busybox:1"), man)
+        svc.store.tag(refs.parse("other:2"), cfg)
+        events = [(e.kind, e.value) for e in svc.remove("busybox:1")]
+        assert events == [("Untagged", "busybox:1"), ("Untagged", f"busybox@{man}")]
+        assert svc.store.get(cfg).repo_tags == ("docker.io/library/other:2",)
+        events = [(e.kind, e.value) for e in svc.remove("other:2")]
+        assert events[0] == ("Untagged", "other:2")
+        assert ("Deleted", str(cfg)) in events
+        assert not svc.store.exists(cfg)
+    finally:
+        svc.close()

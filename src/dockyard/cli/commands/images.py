@@ -235,7 +235,8 @@ def _add_rm(sub, name: str) -> None:
     p = sub.add_parser(name, help="Remove one or more images")
     p.add_argument("names", nargs="+", metavar="IMAGE")
     p.add_argument("-f", "--force", action="store_true", help="Force removal of the image")
-    p.add_argument("--no-prune", action="store_true", help="Do not delete untagged parents")
+    p.add_argument("--no-prune", action="store_true",
+                   help="Do not free the image's layers now (the next prune does)")
     p.set_defaults(func=cmd_rmi)
 
 
@@ -247,7 +248,7 @@ def cmd_rmi(args, ctx) -> int:
     try:
         for name in args.names:
             try:
-                for ev in svc.remove(name, force=args.force):
+                for ev in svc.remove(name, force=args.force, prune_layers=not args.no_prune):
                     print(f"{ev.kind}: {ev.value}")
             except DockyardError as e:
                 print(f"Error response from daemon: {e.message}", file=sys.stderr)
