@@ -3,15 +3,21 @@ against its CA and copies over HTTPS; without the CA it refuses."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import subprocess
+import urllib.error
+import urllib.request
 from pathlib import Path
+
+import pytest
 
 from tests.interop.registry.peers import dockyard_registry, run
 from tests.unit.registry.images import busybox_tar, make_image, write_oci_layout
 
 
 def _self_signed(d: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 (openssl: Debian package ``openssl``)."""
     cert, key = d / "cert.pem", d / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
                     "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
@@ -34,6 +40,6 @@ def test_tls_serving_with_verified_certificate(tmp_path: Path):
         info = json.loads(run(["skopeo", "inspect", "--cert-dir", str(certs),
                                f"docker://{reg.host}/tls/bb:v1"]).stdout)
         assert info["Digest"] == img.digest
-        plain = run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
-                     f"http://{reg.host}/v2/"], check=False)
-        assert plain.stdout != "200"      # no plain HTTP on a TLS port
+        # No plain HTTP on a TLS port.
+        with pytest.raises((urllib.error.URLError, ConnectionError, http.client.HTTPException)):
+            urllib.request.urlopen(f"http://{reg.host}/v2/", timeout=10).close()
