@@ -157,3 +157,17 @@ def test_docker_io_pulls_go_to_a_configured_mirror(tmp_path: Path):
             assert pusher._candidates == ["https://registry-1.docker.io"]
     with_registry(tmp_path, go)
     assert dst.resolve("busybox").manifest_digest == Digest.parse(IMG.digest)
+
+
+@pytest.mark.parametrize("chunk", [0, 4])
+@pytest.mark.parametrize("data", [b"", b"abc", b"0123456789"])
+def test_upload_sizes_monolithic_and_chunked(tmp_path: Path, chunk: int, data: bytes):
+    import io
+
+    async def go(client, host):
+        c = client()
+        digest = Digest.parse(sha(data))
+        loc = await c.start_upload("sizes")
+        await c.upload("sizes", loc, digest, len(data), lambda: io.BytesIO(data), chunk)
+        assert await c.blob_exists("sizes", digest)
+    with_registry(tmp_path, go)
