@@ -239,3 +239,31 @@ def test_gzip_layers_are_saved_as_is_and_peers_read_them(dockerd, root, tmp_path
         assert got["RootFS"]["Layers"] == diff_ids
     finally:
         dockerd.cli("rmi", "-f", "dytest/gz:1", check=False)
+
+
+def test_pipes_both_ways(dockerd, docker_busybox_image, root, tmp_path):
+    """``docker save | dockyard load`` and ``dockyard save | docker load``."""
+    from tests.support.dockerd import DOCKER_CLI
+
+    save = subprocess.Popen([DOCKER_CLI, "-H", dockerd.host, "save", docker_busybox_image],
+                            stdout=subprocess.PIPE, env=dockerd.env)
+    load = subprocess.run([sys.executable, "-m", "dockyard.cli.main", "--data-root",
+                           str(root), "load"], stdin=save.stdout, capture_output=True,
+                          text=True, timeout=300)
+    save.stdout.close()
+    assert save.wait(timeout=60) == 0
+    assert load.returncode == 0, load.stderr
+    assert f"Loaded image: {docker_busybox_image}" in load.stdout
+    dockyard(root, "tag", docker_busybox_image, "dytest-piped:1")
+    ours = subprocess.Popen([sys.executable, "-m", "dockyard.cli.main", "--data-root",
+                             str(root), "save", "dytest-piped:1"], stdout=subprocess.PIPE)
+    theirs = subprocess.run([DOCKER_CLI, "-H", dockerd.host, "load"], stdin=ours.stdout,
+                            capture_output=True, text=True, timeout=300, env=dockerd.env)
+    ours.stdout.close()
+    assert ours.wait(timeout=60) == 0
+    try:
+        assert theirs.returncode == 0, theirs.stderr
+        ran = dockerd.cli("run", "--rm", "--network", "none", "dytest-piped:1", "echo", "ok")
+        assert ran.stdout.strip() == "ok"
+    finally:
+        dockerd.cli("rmi", "-f", "dytest-piped:1", check=False)
