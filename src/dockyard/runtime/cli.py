@@ -86,11 +86,10 @@ def cmd_start(g: Globals, a: Namespace) -> int:
 
 
 def cmd_state(g: Globals, a: Namespace) -> int:
-    import json
-
     from dockyard.runtime.container.state import state
+    from dockyard.runtime.fastjson import dumps_indented
 
-    print(json.dumps(state(g.store(), a.id), indent=2))
+    print(dumps_indented(state(g.store(), a.id)))
     return 0
 
 
@@ -116,9 +115,9 @@ def cmd_list(g: Globals, a: Namespace) -> int:
     if a.quiet:
         sys.stdout.write("".join(s["id"] + "\n" for s in states))
     elif a.format == "json":
-        import json
+        from dockyard.runtime.fastjson import dumps
 
-        print(json.dumps(states))
+        print(dumps(states))
     else:
         sys.stdout.write(format_table(states))
     return 0
@@ -129,9 +128,9 @@ def cmd_ps(g: Globals, a: Namespace) -> int:
 
     found = pids(g.store(), a.id)
     if a.format == "json":
-        import json
+        from dockyard.runtime.fastjson import dumps
 
-        print(json.dumps(found))
+        print(dumps(found))
     else:
         sys.stdout.write(table(found, a.ps_args))
     return 0

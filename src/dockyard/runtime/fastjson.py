@@ -61,3 +61,22 @@ def loads(text: str | bytes) -> object:
 
 def dumps(obj: object) -> str:
     return "".join(_encode(obj, 0))
+
+
+def dumps_indented(obj: object, indent: int = 2, _level: int = 0) -> str:
+    """``json.dumps(obj, indent=indent)``'s exact output, without importing json
+    (``state`` is called for every container event by shims and tests)."""
+    pad = " " * (indent * (_level + 1))
+    end = " " * (indent * _level)
+    if isinstance(obj, dict):
+        if not obj:
+            return "{}"
+        items = (f"{pad}{dumps(str(k))}: {dumps_indented(v, indent, _level + 1)}"
+                 for k, v in obj.items())
+        return "{\n" + ",\n".join(items) + "\n" + end + "}"
+    if isinstance(obj, (list, tuple)):
+        if not obj:
+            return "[]"
+        items = (pad + dumps_indented(v, indent, _level + 1) for v in obj)
+        return "[\n" + ",\n".join(items) + "\n" + end + "]"
+    return dumps(obj)

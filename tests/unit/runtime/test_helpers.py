@@ -116,3 +116,11 @@ def test_fastjson_errors_are_value_errors(bad):
 
     with pytest.raises(ValueError):
         fastjson.loads(bad)
+
+
+def test_fastjson_indented_matches_json():
+    from dockyard.runtime import fastjson
+
+    doc = {"ociVersion": "1.2.0", "id": "x", "pid": 3, "annotations": {"a": "é"},
+           "list": [1, {"k": []}, {}], "none": None, "ok": True}
+    assert fastjson.dumps_indented(doc) == json.dumps(doc, indent=2)
