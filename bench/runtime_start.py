@@ -1,0 +1,244 @@
+"""Start latency: ``dockyard-runtime`` against ``runc`` on one busybox bundle.
+
+Both runtimes get the same bundle (``runc spec`` defaults, ``terminal: false``,
+``args: ["true"]``), each with its own state root, and are timed alternately in one
+run (ABBA order) so both see the same machine: whole-process wall time of
+
+* ``run --bundle B ID`` (create + start + wait + delete in one command), and
+* ``create`` + ``start`` + ``delete --force`` as three commands (each timed too).
+
+The interpreter's bare start-up (``python -c pass``, ``python -S -c pass``) is
+printed beside them: it is the floor a Python runtime cannot go under, so it says
+how much of dockyard's time is ours. Prints a Markdown block for bench/RESULTS.md.
+
+    /opt/dockyard/venv/bin/python bench/runtime_start.py [-n 30] [--dockyard 'CMD']
+    /opt/dockyard/venv/bin/python bench/runtime_start.py --importtime   # what imports cost
+
+Run as root. Leaves nothing behind: every container is deleted, the bundle and
+state roots are removed, and leftover cgroups named after this run are reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Runtime:
+    name: str
+    argv: list[str]
+    root: Path
+    env: dict[str, str]
+    samples: dict[str, list[float]] = field(default_factory=dict)
+
+    def cmd(self, *args: str) -> list[str]:
+        return [*self.argv, "--root", str(self.root), *args]
+
+    def timed(self, phase: str, *args: str, check: bool = True) -> float:
+        # stderr goes to a file, not a pipe: a created container's init keeps the
+        # runtime's stdio open, so reading a pipe to EOF would wait for the container.
+        with tempfile.TemporaryFile() as err:
+            t0 = time.perf_counter()
+            p = subprocess.run(self.cmd(*args), env=self.env, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=err)
+            dt = time.perf_counter() - t0
+            if check and p.returncode != 0:
+                err.seek(0)
+                raise SystemExit(f"{self.name} {' '.join(args)} failed ({p.returncode}): "
+                                 f"{err.read().decode(errors='replace').strip()}")
+        self.samples.setdefault(phase, []).append(dt)
+        return dt
+
+
+def default_dockyard() -> tuple[list[str], dict[str, str]]:
+    """The installed ``dockyard-runtime`` script, else this tree's code via -m."""
+    env = dict(os.environ)
+    found = shutil.which("dockyard-runtime")
+    if found:
+        return [found], env
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"),
+                                                      env.get("PYTHONPATH")]))
+    return [sys.executable, "-m", "dockyard.runtime.cli"], env
+
+
+def make_bundle(where: Path) -> Path:
+    sys.path.insert(0, str(REPO))
+    from tests.support.busybox import find_static_busybox, make_rootfs
+
+    busybox = find_static_busybox()
+    if busybox is None:
+        raise SystemExit("static busybox not found: apt-get install busybox-static")
+    bundle = where / "bundle"
+    make_rootfs(bundle / "rootfs", busybox)
+    subprocess.run(["runc", "spec"], cwd=bundle, check=True)
+    config = json.loads((bundle / "config.json").read_text())
+    config["process"]["terminal"] = False
+    config["process"]["args"] = ["true"]
+    (bundle / "config.json").write_text(json.dumps(config, indent=1))
+    return bundle
+
+
+def one_round(rt: Runtime, bundle: Path, cid: str) -> None:
+    rt.timed("run", "run", "--bundle", str(bundle), cid)
+    cid2 = cid + "c"
+    t = rt.timed("create", "create", "--bundle", str(bundle), cid2)
+    t += rt.timed("start", "start", cid2)
+    t += rt.timed("delete", "delete", "--force", cid2)
+    rt.samples.setdefault("create+start+delete", []).append(t)
+
+
+def interpreter_floor(n: int) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {}
+    for label, argv in (("python -c pass", [sys.executable, "-c", "pass"]),
+                        ("python -S -c pass", [sys.executable, "-S", "-c", "pass"])):
+        for _ in range(n):
+            t0 = time.perf_counter()
+            subprocess.run(argv, check=True)
+            out.setdefault(label, []).append(time.perf_counter() - t0)
+    return out
+
+
+def ms(x: float) -> str:
+    return f"{x * 1000:.1f}"
+
+
+def summary_rows(runc: Runtime, dy: Runtime) -> list[str]:
+    rows = ["| phase | runc median (mean) ms | dockyard median (mean) ms | ratio median | "
+            "ratio mean |", "|---|---|---|---|---|"]
+    for phase in ("run", "create+start+delete", "create", "start", "delete"):
+        a, b = runc.samples[phase], dy.samples[phase]
+        ma, mb = statistics.median(a), statistics.median(b)
+        ea, eb = statistics.fmean(a), statistics.fmean(b)
+        rows.append(f"| {phase} | {ms(ma)} ({ms(ea)}) | {ms(mb)} ({ms(eb)}) | "
+                    f"{mb / ma:.2f}x | {eb / ea:.2f}x |")
+    return rows
+
+
+def machine() -> str:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    runc_v = subprocess.run(["runc", "--version"], capture_output=True, text=True)
+    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip() or "?"
+    return (f"{platform.node()}: {os.cpu_count()} cpu ({cpu}), kernel {platform.release()}, "
+            f"Python {platform.python_version()}, "
+            f"{runc_v.stdout.splitlines()[0] if runc_v.returncode == 0 else 'runc ?'}, "
+            f"dockyard {commit}")
+
+
+def importtime(dy: Runtime, top: int) -> None:
+    """Print the costliest imports of one `dockyard-runtime state` call (-X importtime)."""
+    argv = dy.argv
+    if Path(argv[0]).name.startswith("python"):
+        argv = [argv[0], "-X", "importtime", *argv[1:]]
+    else:
+        raise SystemExit("--importtime needs the dockyard command to start with python")
+    p = subprocess.run([*argv, "--root", str(dy.root), "state", "no-such-container"],
+                       env=dy.env, capture_output=True, text=True)
+    rows = []
+    for line in p.stderr.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        _, self_us, cum_us, name = (x.strip() for x in line[len("import time:"):].split("|"))
+        rows.append((int(cum_us), int(self_us), name))
+    total = sum(r[1] for r in rows)
+    print(f"imports of `dockyard-runtime state`: {len(rows)} modules, "
+          f"{total / 1000:.1f} ms self time in total; top {top} by cumulative time:")
+    for cum, own, name in sorted(rows, reverse=True)[:top]:
+        print(f"  {cum / 1000:7.1f} ms cumulative {own / 1000:6.1f} ms self  {name}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("-n", type=int, default=30, help="iterations per runtime (default 30)")
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--dockyard", help="command for dockyard-runtime (default: installed "
+                    "script, else this tree's code)")
+    ap.add_argument("--runc", default="runc")
+    ap.add_argument("--importtime", action="store_true",
+                    help="only print what dockyard-runtime's imports cost")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("run as root: containers need namespaces, mounts and cgroups")
+
+    dy_argv, dy_env = default_dockyard()
+    if args.dockyard:
+        dy_argv = shlex.split(args.dockyard)
+    token = f"bench{os.getpid()}"
+    work = Path(tempfile.mkdtemp(prefix=f"dockyard-{token}-"))
+    runc = Runtime("runc", shlex.split(args.runc), work / "root-runc", dict(os.environ))
+    dy = Runtime("dockyard", dy_argv, work / "root-dockyard", dy_env)
+    try:
+        if args.importtime:
+            importtime(dy, 25)
+            return
+        bundle = make_bundle(work)
+        for i in range(args.warmup):
+            for rt in (runc, dy):
+                one_round(rt, bundle, f"{token}-{rt.name}-w{i}")
+        for rt in (runc, dy):
+            rt.samples.clear()
+        started = datetime.datetime.now(datetime.UTC)
+        for i in range(args.n):
+            order = (runc, dy) if i % 2 == 0 else (dy, runc)
+            for rt in order:
+                one_round(rt, bundle, f"{token}-{rt.name}-{i}")
+        floor = interpreter_floor(max(5, args.n // 3))
+        print(f"### runtime start latency, {started:%Y-%m-%d %H:%M} UTC\n")
+        print(f"Machine: {machine()}. n={args.n} per runtime, alternating (ABBA), "
+              f"{args.warmup} warm-up rounds. dockyard command: `{shlex.join(dy_argv)}`.\n")
+        print("\n".join(summary_rows(runc, dy)))
+        print()
+        for label, xs in floor.items():
+            print(f"- interpreter floor `{label}`: median {ms(statistics.median(xs))} ms")
+        ratio = statistics.median(dy.samples["run"]) / statistics.median(runc.samples["run"])
+        print(f"- `run` ratio dockyard/runc: **{ratio:.2f}x** (target <= 1.5x)")
+    finally:
+        cleanup(runc, dy, token, work)
+
+
+def cleanup(runc: Runtime, dy: Runtime, token: str, work: Path) -> None:
+    problems = []
+    for rt in (runc, dy):
+        if rt.root.is_dir():
+            for entry in rt.root.iterdir():
+                if entry.is_dir():
+                    problems.append(f"{rt.name} left {entry.name}")
+                    subprocess.run(rt.cmd("delete", "--force", entry.name), env=rt.env,
+                                   capture_output=True)
+    for top, dirs, _ in os.walk("/sys/fs/cgroup"):
+        for d in list(dirs):
+            if token in d:
+                problems.append(f"cgroup left: {os.path.join(top, d)}")
+                dirs.remove(d)
+        if top.count("/") > 6:
+            dirs.clear()
+    shutil.rmtree(work, ignore_errors=True)
+    if problems:
+        print("LEFT BEHIND (a bug in the runtime named): " + "; ".join(problems),
+              file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
