@@ -22,9 +22,11 @@ pytestmark = pytest.mark.interop
 # What a process can see of its own container, one fact per line, stable across runs.
 PROBE = r"""
 grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp|Uid|Gid|Groups):' /proc/self/status
-echo "-- mounts"; awk '{print $2, $3, $4}' /proc/self/mounts | sed -E 's/,?(size|nr_inodes|inode64|mode|uid|gid|ptmxmode|newinstance)=[^ ,]*//g' | sort
+echo "-- mounts"; awk '{print $2, $3, $4}' /proc/self/mounts \
+  | sed -E 's/,?(size|nr_inodes|inode64|mode|uid|gid|ptmxmode|newinstance)=[^ ,]*//g' | sort
 echo "-- dev"; ls -l /dev | awk 'NR>1 {print substr($1,1,1), $NF, $5, $6}' | sort
-echo "-- misc"; hostname; cat /proc/self/oom_score_adj; ulimit -n; ulimit -Hn; umask; pwd; echo "$PATH"
+echo "-- misc"; hostname; cat /proc/self/oom_score_adj; ulimit -n; ulimit -Hn; umask; pwd
+echo "$PATH"
 echo "-- ro"; (echo 1 > /proc/sys/kernel/domainname) 2>&1 | sed 's/.*: //'
 (cat /proc/kcore | head -c 1 | wc -c) 2>&1
 """
