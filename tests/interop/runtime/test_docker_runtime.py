@@ -101,27 +101,41 @@ def docker(dockerd: Dockerd, docker_busybox_image: str, runtime: str,
         d.remove_all()
 
 
-def runtime_roots(dockerd: Dockerd, runtime: str) -> list[Path]:
-    """The runtime's state roots: dockerd passes ``--root <exec-root>/runtime-<name>/<ns>``
-    (one directory per containerd namespace) to every runtime call."""
-    top = dockerd.exec_root / f"runtime-{runtime}"
-    return [p for p in top.iterdir() if p.is_dir()] if top.is_dir() else []
+def runtime_binary(dockerd: Dockerd, runtime: str) -> str:
+    return "runc" if runtime == "runc" else str(dockerd.runtime_wrapper)
+
+
+def runtime_root_of(dockerd: Dockerd, full_id: str) -> Path | None:
+    """The ``--root`` dockerd gave the runtime for this container, found by its state dir.
+
+    dockerd 20.10 passes ``<exec-root>/runtime-runc/<containerd namespace>`` to every
+    runc-compatible runtime, extra ones included, so it is searched, not assumed.
+    """
+    for top in dockerd.exec_root.glob("runtime-*/*"):
+        if (top / full_id).is_dir():
+            return top
+    return None
 
 
 def runtime_state(dockerd: Dockerd, runtime: str, container: str) -> dict:
     """Ask the runtime itself (not docker) for the container's OCI state.
 
-    The runtime's container id is docker's full container id.
+    The runtime's container id is docker's full container id. The other runtime must
+    not be able to read that container: it proves which runtime made it.
     """
-    binary = "runc" if runtime == "runc" else str(dockerd.runtime_wrapper)
     full_id = json.loads(dockerd.cli("inspect", container).stdout)[0]["Id"]
-    roots = [r for r in runtime_roots(dockerd, runtime) if (r / full_id).is_dir()]
-    assert len(roots) == 1, f"no state dir of {full_id} under {dockerd.exec_root}"
-    root = roots[0]
-    out = subprocess.run([binary, "--root", str(root), "state", full_id],
-                         capture_output=True, text=True, timeout=60, env=dockerd.env)
+    root = runtime_root_of(dockerd, full_id)
+    assert root is not None, f"no state dir of {full_id} under {dockerd.exec_root}"
+    out = subprocess.run([runtime_binary(dockerd, runtime), "--root", str(root), "state",
+                          full_id], capture_output=True, text=True, timeout=60, env=dockerd.env)
     assert out.returncode == 0, (
         f"{runtime} does not know docker's container {full_id} under {root}: {out.stderr}")
+    other = "runc" if runtime != "runc" else "dockyard"
+    foreign = subprocess.run([runtime_binary(dockerd, other), "--root", str(root), "state",
+                              full_id], capture_output=True, text=True, timeout=60,
+                             env=dockerd.env)
+    assert foreign.returncode != 0 or json.loads(foreign.stdout).get("status") != "running", \
+        f"{other} claims {runtime}'s container: {foreign.stdout}"
     return json.loads(out.stdout)
 
 
@@ -160,12 +174,13 @@ def test_run_really_uses_the_runtime(docker: Docker, dockerd: Dockerd):
 
 
 def test_no_runtime_state_left_after_rm(docker: Docker, dockerd: Dockerd):
-    docker.run("true", check=True)
     name = docker.run_detached("sleep", "1000")
+    full_id = docker.inspect(name)["Id"]
     assert runtime_state(dockerd, docker.runtime, name)["status"] == "running"
+    root = runtime_root_of(dockerd, full_id)
     dockerd.cli("rm", "-f", name)
-    left = [str(p) for r in runtime_roots(dockerd, docker.runtime) for p in r.iterdir()]
-    assert not left, f"{docker.runtime} left container state behind: {left}"
+    assert root is not None and not (root / full_id).exists(), \
+        f"{docker.runtime} left its state dir {root / full_id} behind"
 
 
 # --- -it with a terminal ---------------------------------------------------------
