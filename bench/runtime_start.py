@@ -50,18 +50,27 @@ class Runtime:
         return [*self.argv, "--root", str(self.root), *args]
 
     def timed(self, phase: str, *args: str, check: bool = True) -> float:
+        """Run one command; record its wall time and its CPU time (user+sys, via wait4).
+
+        CPU time is the steadier figure on a shared machine: it leaves out time spent
+        waiting for a core. It counts the command and the children it reaped (runc's
+        `runc init`, dockyard's stages; the container's `true` under `run`).
+        """
         # stderr goes to a file, not a pipe: a created container's init keeps the
         # runtime's stdio open, so reading a pipe to EOF would wait for the container.
         with tempfile.TemporaryFile() as err:
             t0 = time.perf_counter()
-            p = subprocess.run(self.cmd(*args), env=self.env, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=err)
+            proc = subprocess.Popen(self.cmd(*args), env=self.env, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=err)
+            _, status, usage = os.wait4(proc.pid, 0)
             dt = time.perf_counter() - t0
-            if check and p.returncode != 0:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            if check and proc.returncode != 0:
                 err.seek(0)
-                raise SystemExit(f"{self.name} {' '.join(args)} failed ({p.returncode}): "
+                raise SystemExit(f"{self.name} {' '.join(args)} failed ({proc.returncode}): "
                                  f"{err.read().decode(errors='replace').strip()}")
         self.samples.setdefault(phase, []).append(dt)
+        self.samples.setdefault(phase + " cpu", []).append(usage.ru_utime + usage.ru_stime)
         return dt
 
 
@@ -89,6 +98,10 @@ def make_bundle(where: Path) -> Path:
     config = json.loads((bundle / "config.json").read_text())
     config["process"]["terminal"] = False
     config["process"]["args"] = ["true"]
+    # runc spec lists ambient caps that are not inheritable; runc silently fails to raise
+    # them (CapAmb is 0 inside), so dropping the list changes nothing for runc and keeps
+    # the bundle valid for a runtime that checks it.
+    config["process"]["capabilities"].pop("ambient", None)
     (bundle / "config.json").write_text(json.dumps(config, indent=1))
     return bundle
 
@@ -100,6 +113,8 @@ def one_round(rt: Runtime, bundle: Path, cid: str) -> None:
     t += rt.timed("start", "start", cid2)
     t += rt.timed("delete", "delete", "--force", cid2)
     rt.samples.setdefault("create+start+delete", []).append(t)
+    rt.samples.setdefault("create+start+delete cpu", []).append(
+        sum(rt.samples[p + " cpu"][-1] for p in ("create", "start", "delete")))
 
 
 def interpreter_floor(n: int) -> dict[str, list[float]]:
@@ -120,13 +135,29 @@ def ms(x: float) -> str:
 def summary_rows(runc: Runtime, dy: Runtime) -> list[str]:
     rows = ["| phase | runc median (mean) ms | dockyard median (mean) ms | ratio median | "
             "ratio mean |", "|---|---|---|---|---|"]
-    for phase in ("run", "create+start+delete", "create", "start", "delete"):
+    phases = ("run", "create+start+delete", "create", "start", "delete")
+    for phase in (*phases, *(p + " cpu" for p in phases)):
         a, b = runc.samples[phase], dy.samples[phase]
         ma, mb = statistics.median(a), statistics.median(b)
         ea, eb = statistics.fmean(a), statistics.fmean(b)
         rows.append(f"| {phase} | {ms(ma)} ({ms(ea)}) | {ms(mb)} ({ms(eb)}) | "
                     f"{mb / ma:.2f}x | {eb / ea:.2f}x |")
     return rows
+
+
+def dockyard_source(dy: Runtime) -> str:
+    """Where the measured dockyard code lives, and its git commit (+dirty)."""
+    where = str(REPO / "src")
+    if Path(dy.argv[0]).name.startswith("python"):
+        p = subprocess.run([dy.argv[0], "-c", "import dockyard, os; "
+                            "print(os.path.dirname(os.path.dirname(dockyard.__file__)))"],
+                           env=dy.env, capture_output=True, text=True)
+        where = p.stdout.strip() or where
+    rev = subprocess.run(["git", "-C", where, "rev-parse", "--short", "HEAD"],
+                         capture_output=True, text=True).stdout.strip() or "?"
+    dirty = subprocess.run(["git", "-C", where, "status", "--porcelain", "--", "."],
+                           capture_output=True, text=True).stdout.strip()
+    return f"{where} @ {rev}{' + uncommitted changes' if dirty else ''}"
 
 
 def machine() -> str:
@@ -139,12 +170,11 @@ def machine() -> str:
     except OSError:
         pass
     runc_v = subprocess.run(["runc", "--version"], capture_output=True, text=True)
-    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip() or "?"
+    load = os.getloadavg()[0]
     return (f"{platform.node()}: {os.cpu_count()} cpu ({cpu}), kernel {platform.release()}, "
             f"Python {platform.python_version()}, "
             f"{runc_v.stdout.splitlines()[0] if runc_v.returncode == 0 else 'runc ?'}, "
-            f"dockyard {commit}")
+            f"load average {load:.1f} at start")
 
 
 def importtime(dy: Runtime, top: int) -> None:
@@ -184,7 +214,7 @@ def main() -> None:
 
     dy_argv, dy_env = default_dockyard()
     if args.dockyard:
-        dy_argv = shlex.split(args.dockyard)
+        dy_argv, dy_env = shlex.split(args.dockyard), dict(os.environ)
     token = f"bench{os.getpid()}"
     work = Path(tempfile.mkdtemp(prefix=f"dockyard-{token}-"))
     runc = Runtime("runc", shlex.split(args.runc), work / "root-runc", dict(os.environ))
@@ -200,14 +230,16 @@ def main() -> None:
         for rt in (runc, dy):
             rt.samples.clear()
         started = datetime.datetime.now(datetime.UTC)
+        host = machine()
         for i in range(args.n):
             order = (runc, dy) if i % 2 == 0 else (dy, runc)
             for rt in order:
                 one_round(rt, bundle, f"{token}-{rt.name}-{i}")
         floor = interpreter_floor(max(5, args.n // 3))
         print(f"### runtime start latency, {started:%Y-%m-%d %H:%M} UTC\n")
-        print(f"Machine: {machine()}. n={args.n} per runtime, alternating (ABBA), "
-              f"{args.warmup} warm-up rounds. dockyard command: `{shlex.join(dy_argv)}`.\n")
+        print(f"Machine: {host}. n={args.n} per runtime, alternating (ABBA), "
+              f"{args.warmup} warm-up rounds. dockyard command: `{shlex.join(dy_argv)}`, "
+              f"code {dockyard_source(dy)}.\n")
         print("\n".join(summary_rows(runc, dy)))
         print()
         for label, xs in floor.items():
