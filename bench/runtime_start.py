@@ -75,14 +75,26 @@ class Runtime:
 
 
 def default_dockyard() -> tuple[list[str], dict[str, str]]:
-    """The installed ``dockyard-runtime`` script, else this tree's code via -m."""
+    """The ``dockyard-runtime`` console script (else its equivalent ``python -c``),
+    running this tree's code (PYTHONPATH=<repo>/src first, as the tests do)."""
     env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"),
+                                                      env.get("PYTHONPATH")]))
     found = shutil.which("dockyard-runtime")
     if found:
         return [found], env
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"),
-                                                      env.get("PYTHONPATH")]))
-    return [sys.executable, "-m", "dockyard.runtime.cli"], env
+    return [sys.executable, "-c", "import sys; from dockyard.runtime.cli import main; "
+            "sys.exit(main())"], env
+
+
+def with_bytecode(env: dict[str, str], cache: Path) -> dict[str, str]:
+    """Let Python keep compiled bytecode (in a private cache dir), as an installed
+    package has: with PYTHONDONTWRITEBYTECODE set (it is on some machines) every run
+    of an edited tree would compile its modules again, which is not what users pay."""
+    env = dict(env)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(cache)
+    return env
 
 
 def make_bundle(where: Path) -> Path:
@@ -117,13 +129,13 @@ def one_round(rt: Runtime, bundle: Path, cid: str) -> None:
         sum(rt.samples[p + " cpu"][-1] for p in ("create", "start", "delete")))
 
 
-def interpreter_floor(n: int) -> dict[str, list[float]]:
+def interpreter_floor(n: int, env: dict[str, str]) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {}
     for label, argv in (("python -c pass", [sys.executable, "-c", "pass"]),
                         ("python -S -c pass", [sys.executable, "-S", "-c", "pass"])):
         for _ in range(n):
             t0 = time.perf_counter()
-            subprocess.run(argv, check=True)
+            subprocess.run(argv, check=True, env=env)
             out.setdefault(label, []).append(time.perf_counter() - t0)
     return out
 
@@ -148,8 +160,12 @@ def summary_rows(runc: Runtime, dy: Runtime) -> list[str]:
 def dockyard_source(dy: Runtime) -> str:
     """Where the measured dockyard code lives, and its git commit (+dirty)."""
     where = str(REPO / "src")
-    if Path(dy.argv[0]).name.startswith("python"):
-        p = subprocess.run([dy.argv[0], "-c", "import dockyard, os; "
+    try:
+        python = python_argv(dy.argv)[0]
+    except SystemExit:
+        python = None
+    if python:
+        p = subprocess.run([python, "-c", "import dockyard, os; "
                             "print(os.path.dirname(os.path.dirname(dockyard.__file__)))"],
                            env=dy.env, capture_output=True, text=True)
         where = p.stdout.strip() or where
@@ -177,26 +193,47 @@ def machine() -> str:
             f"load average {load:.1f} at start")
 
 
-def importtime(dy: Runtime, top: int) -> None:
-    """Print the costliest imports of one `dockyard-runtime state` call (-X importtime)."""
-    argv = dy.argv
-    if Path(argv[0]).name.startswith("python"):
-        argv = [argv[0], "-X", "importtime", *argv[1:]]
-    else:
-        raise SystemExit("--importtime needs the dockyard command to start with python")
-    p = subprocess.run([*argv, "--root", str(dy.root), "state", "no-such-container"],
-                       env=dy.env, capture_output=True, text=True)
-    rows = []
-    for line in p.stderr.splitlines():
-        if not line.startswith("import time:") or "cumulative" in line:
-            continue
-        _, self_us, cum_us, name = (x.strip() for x in line[len("import time:"):].split("|"))
-        rows.append((int(cum_us), int(self_us), name))
-    total = sum(r[1] for r in rows)
-    print(f"imports of `dockyard-runtime state`: {len(rows)} modules, "
-          f"{total / 1000:.1f} ms self time in total; top {top} by cumulative time:")
-    for cum, own, name in sorted(rows, reverse=True)[:top]:
-        print(f"  {cum / 1000:7.1f} ms cumulative {own / 1000:6.1f} ms self  {name}")
+def python_argv(argv: list[str]) -> list[str]:
+    """``argv`` as ``python SCRIPT ...`` (so -X options can go in) if it is a script."""
+    head = Path(argv[0])
+    if head.name.startswith("python"):
+        return argv
+    first = head.read_bytes()[:200].split(b"\n", 1)[0] if head.is_file() else b""
+    if first.startswith(b"#!") and b"python" in first:
+        return [*first[2:].decode().split(), *argv]
+    raise SystemExit(f"--importtime: {argv[0]} is neither python nor a python script")
+
+
+def importtime(dy: Runtime, bundle: Path, token: str, n: int, top: int) -> None:
+    """Print what `dockyard-runtime run` spends on imports: per module, the minimum over
+    n runs of its self and cumulative import time (-X importtime), which filters out the
+    noise of a busy machine."""
+    py = python_argv(dy.argv)
+    argv = [py[0], "-X", "importtime", *py[1:]]
+    self_us: dict[str, int] = {}
+    cum_us: dict[str, int] = {}
+    for i in range(n + 1):
+        p = subprocess.run([*argv, "--root", str(dy.root), "run", "--bundle", str(bundle),
+                            f"{token}-imp{i}"], env=dy.env, capture_output=True, text=True,
+                           stdin=subprocess.DEVNULL)
+        if p.returncode != 0:
+            raise SystemExit(f"dockyard run failed: {p.stderr[-2000:]}")
+        if i == 0:
+            continue  # the first run fills the bytecode cache
+        for line in p.stderr.splitlines():
+            if not line.startswith("import time:") or "cumulative" in line:
+                continue
+            own, cum, name = line[len("import time:"):].split("|")
+            name = name.rstrip()[1:]  # "| name": nested imports keep their indent
+            self_us[name] = min(self_us.get(name, 1 << 60), int(own))
+            cum_us[name] = min(cum_us.get(name, 1 << 60), int(cum))
+    print(f"`dockyard-runtime run`: {len(self_us)} modules imported, sum of their minimum "
+          f"self times {sum(self_us.values()) / 1000:.1f} ms (n={n}). Top-level imports by "
+          f"cumulative time:")
+    for name in sorted((k for k in cum_us if not k.startswith(" ")),
+                       key=lambda k: -cum_us[k])[:top]:
+        print(f"  {cum_us[name] / 1000:6.1f} ms cumulative {self_us[name] / 1000:6.1f} ms self"
+              f"  {name}")
 
 
 def main() -> None:
@@ -218,12 +255,13 @@ def main() -> None:
     token = f"bench{os.getpid()}"
     work = Path(tempfile.mkdtemp(prefix=f"dockyard-{token}-"))
     runc = Runtime("runc", shlex.split(args.runc), work / "root-runc", dict(os.environ))
-    dy = Runtime("dockyard", dy_argv, work / "root-dockyard", dy_env)
+    dy = Runtime("dockyard", dy_argv, work / "root-dockyard",
+                  with_bytecode(dy_env, work / "pycache"))
     try:
-        if args.importtime:
-            importtime(dy, 25)
-            return
         bundle = make_bundle(work)
+        if args.importtime:
+            importtime(dy, bundle, token, max(args.n // 3, 5), 25)
+            return
         for i in range(args.warmup):
             for rt in (runc, dy):
                 one_round(rt, bundle, f"{token}-{rt.name}-w{i}")
@@ -235,7 +273,7 @@ def main() -> None:
             order = (runc, dy) if i % 2 == 0 else (dy, runc)
             for rt in order:
                 one_round(rt, bundle, f"{token}-{rt.name}-{i}")
-        floor = interpreter_floor(max(5, args.n // 3))
+        floor = interpreter_floor(max(5, args.n // 3), dy.env)
         print(f"### runtime start latency, {started:%Y-%m-%d %H:%M} UTC\n")
         print(f"Machine: {host}. n={args.n} per runtime, alternating (ABBA), "
               f"{args.warmup} warm-up rounds. dockyard command: `{shlex.join(dy_argv)}`, "
