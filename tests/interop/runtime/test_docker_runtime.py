@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -46,13 +46,10 @@ class Docker:
         self.runtime = runtime
         self.prefix = name_prefix
         self._n = 0
-        self.created: list[str] = []
 
     def name(self) -> str:
         self._n += 1
-        name = f"{self.prefix}-{self.runtime}-{self._n}"
-        self.created.append(name)
-        return name
+        return f"{self.prefix}-{self.runtime}-{self._n}"
 
     def run(self, *args: str, opts: tuple[str, ...] = (), check: bool = False,
             timeout: float = 120) -> subprocess.CompletedProcess:
@@ -137,13 +134,6 @@ def runtime_state(dockerd: Dockerd, runtime: str, container: str) -> dict:
     assert foreign.returncode != 0 or json.loads(foreign.stdout).get("status") != "running", \
         f"{other} claims {runtime}'s container: {foreign.stdout}"
     return json.loads(out.stdout)
-
-
-def status_field(status: str, key: str) -> str:
-    for line in status.splitlines():
-        if line.startswith(key + ":"):
-            return line.split(":", 1)[1].strip()
-    raise AssertionError(f"{key} missing from /proc/self/status:\n{status}")
 
 
 # --- plain run ---------------------------------------------------------------------
@@ -355,7 +345,7 @@ def test_user(docker: Docker):
     assert int(out.stdout.split()[1], 16) == 0
 
 
-def caps_mask(names) -> int:
+def caps_mask(names: Iterable[str]) -> int:
     return sum(1 << DOCKER_DEFAULT_CAPS[n] for n in names)
 
 
