@@ -243,6 +243,7 @@ def main() -> None:
     ap.add_argument("--dockyard", help="command for dockyard-runtime (default: installed "
                     "script, else this tree's code)")
     ap.add_argument("--runc", default="runc")
+    ap.add_argument("--label", help="names the dockyard code measured (default: its git commit)")
     ap.add_argument("--importtime", action="store_true",
                     help="only print what dockyard-runtime's imports cost")
     args = ap.parse_args()
@@ -277,7 +278,7 @@ def main() -> None:
         print(f"### runtime start latency, {started:%Y-%m-%d %H:%M} UTC\n")
         print(f"Machine: {host}. n={args.n} per runtime, alternating (ABBA), "
               f"{args.warmup} warm-up rounds. dockyard command: `{shlex.join(dy_argv)}`, "
-              f"code {dockyard_source(dy)}.\n")
+              f"code {args.label or dockyard_source(dy)}.\n")
         print("\n".join(summary_rows(runc, dy)))
         print()
         for label, xs in floor.items():
