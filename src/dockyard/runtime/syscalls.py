@@ -416,3 +416,5 @@ def bpf_prog_query(target_fd: int, attach_type: int, max_progs: int = 64) -> lis
 def bpf_prog_get_fd_by_id(prog_id: int) -> int:
     attr = _BpfGetIdAttr(id=prog_id)
     return _bpf(BPF_PROG_GET_FD_BY_ID, attr, f"bpf(PROG_GET_FD_BY_ID {prog_id})")
+# --- additions from img-layers ---
+CLONE_FS = 0x00000200  # unshare(CLONE_FS): a thread gets its own cwd (relative overlay mounts)
