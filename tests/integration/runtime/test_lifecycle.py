@@ -244,3 +244,12 @@ def test_concurrent_starts_release_the_container_once(rt, busybox_rootfs, contai
         assert rt.state(container_id)["status"] == "running"
     finally:
         rt.cleanup(container_id)
+
+
+def test_bundle_that_is_its_own_rootfs(rt, busybox_rootfs, container_id):
+    """The OCI validation suite's bundles: config.json inside the rootfs, root.path "."."""
+    spec = make_config(["sh", "-c", "test -f /config.json && echo inside"])
+    spec["root"]["path"] = "."
+    (busybox_rootfs / "config.json").write_text(json.dumps(spec))
+    ran = rt("run", "--bundle", str(busybox_rootfs), container_id)
+    assert ran.stdout == "inside\n"

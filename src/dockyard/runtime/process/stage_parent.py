@@ -56,6 +56,10 @@ class Launch:
         self.rootfs = rootfs
         # As written in config.json: relative to the bundle, the init's cwd.
         self.rootfs_arg = spec["root"]["path"]
+        if os.path.normpath(self.rootfs_arg) in (".", ""):
+            # The bundle is the rootfs: rootfs.setup binds the rootfs onto itself and
+            # must then enter that mount, which a cwd-relative "." would not.
+            self.rootfs_arg = rootfs
         # Opened by the parent; the init reaches exec.fifo through it (openat), as
         # the state root may be closed to the container's (namespaced) root.
         self.state_dir_fd = -1
