@@ -11,6 +11,8 @@ Each iteration runs, in turn, on the same warm page cache:
                            digests and diff_ids verified;
 * ``dockyard overlay``  -- prepare / apply / commit per layer on the overlay
                            snapshotter (docker's overlay2 model);
+* ``dockyard load``     -- ``ImageService.load(ARCHIVE)``: ingest, verify, unpack into
+                           snapshots, record (when the image store is in this tree);
 * ``umoci unpack``      -- ``umoci unpack --image LAYOUT:bench BUNDLE``;
 * ``docker load``       -- ``docker load -i`` into a private dockerd started for the
                            run (tests/support/dockerd.py), image removed between runs.
@@ -209,9 +211,25 @@ def start_docker(work: Path):
         return None, str(e).splitlines()[0]
 
 
+def dockyard_load_runner(image: dict, work: Path):
+    """``dockyard load -i ARCHIVE`` (the image store's whole path), when this tree has it."""
+    try:
+        from dockyard.image.service import ImageService
+    except ImportError:
+        return None
+
+    def run() -> None:
+        svc = ImageService(work / "dyroot")
+        try:
+            svc.load(str(image["archive"]))
+        finally:
+            svc.close()
+    return run
+
+
 def untimed_cleanup(work: Path, docker) -> None:
     """Remove the previous run's output (not timed for anyone), then let the disk settle."""
-    for name in ("flat", "snaps", "bundle"):
+    for name in ("flat", "snaps", "bundle", "dyroot"):
         shutil.rmtree(work / name, ignore_errors=True)
     if docker is not None:
         docker.cli("rmi", "-f", "dockyard-bench:unpack", check=False)
@@ -243,6 +261,12 @@ def main() -> None:
         runners = {"dockyard flat": lambda: run_flat(image, work),
                    "dockyard overlay": lambda: run_overlay(image, work),
                    "umoci unpack": lambda: run_umoci(image, work)}
+        load = dockyard_load_runner(image, work)
+        if load is not None:
+            runners["dockyard load"] = load
+        else:
+            print("# dockyard load: not in this tree (dockyard.image.service comes with the "
+                  "img-store branch)", file=sys.stderr, flush=True)
         docker_note = "skipped: --no-docker"
         if not args.no_docker:
             docker, docker_note = start_docker(work)
@@ -280,7 +304,9 @@ def report(image: dict, times: dict[str, list[float]], args, docker_note: str) -
     for name, s in med.items():
         print(f"| {name} | {s:.2f} | {mb / s:.0f} | {n / s:.0f} |")
     print()
-    for ours in ("dockyard flat", "dockyard overlay"):
+    for ours in ("dockyard flat", "dockyard overlay", "dockyard load"):
+        if ours not in med:
+            continue
         for peer in ("umoci unpack", "docker load"):
             if peer in med:
                 print(f"- {ours} vs {peer}: {med[peer] / med[ours]:.2f}x "

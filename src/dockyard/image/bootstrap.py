@@ -144,10 +144,8 @@ def _record_tree(store: ImageStore, root: Path, tag: str, mtime: int,
                 changes),
             (mf.HistoryEntry(created, f"dockyard image bootstrap ({comment})"),),
             created=created, variant=plat.variant)
-        rec = record_single_layer(store, lease, config, blob.digest, blob.size,
-                                  mt.OCI_LAYER, stats.size, before_record)
-        store.tag(ref, rec.id)
-        return store.get(rec.id)
+        return record_single_layer(store, lease, config, blob.digest, blob.size,
+                                   mt.OCI_LAYER, stats.size, before_record, [ref])
 
 
 def _unmount_below(root: Path) -> None:

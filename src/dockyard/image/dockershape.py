@@ -6,12 +6,11 @@ daemon's API answer alike and docker-py can read both.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 from typing import Any
 
 from dockyard.image import reference as refs
-from dockyard.image.service import ImageService, ImageSummary
+from dockyard.image.service import ImageService, ImageSummary, created_timestamp
 
 _CONFIG_DEFAULTS: dict[str, Any] = {
     "Hostname": "", "Domainname": "", "User": "", "AttachStdin": False,
@@ -22,18 +21,7 @@ _CONFIG_DEFAULTS: dict[str, Any] = {
 
 
 def created_unix(created: str | None) -> int:
-    if not created:
-        return 0
-    try:
-        text = created.replace("Z", "+00:00")
-        if "." in text:  # RFC 3339 with nanoseconds: Python takes micro at most
-            head, _, tail = text.partition(".")
-            frac = "".join(c for c in tail if c.isdigit())
-            zone = tail[len(frac):]
-            text = f"{head}.{frac[:6]}{zone}"
-        return int(_dt.datetime.fromisoformat(text).timestamp())
-    except ValueError:
-        return 0
+    return int(created_timestamp(created))
 
 
 def inspect_json(service: ImageService, summary: ImageSummary) -> dict[str, Any]:

@@ -75,17 +75,17 @@ def import_stream(store: ImageStore, stream: BinaryIO, opts: ImportOptions,
             (mf.HistoryEntry(created, opts.history_by or None, None,
                              opts.message or f"Imported from {opts.source_name}"),),
             created=created, variant=plat.variant, comment=opts.message)
-        rec = record_single_layer(store, lease, config, layer.blob, layer.size,
-                                  layer.media_type, layer.uncompressed_size, before_record)
-        if ref is not None:
-            store.tag(ref, rec.id)
-        return store.get(rec.id)
+        return record_single_layer(store, lease, config, layer.blob, layer.size,
+                                   layer.media_type, layer.uncompressed_size, before_record,
+                                   [ref] if ref is not None else [])
 
 
 def record_single_layer(store: ImageStore, lease: Lease, config: mf.ImageConfig, blob: Digest,
                         blob_size: int, media_type: str, uncompressed: int,
-                        before_record: BeforeRecord | None) -> ImageRecord:
-    """Store config + manifest for one stored layer blob and record the image."""
+                        before_record: BeforeRecord | None,
+                        tags: Sequence[refs.Reference] = ()) -> ImageRecord:
+    """Store config + manifest for one stored layer blob and record the image
+    (with ``tags``, in the same transaction)."""
     cfg_bytes = config.to_bytes()
     cfg_digest = Digest.of_bytes(cfg_bytes)
     lease.add_blob(cfg_digest)
@@ -102,7 +102,7 @@ def record_single_layer(store: ImageStore, lease: Lease, config: mf.ImageConfig,
                    str(config.platform), config.created, uncompressed)
     if before_record is not None:
         before_record(new, [LayerSpec(blob, media_type, config.diff_ids[0])], lease)
-    return store.add_image(new)
+    return store.add_image_tagged(new, tags)[0]
 
 
 def import_source(store: ImageStore, source: str, opts: ImportOptions, stdin: BinaryIO,

@@ -137,12 +137,8 @@ def _load(store: ImageStore, src: Source, before_record: BeforeRecord | None,
             names = names + [t for t in docker_tags.get(image.id, []) if t not in names]
             if before_record is not None:
                 before_record(image, specs, lease)
-            rec = store.add_image(image)
-            replaced = []
-            for name in names:
-                old = store.tag(name, rec.id)
-                if old is not None:
-                    replaced.append((name.familiar(), old))
+            rec, moved = store.add_image_tagged(image, names)
+            replaced = [(name.familiar(), old) for name, old in moved]
             loaded.append(LoadedImage(rec.id, tuple(n.familiar() for n in names),
                                       tuple(replaced)))
     return LoadResult(tuple(loaded))

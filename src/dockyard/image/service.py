@@ -210,17 +210,19 @@ class ImageService:
         filters = filters or ImageFilters()
         records = self.store.list()
         parents = {r.parent for r in records if r.parent is not None}
-        before = self.store.resolve(filters.before).created if filters.before else None
-        since = self.store.resolve(filters.since).created if filters.since else None
+        before = created_timestamp(self.store.resolve(filters.before).created) \
+            if filters.before else None
+        since = created_timestamp(self.store.resolve(filters.since).created) \
+            if filters.since else None
         out = []
         for rec in records:
             if not all_images and rec.dangling and rec.id in parents:
                 continue  # an intermediate image: only -a shows it
             if filters.dangling is not None and rec.dangling != filters.dangling:
                 continue
-            if before is not None and not (rec.created or "") < before:
+            if before is not None and not created_timestamp(rec.created) < before:
                 continue
-            if since is not None and not (rec.created or "") > since:
+            if since is not None and not created_timestamp(rec.created) > since:
                 continue
             if filters.references and not _matches_reference(rec, filters.references):
                 continue
@@ -228,7 +230,8 @@ class ImageService:
             if filters.labels and not _matches_labels(config, filters.labels):
                 continue
             out.append(ImageSummary(rec, config, self._in_use(rec.id)))
-        out.sort(key=lambda s: (s.record.created or "", s.record.added), reverse=True)
+        out.sort(key=lambda s: (created_timestamp(s.record.created), s.record.added),
+                 reverse=True)
         return out
 
     def history(self, name: str) -> list[tuple[mf.HistoryEntry, str, int]]:
@@ -349,6 +352,26 @@ class ImageService:
                          tuple(summaries))
 
 
+def created_timestamp(created: str | None) -> float:
+    """Seconds since the epoch of an RFC 3339 time (nanoseconds allowed); 0 if unknown."""
+    import datetime as _dt
+
+    if not created:
+        return 0.0
+    text = created.strip().replace("Z", "+00:00").replace("z", "+00:00")
+    if "." in text:  # Python reads at most microseconds
+        head, _, tail = text.partition(".")
+        frac = "".join(c for c in tail if c.isdigit())
+        text = f"{head}.{frac[:6]}{tail[len(frac):]}"
+    try:
+        parsed = _dt.datetime.fromisoformat(text)
+    except ValueError:
+        return 0.0
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=_dt.UTC)
+    return parsed.timestamp()
+
+
 def _names_reference(text: str, rec: ImageRecord) -> str | None:
     """The familiar name ``text`` denotes when it is a name (not an id) of ``rec``."""
     if refs.is_image_id_prefix(text) and rec.id.hex.startswith(text.removeprefix("sha256:")):
@@ -381,5 +404,14 @@ def _matches_labels(config: mf.ImageConfig, wanted: Sequence[str]) -> bool:
     return True
 
 
-__all__ = ["DEFAULT_ROOT", "DiskUsage", "ImageFilters", "ImageService", "ImageSummary",
-           "PruneReport", "RemoveEvent", "data_root"]
+__all__ = [
+    "DEFAULT_ROOT",
+    "DiskUsage",
+    "ImageFilters",
+    "ImageService",
+    "ImageSummary",
+    "PruneReport",
+    "RemoveEvent",
+    "created_timestamp",
+    "data_root",
+]

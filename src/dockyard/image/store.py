@@ -290,6 +290,17 @@ class ImageStore:
 
         Idempotent: recording the same id again refreshes the manifest it points to
         and keeps its tags."""
+        return self.add_image_tagged(new, ())[0]
+
+    def add_image_tagged(self, new: NewImage, tags: Sequence[refs.Reference]
+                         ) -> tuple[ImageRecord, list[tuple[refs.Reference, Digest]]]:
+        """:meth:`add_image` plus tags, in one transaction (a crash never leaves the
+        image recorded but unnamed). Returns the record and, for each tag that moved,
+        (tag, the image it named before)."""
+        tags = [t.with_default_tag() for t in tags]
+        for t in tags:
+            if t.digest is not None:
+                raise InvalidArgument(f"refusing to create a tag with a digest reference: {t}")
         for b in new.blobs:
             if not self.content.exists(b.digest):
                 raise NotFound(f"cannot record image {new.id}: blob {b.digest} is missing")
@@ -308,7 +319,15 @@ class ImageStore:
                            [(str(new.id), i, str(c)) for i, c in enumerate(new.chain_ids)])
             db.executemany("INSERT OR REPLACE INTO image_blobs VALUES (?, ?, ?)",
                            [(str(new.id), str(b.digest), b.kind) for b in new.blobs])
-        return self.get(new.id)
+            moved = []
+            for t in tags:
+                row = db.execute("SELECT image_id FROM tags WHERE ref = ?",
+                                 (t.tagged,)).fetchone()
+                if row and row[0] != str(new.id):
+                    moved.append((t, Digest.parse(row[0])))
+                db.execute("INSERT OR REPLACE INTO tags VALUES (?, ?, ?, ?)",
+                           (t.tagged, t.name, t.tag, str(new.id)))
+        return self.get(new.id), moved
 
     def get(self, image_id: Digest) -> ImageRecord:
         row = self._db.execute("SELECT * FROM images WHERE id = ?", (str(image_id),)).fetchone()

@@ -395,3 +395,13 @@ def test_export_tree_writes_a_loadable_rootfs_tar(tmp_path):
         names = {m.name.rstrip("/") for m in tar.getmembers()}
         assert {"etc", "etc/hostname", "link"} <= names
         assert tar.getmember("link").issym()
+
+
+def test_loading_a_new_image_under_a_used_tag_reports_the_old_one(store, tmp_path):
+    first = loader.load_path(store, write_tar(tmp_path / "a.tar", old_docker_archive([L1])))
+    second = loader.load_path(store, write_tar(tmp_path / "b.tar", old_docker_archive([L2])))
+    [old], [new] = first.images, second.images
+    assert new.replaced == (("old/app:1", old.id),)
+    assert store.get(old.id).dangling
+    again = loader.load_path(store, write_tar(tmp_path / "c.tar", old_docker_archive([L2])))
+    assert again.images[0].replaced == ()

@@ -194,3 +194,31 @@ def test_rmi_of_the_last_tag_also_drops_that_repos_digests(tmp_path):
         assert not svc.store.exists(cfg)
     finally:
         svc.close()
+
+
+def test_images_digests_column_shows_repo_digests(tmp_path, capsys):
+    from dockyard.cli import main
+
+    root = tmp_path / "cli"
+    s = ImageStore(root)
+    man, _cfg, _layer = _pulled(s)
+    s.record_pull(refs.parse("localhost:5000/app:v1"), man)
+    s.record_pull(refs.parse(f"other/x@{man}"), man)
+    s.close()
+    assert main.main(["--data-root", str(root), "images", "--digests", "--format",
+                      "{{.Repository}} {{.Tag}} {{.Digest}}"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows == [f"localhost:5000/app v1 {man}", f"other/x <none> {man}"]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("1970-01-01T00:00:10Z", 10.0),
+    ("1970-01-01T00:00:10.123456789Z", 10.123456),
+    ("1970-01-01T01:00:10+01:00", 10.0),
+    ("1970-01-01T00:00:10", 10.0),
+    ("", 0.0), (None, 0.0), ("garbage", 0.0),
+])
+def test_created_timestamp(text, expected):
+    from dockyard.image.service import created_timestamp
+
+    assert created_timestamp(text) == pytest.approx(expected)
