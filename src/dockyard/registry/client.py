@@ -291,11 +291,7 @@ class RegistryClient:
                                headers={"Content-Type": "application/octet-stream",
                                         "Content-Length": str(size)})
             return
-        offset = 0
-        while offset < size:
-            n = min(chunk_size, size - offset)
-            start = offset
-
+        for start, n in chunk_ranges(size, chunk_size):
             def body(start=start, n=n):
                 return _file_stream(open_blob, start, n, progress)
             resp = await self.request(
@@ -303,10 +299,17 @@ class RegistryClient:
                 headers={"Content-Type": "application/octet-stream",
                          "Content-Range": f"{start}-{start + n - 1}",
                          "Content-Length": str(n)})
-            location = self._location(resp)
-            offset += n
+            location = self._location(resp)   # registries may move the session
         await self.request("PUT", _with_digest(location, digest), scope, data=b"",
                            ok=(201, 204))
+
+
+def chunk_ranges(size: int, chunk_size: int) -> list[tuple[int, int]]:
+    """(start, length) of each PATCH of a chunked upload, in order, covering
+    ``size`` bytes exactly (an empty blob needs none: the closing PUT does it)."""
+    if chunk_size <= 0:
+        raise ValueError("chunk_size must be positive")
+    return [(start, min(chunk_size, size - start)) for start in range(0, size, chunk_size)]
 
 
 class ConnectionLost(Unavailable):
@@ -375,4 +378,4 @@ def new_session() -> aiohttp.ClientSession:
                                  connector=aiohttp.TCPConnector(limit=16))
 
 
-__all__ = ["ConnectionLost", "Fetched", "RegistryClient", "new_session"]
+__all__ = ["ConnectionLost", "Fetched", "RegistryClient", "chunk_ranges", "new_session"]

@@ -64,6 +64,10 @@ class JsonMessages:
             yield item
 
 
+_DONE = frozenset({"Download complete", "Pull complete", "Pushed", "Already exists",
+                   "Layer already exists"})
+
+
 class TerminalProgress:
     """Bars per blob on a TTY (rich), one line per status change elsewhere."""
 
@@ -72,6 +76,7 @@ class TerminalProgress:
         self._tty = self.stream.isatty()
         self._progress = None
         self._tasks: dict[str, Any] = {}
+        self._totals: dict[str, int] = {}
         self._last: dict[str, str] = {}
 
     def __enter__(self) -> TerminalProgress:
@@ -110,7 +115,12 @@ class TerminalProgress:
         if task is None:
             task = self._progress.add_task(desc, total=ev.total or None)
             self._tasks[ev.id] = task
-        self._progress.update(task, description=desc, completed=ev.current or None,
+        if ev.total:
+            self._totals[ev.id] = ev.total
+        completed = ev.current or None
+        if ev.status in _DONE and ev.id in self._totals:
+            completed = self._totals[ev.id]
+        self._progress.update(task, description=desc, completed=completed,
                               total=ev.total or None)
 
 

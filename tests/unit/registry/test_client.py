@@ -137,3 +137,13 @@ def test_unreachable_registry_is_a_clear_unavailable_error(tmp_path: Path):
                 await c.get_manifest("x", "latest")
         with pytest.raises(Unavailable, match=f"registry 127.0.0.1:{port} not reachable"):
             asyncio.run(main())
+
+
+def test_chunk_ranges_cover_the_blob_exactly():
+    from dockyard.registry.client import chunk_ranges
+    assert chunk_ranges(10, 4) == [(0, 4), (4, 4), (8, 2)]
+    assert chunk_ranges(8, 4) == [(0, 4), (4, 4)]
+    assert chunk_ranges(3, 4) == [(0, 3)]
+    assert chunk_ranges(0, 4) == []
+    with pytest.raises(ValueError):
+        chunk_ranges(5, 0)

@@ -11,8 +11,7 @@ from dockyard.image.digest import Digest
 from dockyard.registry.gc import collect, mark
 from dockyard.registry.server import RegistryStorage
 from tests.unit.registry.images import make_image, sha, tar_of
-from tests.unit.registry.server.conftest import Harness
-from tests.unit.registry.server.helpers import push_blob, push_image
+from tests.unit.registry.server.helpers import Harness, push_blob, push_image
 
 
 def d(s: str) -> Digest:

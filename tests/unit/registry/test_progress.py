@@ -30,3 +30,15 @@ def test_terminal_progress_without_a_tty_prints_status_changes_only():
         bars(ProgressEvent("", "Digest: sha256:x"))
     assert out.getvalue().splitlines() == ["abc: Downloading", "abc: Pull complete",
                                            "Digest: sha256:x"]
+
+
+def test_terminal_progress_on_a_tty_draws_bars_that_finish_full():
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+    out = Tty()
+    with TerminalProgress(out) as bars:
+        bars(ProgressEvent("abc", "Downloading", 5, 10))
+        bars(ProgressEvent("abc", "Pull complete"))
+    text = out.getvalue()
+    assert "abc: Pull complete" in text and "10/10 bytes" in text

@@ -157,3 +157,46 @@ def test_docker_io_pulls_go_to_a_configured_mirror(tmp_path: Path):
             assert pusher._candidates == ["https://registry-1.docker.io"]
     with_registry(tmp_path, go)
     assert dst.resolve("busybox").manifest_digest == Digest.parse(IMG.digest)
+
+
+@pytest.mark.parametrize("chunk", [0, 4])
+@pytest.mark.parametrize("data", [b"", b"abc", b"0123456789"])
+def test_upload_sizes_monolithic_and_chunked(tmp_path: Path, chunk: int, data: bytes):
+    import io
+
+    async def go(client, host):
+        c = client()
+        digest = Digest.parse(sha(data))
+        loc = await c.start_upload("sizes")
+        await c.upload("sizes", loc, digest, len(data), lambda: io.BytesIO(data), chunk)
+        assert await c.blob_exists("sizes", digest)
+    with_registry(tmp_path, go)
+
+
+def test_unpack_hook_runs_in_order_and_stops_at_a_failed_download(tmp_path: Path):
+    import threading
+    calls: list[tuple[int, str]] = []
+    main_thread = threading.get_ident()
+
+    def unpack(specs, lease_id):
+        assert threading.get_ident() != main_thread      # a worker thread
+        calls.append((len(specs), lease_id))
+
+    async def go(client, host):
+        src = ImageStore(tmp_path / "a")
+        seed_store(src, IMG, f"{host}/hook:v1")
+        await push_image(refs.parse(f"{host}/hook:v1"), src, client())
+        await pull_image(refs.parse(f"{host}/hook:v1"), ImageStore(tmp_path / "b"), client(),
+                         unpack=unpack)
+        assert [n for n, _ in calls] == [1, 2, 3]
+        assert len({lease for _, lease in calls}) == 1
+        # Now the registry loses the middle layer: the pull fails, unpack never
+        # gets past the layers that are really there.
+        calls.clear()
+        storage = RegistryStorage(tmp_path / "registry")
+        storage.unlink_blob("hook", Digest.parse(sha(IMG.layers[1])))
+        with pytest.raises(NotFound):
+            await pull_image(refs.parse(f"{host}/hook:v1"), ImageStore(tmp_path / "c"),
+                             client(), unpack=unpack)
+        assert [n for n, _ in calls] in ([], [1])
+    with_registry(tmp_path, go)

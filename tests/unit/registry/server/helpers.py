@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
 
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 
+from dockyard.registry.server import RegistryStorage, ServerConfig, make_app
 from tests.unit.registry.images import OCI_MANIFEST, Image, sha
 
 
@@ -31,3 +36,20 @@ async def error(r) -> tuple[int, str]:
     assert set(body) == {"errors"}, body
     assert {"code", "message"} <= set(body["errors"][0]), body
     return r.status, body["errors"][0]["code"]
+
+
+class Harness:
+    """The registry app on a loopback port, over a storage directory kept between runs."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def storage(self) -> RegistryStorage:
+        return RegistryStorage(self.root)
+
+    def run(self, fn: Callable[[TestClient], Awaitable[Any]], **config: Any) -> Any:
+        async def main() -> Any:
+            app = make_app(self.storage(), ServerConfig(**config))
+            async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+                return await fn(client)
+        return asyncio.run(main())
