@@ -76,7 +76,8 @@ def registry_auth(header: str | None) -> dict[str, str]:
         return {}
     text = header.strip()
     try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        std = text.replace("-", "+").replace("_", "/").rstrip("=")
+        raw = base64.b64decode(std + "=" * (-len(std) % 4), validate=True)
         doc = json.loads(raw) if raw.strip() else {}
     except (binascii.Error, ValueError):
         raise InvalidArgument("invalid X-Registry-Auth header: not base64url JSON") from None
