@@ -32,7 +32,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Route = tuple[str, str, Handler]
 
 BACKEND: web.AppKey[Backend] = web.AppKey("backend")
-VERSION_KEY = "api_version"
+# The negotiated version of a request (absent: the current one).
+VERSION_KEY: Any = (web.RequestKey("api_version", tuple) if hasattr(web, "RequestKey")
+                    else "api_version")
 
 log = logging.getLogger("dockyardd.api")
 
