@@ -146,3 +146,31 @@ def test_search_offline_is_a_clear_error(env):
     if out.returncode == 0:
         pytest.skip("this machine reaches Docker Hub: the offline answer can't be tested")
     assert b"index is unreachable" in out.stderr
+
+
+@pytest.mark.parametrize("mode", ["basic", "token"])
+def test_login_then_push_and_pull_with_credentials(env, tmp_path, mode):
+    """``docker login`` asks dockyardd's POST /auth; push/pull then carry the
+    credentials in X-Registry-Auth, which the daemon hands to the registry."""
+    from tests.interop.registry.peers import dockyard_registry, make_htpasswd
+
+    htpasswd = make_htpasswd(tmp_path / "htpasswd", "alice", "wonderland")
+    with dockyard_registry(tmp_path, "--htpasswd", str(htpasswd), "--auth", mode) as reg:
+        bad = docker(env, "login", "-u", "alice", "--password-stdin", reg.host,
+                     input=b"wrong\n", check=False)
+        assert bad.returncode != 0
+        assert b"unauthorized" in bad.stderr.lower() or b"401" in bad.stderr
+        out = docker(env, "login", "-u", "alice", "--password-stdin", reg.host,
+                     input=b"wonderland\n")
+        assert b"Login Succeeded" in out.stdout
+        target = f"{reg.host}/private/bb:1"
+        docker(env, "tag", "busybox", target)
+        assert "1: digest: sha256:" in text(docker(env, "push", target))
+        docker(env, "rmi", target)
+        pulled = text(docker(env, "pull", target))
+        assert "Digest: sha256:" in pulled and target in pulled
+        assert target in text(docker(env, "images", "--format", "{{.Repository}}:{{.Tag}}"))
+        docker(env, "logout", reg.host)
+        docker(env, "rmi", target)
+        anon = docker(env, "pull", target, check=False)
+        assert anon.returncode != 0
