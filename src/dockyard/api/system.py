@@ -75,7 +75,7 @@ async def info(request: web.Request) -> web.Response:
         "LoggingDriver": "json-file",
         "CgroupDriver": "cgroupfs",
         "CgroupVersion": host.cgroup_version,
-        "NEventsListener": 0,
+        "NEventsListener": backend.events.listeners,
         "KernelVersion": host.kernel,
         "OperatingSystem": host.os_name,
         "OSVersion": host.os_version,

@@ -81,10 +81,13 @@ class EventBus:
         """End every subscription (daemon shutdown)."""
         for sub in list(self._subs):
             self._subs.discard(sub)
-            try:
-                sub.queue.put_nowait(None)
-            except asyncio.QueueFull:
-                pass
+            if sub.queue.full():
+                sub.queue.get_nowait()   # room for the end marker: it must land
+            sub.queue.put_nowait(None)
+
+    @property
+    def listeners(self) -> int:
+        return len(self._subs)
 
 
 __all__ = ["Event", "EventBus", "Subscription"]

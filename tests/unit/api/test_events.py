@@ -39,8 +39,16 @@ def test_subscribers_get_new_events_and_a_slow_one_is_cut_off():
             items.append(sub.queue.get_nowait())
         assert items[-1] is None   # told to stop, not silently starved
         live = bus.subscribe()
+        full = bus.subscribe()
+        for _ in range(ev.QUEUE_LIMIT):
+            full.queue.put_nowait(None)
+        assert bus.listeners == 2
         bus.close()
+        assert bus.listeners == 0
         assert await live.get() is None
+        while not full.queue.empty():
+            last = full.queue.get_nowait()
+        assert last is None
     asyncio.run(go())
 
 
