@@ -29,6 +29,7 @@ _KEYS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "exec-root": ("exec_root", str),
     "log-level": ("log_level", str),
     "pidfile": ("pidfile", str),
+    "group": ("group", str),
     "debug": ("debug", bool),
     "experimental": ("experimental", bool),
     "labels": ("labels", list),
@@ -44,6 +45,7 @@ class DaemonConfig:
     exec_root: str = DEFAULT_EXEC_ROOT
     log_level: str = "info"
     pidfile: str = ""
+    group: str = ""               # owner group of unix sockets ("" = docker, if it exists)
     debug: bool = False
     experimental: bool = False
     labels: list[str] = field(default_factory=list)

@@ -37,6 +37,8 @@ def parser() -> argparse.ArgumentParser:
                    default=None, help="Enable debug mode")
     p.add_argument("-p", "--pidfile", dest="pidfile", default=None,
                    help="Path to use for daemon PID file (default EXEC_ROOT/dockyardd.pid)")
+    p.add_argument("-G", "--group", dest="group", default=None,
+                   help="Group for the unix socket (default docker, when that group exists)")
     p.add_argument("--label", dest="labels", action="append", default=None,
                    help="Set key=value labels to the daemon")
     p.add_argument("--insecure-registry", dest="insecure_registries", action="append",

@@ -25,6 +25,7 @@ from dockyard.daemon.config import DaemonConfig, parse_host
 from dockyard.errors import Conflict, InvalidArgument
 
 SOCKET_MODE = 0o660
+DEFAULT_GROUP = "docker"
 log = logging.getLogger("dockyardd")
 
 
@@ -74,7 +75,20 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def unix_socket(path: str) -> socket.socket:
+def socket_gid(group: str) -> int | None:
+    """The gid for the sockets: ``group`` must exist when named; by default the
+    ``docker`` group is used when there is one (dockerd's rule), else root's."""
+    import grp
+
+    try:
+        return grp.getgrnam(group or DEFAULT_GROUP).gr_gid
+    except KeyError:
+        if group:
+            raise InvalidArgument(f"group {group!r} not found for the API socket") from None
+        return None
+
+
+def unix_socket(path: str, gid: int | None = None) -> socket.socket:
     """A listening unix socket at ``path``, mode 0660; a stale one is replaced."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
@@ -102,6 +116,8 @@ def unix_socket(path: str) -> socket.socket:
         sock.bind(path)
     finally:
         os.umask(old)
+    if gid is not None:
+        os.chown(path, -1, gid)
     os.chmod(path, SOCKET_MODE)
     sock.listen(128)
     sock.setblocking(False)
@@ -128,7 +144,9 @@ async def serve(config: DaemonConfig, ready: Callable[[list[str]], None] | None 
     backend = Backend(config)
     await backend.start()
     app = make_app(backend)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None,
+    access = logging.getLogger("dockyardd.access") if log.isEnabledFor(logging.DEBUG) \
+        else None
+    runner = web.AppRunner(app, handle_signals=False, access_log=access,
                            shutdown_timeout=5.0)
     await runner.setup()
     sockets: list[socket.socket] = []
@@ -138,10 +156,11 @@ async def serve(config: DaemonConfig, ready: Callable[[list[str]], None] | None 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
+        gid = socket_gid(config.group)
         for host in config.hosts:
             kind, where = parse_host(host)
             if kind == "unix":
-                sock = unix_socket(where)
+                sock = unix_socket(where, gid)
                 unix_paths.append(where)
                 log.info("API listening on %s", where)
             else:

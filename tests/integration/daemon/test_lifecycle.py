@@ -3,6 +3,7 @@ file rules, and a clean shutdown on SIGTERM."""
 
 from __future__ import annotations
 
+import grp
 import json
 import os
 import socket
@@ -33,6 +34,11 @@ def test_socket_is_0660_and_everything_goes_on_sigterm(work):
     with running_daemon(work) as d:
         st = os.stat(d.socket_path)
         assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o660
+        try:
+            expected_gid = grp.getgrnam("docker").gr_gid   # dockerd's default group
+        except KeyError:
+            expected_gid = 0
+        assert st.st_gid == expected_gid
         assert int(d.pidfile.read_text()) == d.process.pid
         code = d.stop()
         assert code == 0, d.log_tail()
@@ -97,6 +103,15 @@ def test_config_file_settings_are_used(work):
     finally:
         d.stop()
         d.kill()
+
+
+def test_a_named_socket_group_must_exist(work):
+    out = run_dockyardd("-H", f"unix://{work}/g.sock", "-G", "no-such-group-dy",
+                        "--data-root", str(work / "root"), "--exec-root", str(work / "exec"),
+                        "--config-file", str(work / "none.json"), "--pidfile",
+                        str(work / "exec" / "pid"))
+    assert out.returncode == 1 and "group 'no-such-group-dy' not found" in out.stderr
+    assert not (work / "g.sock").exists() and not (work / "exec" / "pid").exists()
 
 
 def test_bad_flags_fail_fast(work):

@@ -90,3 +90,25 @@ def test_history_and_prune(client):
     report = client.images.prune(filters={"dangling": False})
     assert report["SpaceReclaimed"] > 0
     assert client.images.list() == []
+
+
+def test_push_and_pull_with_auth_config(client, tmp_path):
+    from tests.interop.registry.peers import dockyard_registry, make_htpasswd
+
+    htpasswd = make_htpasswd(tmp_path / "htpasswd", "bob", "builder")
+    with dockyard_registry(tmp_path, "--htpasswd", str(htpasswd)) as reg:
+        repo = f"{reg.host}/py/bb"
+        assert client.images.get("busybox").tag(repo, "v3")
+        auth = {"username": "bob", "password": "builder"}
+        lines = list(client.images.push(repo, "v3", auth_config=auth, stream=True,
+                                        decode=True))
+        assert not [x for x in lines if "error" in x], lines
+        assert any(x.get("aux", {}).get("Tag") == "v3" for x in lines)
+        client.images.remove(f"{repo}:v3")
+        img = client.images.pull(repo, tag="v3", auth_config=auth)
+        assert f"{repo}:v3" in img.tags
+        import docker
+
+        client.images.remove(f"{repo}:v3")
+        with pytest.raises(docker.errors.APIError):
+            client.images.pull(repo, tag="v3")   # no credentials: refused
