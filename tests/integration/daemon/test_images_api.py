@@ -9,6 +9,7 @@ import io
 import json
 import os
 import tarfile
+import time
 from urllib.parse import quote
 
 import pytest
@@ -188,6 +189,7 @@ def test_push_then_pull_through_a_dockyard_registry(daemon, tmp_path):
         assert aux and aux[0]["Tag"] == "v1" and aux[0]["Digest"].startswith("sha256:")
         image_id = daemon.request("GET", "/images/busybox/json").json()["Id"]
         assert daemon.request("DELETE", f"/images/{image_id}?force=1").status == 200
+        since = time.time()
         r = daemon.request("POST", f"/images/create?fromImage={target}&tag=v1")
         assert r.status == 200, r.body
         msgs = r.messages()
@@ -198,6 +200,57 @@ def test_push_then_pull_through_a_dockyard_registry(daemon, tmp_path):
         doc = daemon.request("GET", f"/images/{target}:v1/json").json()
         assert doc["Id"] == image_id
         assert doc["RepoDigests"] == [f"{target}@{aux[0]['Digest']}"]
+        pulls = daemon.request("GET", f"/events?since={since:.9f}&until={time.time():.9f}"
+                               ).messages()
+        assert [(e["Action"], e["id"]) for e in pulls] == [("pull", f"{target}:v1")]
         again = daemon.request("POST", f"/images/create?fromImage={target}&tag=v1").messages()
         assert f"Status: Image is up to date for {target}:v1" in [m.get("status")
                                                                    for m in again]
+
+
+def test_every_image_change_is_an_event(daemon):
+    start = time.time()
+    saved = daemon.request("GET", "/images/busybox/get").body
+    assert daemon.request("DELETE", "/images/busybox").status == 200
+    assert daemon.request("POST", "/images/load", body=saved).status == 200
+    r = daemon.request("POST", "/images/create?fromSrc=-&repo=ev/imp",
+                       body=rootfs_tar({"a": b"1"}))
+    assert r.status == 200
+    time.sleep(0.05)
+    events = daemon.request("GET", f"/events?since={start:.9f}&until={time.time():.9f}"
+                            "&filters=" + quote(json.dumps({"type": ["image"]}))).messages()
+    actions = [(e["Action"], e["Actor"]["Attributes"].get("name")) for e in events]
+    assert actions[0] == ("save", "busybox")
+    assert ("untag", "busybox:latest") in actions
+    assert ("load", "busybox:latest") in actions
+    assert ("import", "ev/imp") in actions
+    deletes = [e for e in events if e["Action"] == "delete"]
+    assert len(deletes) == 1   # the image, not its layers
+
+
+def test_import_from_a_url(daemon, tmp_path):
+    import http.server
+    import threading
+
+    (tmp_path / "rootfs.tar").write_bytes(rootfs_tar({"from-url": b"yes"}))
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, directory=str(tmp_path), **kw)
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/rootfs.tar"
+        r = daemon.request("POST", f"/images/create?fromSrc={quote(url)}&repo=fromurl&tag=1")
+        assert r.status == 200, r.body
+        image_id = r.messages()[-1]["status"]
+        assert daemon.request("GET", "/images/fromurl:1/json").json()["Id"] == image_id
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
