@@ -30,6 +30,11 @@ _KEYS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "log-level": ("log_level", str),
     "pidfile": ("pidfile", str),
     "group": ("group", str),
+    "tls": ("tls", bool),
+    "tlsverify": ("tlsverify", bool),
+    "tlscacert": ("tlscacert", str),
+    "tlscert": ("tlscert", str),
+    "tlskey": ("tlskey", str),
     "debug": ("debug", bool),
     "experimental": ("experimental", bool),
     "labels": ("labels", list),
@@ -46,6 +51,11 @@ class DaemonConfig:
     log_level: str = "info"
     pidfile: str = ""
     group: str = ""               # owner group of unix sockets ("" = docker, if it exists)
+    tls: bool = False             # TLS on tcp:// listeners
+    tlsverify: bool = False       # ... and require client certificates signed by tlscacert
+    tlscacert: str = ""
+    tlscert: str = ""
+    tlskey: str = ""
     debug: bool = False
     experimental: bool = False
     labels: list[str] = field(default_factory=list)
@@ -67,6 +77,12 @@ class DaemonConfig:
             raise InvalidArgument(f"unable to parse logging level: {self.log_level}")
         for h in self.hosts:
             parse_host(h)
+        if self.tlsverify:
+            self.tls = True
+        if self.tls and not (self.tlscert and self.tlskey):
+            raise InvalidArgument("TLS needs --tlscert and --tlskey")
+        if self.tlsverify and not self.tlscacert:
+            raise InvalidArgument("--tlsverify needs --tlscacert (the CA that signs clients)")
         for label in self.labels:
             if "=" not in label:
                 raise InvalidArgument(f"bad attribute format: {label}")

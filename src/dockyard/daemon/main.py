@@ -39,6 +39,14 @@ def parser() -> argparse.ArgumentParser:
                    help="Path to use for daemon PID file (default EXEC_ROOT/dockyardd.pid)")
     p.add_argument("-G", "--group", dest="group", default=None,
                    help="Group for the unix socket (default docker, when that group exists)")
+    p.add_argument("--tls", dest="tls", action="store_const", const=True, default=None,
+                   help="Use TLS on tcp:// listeners; implied by --tlsverify")
+    p.add_argument("--tlsverify", dest="tlsverify", action="store_const", const=True,
+                   default=None, help="Use TLS and verify the remote (client certificates)")
+    p.add_argument("--tlscacert", dest="tlscacert", default=None,
+                   help="Trust certs signed only by this CA")
+    p.add_argument("--tlscert", dest="tlscert", default=None, help="Path to TLS certificate")
+    p.add_argument("--tlskey", dest="tlskey", default=None, help="Path to TLS key")
     p.add_argument("--label", dest="labels", action="append", default=None,
                    help="Set key=value labels to the daemon")
     p.add_argument("--insecure-registry", dest="insecure_registries", action="append",

@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -136,6 +137,22 @@ def tcp_socket(address: str) -> socket.socket:
     return sock
 
 
+def tls_context(config: DaemonConfig) -> ssl.SSLContext | None:
+    """The server context for tcp:// listeners, or None without --tls/--tlsverify."""
+    if not config.tls:
+        return None
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        ctx.load_cert_chain(config.tlscert, config.tlskey)
+        if config.tlsverify:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(config.tlscacert)
+    except (OSError, ssl.SSLError) as e:
+        raise InvalidArgument(f"cannot load the TLS certificates: {e}") from None
+    return ctx
+
+
 async def serve(config: DaemonConfig, ready: Callable[[list[str]], None] | None = None) -> None:
     from aiohttp import web
 
@@ -157,6 +174,7 @@ async def serve(config: DaemonConfig, ready: Callable[[list[str]], None] | None 
         loop.add_signal_handler(sig, stop.set)
     try:
         gid = socket_gid(config.group)
+        tls = tls_context(config)
         for host in config.hosts:
             kind, where = parse_host(host)
             if kind == "unix":
@@ -165,10 +183,17 @@ async def serve(config: DaemonConfig, ready: Callable[[list[str]], None] | None 
                 log.info("API listening on %s", where)
             else:
                 sock = tcp_socket(where)
-                log.warning("API listening on tcp://%s WITHOUT TLS: anyone who can reach "
-                            "it controls this host", where)
+                if tls is None:
+                    log.warning("API listening on tcp://%s WITHOUT TLS: anyone who can "
+                                "reach it controls this host", where)
+                elif not config.tlsverify:
+                    log.warning("API listening on tcp://%s with TLS but WITHOUT client "
+                                "verification (--tlsverify)", where)
+                else:
+                    log.info("API listening on tcp://%s (TLS, client certificates)", where)
             sockets.append(sock)
-            await web.SockSite(runner, sock).start()
+            await web.SockSite(runner, sock, ssl_context=None if kind == "unix" else tls
+                               ).start()
         if ready is not None:
             ready([h for h in config.hosts])
         await stop.wait()

@@ -79,3 +79,17 @@ def test_parse_host(text, parsed):
 def test_parse_host_rejects(bad):
     with pytest.raises(InvalidArgument):
         config.parse_host(bad)
+
+
+def test_tls_settings(tmp_path):
+    none = str(tmp_path / "x.json")
+    cfg = config.merge({"tlsverify": True, "tlscacert": "ca", "tlscert": "c", "tlskey": "k"},
+                       none)
+    assert cfg.tls and cfg.tlsverify
+    with pytest.raises(InvalidArgument, match="tlscacert"):
+        config.merge({"tlsverify": True, "tlscert": "c", "tlskey": "k"}, none)
+    with pytest.raises(InvalidArgument, match="tlscert and --tlskey"):
+        config.merge({"tls": True, "tlscert": "c"}, none)
+    f = tmp_path / "daemon.json"
+    f.write_text(json.dumps({"tls": True, "tlscert": "c", "tlskey": "k"}))
+    assert config.merge({}, str(f)).tls
