@@ -20,10 +20,11 @@ from dockyard.api.params import (
     query_bool,
     query_int,
 )
+from dockyard.daemon.timefilter import parse_until, prune_until
 from dockyard.errors import InvalidArgument, Unavailable
 
 LIST_FILTERS = {"before", "dangling", "label", "reference", "since"}
-PRUNE_FILTERS = {"dangling", "label"}
+PRUNE_FILTERS = {"dangling", "label", "until"}
 
 
 def image_attrs(name: str | None = None) -> list[tuple[str, str]]:
@@ -146,10 +147,17 @@ async def prune(request: web.Request) -> web.Response:
     if len(dangling) != 1 or dangling[0].lower() not in ("true", "false", "1", "0"):
         raise InvalidArgument(f"invalid filter 'dangling={','.join(dangling)}'")
     all_images = dangling[0].lower() in ("false", "0")
+    untils = filters.pop("until", [])
+    if len(untils) > 1:
+        raise InvalidArgument("more than one until filter specified")
+    until = parse_until(untils[0]) if untils else None
     parsed = ImageFilters.parse(filter_items(filters))
     backend = backend_of(request)
+
     def run(svc: Any) -> tuple[Any, set[str]]:
         ids = {str(r.id) for r in svc.store.list()}
+        if until is not None:
+            return prune_until(svc, all_images, parsed, until), ids
         return svc.prune(all_images=all_images, filters=parsed), ids
 
     report, image_ids = await backend.images(run)

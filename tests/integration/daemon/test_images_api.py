@@ -254,3 +254,19 @@ def test_import_from_a_url(daemon, tmp_path):
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def test_prune_until_keeps_newer_images(daemon):
+    r = daemon.request("POST", "/images/create?fromSrc=-&repo=fresh&tag=1",
+                       body=rootfs_tar({"n": b"new"}))
+    assert r.status == 200
+    created = {t: daemon.request("GET", f"/images/{t}/json").json()["Created"]
+               for t in ("busybox:latest", "fresh:1")}
+    assert created["busybox:latest"] < created["fresh:1"]   # bootstrap dates are old
+    r = daemon.request("POST", "/images/prune?filters=" + quote(json.dumps(
+        {"dangling": ["false"], "until": ["1h"]})))
+    assert r.status == 200, r.body
+    assert tags(daemon) == ["fresh:1"]
+    bad = daemon.request("POST", "/images/prune?filters=" + quote(json.dumps(
+        {"until": ["whenever"]})))
+    assert bad.status == 400
