@@ -136,3 +136,24 @@ def test_tcp_listener_serves_the_same_api(work):
             assert resp.status == 200 and resp.read() == b"OK"
         finally:
             conn.close()
+
+
+def test_sigterm_ends_open_event_streams_promptly(work):
+    import time
+
+    with running_daemon(work) as d:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(str(d.socket_path))
+        try:
+            s.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+            s.settimeout(10)
+            assert s.recv(100).startswith(b"HTTP/1.1 200")
+            t0 = time.monotonic()
+            assert d.stop() == 0, d.log_tail()
+            assert time.monotonic() - t0 < 8
+            rest = b""
+            while chunk := s.recv(4096):
+                rest += chunk
+            assert rest.endswith(b"0\r\n\r\n")   # the chunked stream was ended cleanly
+        finally:
+            s.close()
