@@ -55,7 +55,10 @@ async def inspect_image(request: web.Request) -> web.Response:
     from dockyard.image.dockershape import inspect_json
 
     name = request.match_info["name"]
-    doc = await backend_of(request).images(lambda svc: inspect_json(svc, svc.inspect(name)))
+    backend = backend_of(request)
+    doc = await backend.images(lambda svc: inspect_json(svc, svc.inspect(name)))
+    if backend.host is not None:   # the same driver name /info reports
+        doc["GraphDriver"] = {"Name": backend.host.driver, "Data": None}
     return json_response(doc)
 
 

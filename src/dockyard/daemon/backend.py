@@ -60,8 +60,10 @@ class Backend:
         await self.images(lambda svc: svc.store.drop_dead_leases())
 
     async def close(self) -> None:
+        """End event streams and wait for the workers. The wait happens off the
+        loop: a worker may still need the loop (a body read) to finish."""
         self.events.close()
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        await asyncio.to_thread(self.pool.shutdown, wait=True, cancel_futures=True)
 
     @property
     def registry_config(self) -> RegistryConfig:

@@ -74,8 +74,11 @@ async def pull(backend: Backend, ref: Reference, cred: Credential | None,
 
     plat = mf.Platform.parse(platform) if platform else None
     service = await backend.run(backend.open_images)
-    unpack, worker = snapshot_unpacker(str(service.root), service.snapshotter)
+    worker = None
     try:
+        # The snapshotter probes the file system (blocking): off the loop.
+        unpack, worker = await backend.run(
+            lambda: snapshot_unpacker(str(service.root), service.snapshotter))
         async with new_session() as session:
             client = RegistryClient(ref.domain, session, config=backend.registry_config,
                                     credential=cred)
@@ -83,7 +86,8 @@ async def pull(backend: Backend, ref: Reference, cred: Credential | None,
                                       report=report, unpack=unpack)
         await backend.run(lambda: service.after_pull(service.store.get(result.image_id)))
     finally:
-        await backend.run(worker.close)
+        if worker is not None:
+            await backend.run(worker.close)
         await backend.run(service.close)
     return Pulled(ref.with_default_tag().familiar(), str(result.image_id),
                   str(result.digest), result.downloaded)

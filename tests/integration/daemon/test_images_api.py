@@ -56,6 +56,8 @@ def test_list_and_inspect_have_dockers_shape(daemon):
     assert doc["Id"] == img["Id"]
     assert doc["RootFS"]["Type"] == "layers" and len(doc["RootFS"]["Layers"]) == 1
     assert doc["Os"] == "linux" and "Config" in doc
+    info = daemon.request("GET", "/info").json()
+    assert doc["GraphDriver"]["Name"] == info["Driver"]
     # by id prefix too, and a miss is Docker's 404 message
     assert daemon.request("GET", f"/images/{img['Id'][7:19]}/json").json()["Id"] == img["Id"]
     miss = daemon.request("GET", "/images/nosuch:1/json")
