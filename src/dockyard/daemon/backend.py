@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -36,8 +35,7 @@ WORKERS = 8
 
 @dataclass(frozen=True)
 class Identity:
-    id: str
-    started: float
+    id: str   # stable across restarts (the data root's engine-id file)
 
 
 class Backend:
@@ -47,7 +45,7 @@ class Backend:
         self.exec_root = Path(config.exec_root)
         self.events = EventBus()
         self.pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="dockyardd-worker")
-        self.identity = Identity(_engine_id(self.data_root), time.time())
+        self.identity = Identity(_engine_id(self.data_root))
         self.host: HostInfo | None = None
         self._registry: RegistryConfig | None = None
 
