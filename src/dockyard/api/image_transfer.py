@@ -44,13 +44,15 @@ async def _pull(request: web.Request) -> web.StreamResponse:
     backend = backend_of(request)
     q = request.query
     ref = transfer.pull_reference(q.get("fromImage", ""), q.get("tag", ""))
+    all_tags = transfer.pulls_all_tags(q.get("fromImage", ""), q.get("tag", ""))
     cred = transfer.credential_from(registry_auth(request.headers.get("X-Registry-Auth")))
     stream = JsonStream(request, asyncio.get_running_loop(), hold=_no_id)
     work = transfer.pull(backend, ref, cred, q.get("platform") or None,
-                         lambda ev: stream.emit(json_message(ev)))
+                         lambda ev: stream.emit(json_message(ev)), all_tags=all_tags)
 
-    def finish(pulled: transfer.Pulled) -> list[Message]:
-        backend.events.emit("image", "pull", pulled.reference, image_attrs(pulled.reference))
+    def finish(pulled: list[transfer.Pulled]) -> list[Message]:
+        for one in pulled:
+            backend.events.emit("image", "pull", one.reference, image_attrs(one.reference))
         return []
 
     return await stream.run(work, finish)

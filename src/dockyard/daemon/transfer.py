@@ -29,6 +29,17 @@ class Pulled:
     downloaded: int
 
 
+def pulls_all_tags(from_image: str, tag: str) -> bool:
+    """The API's rule: an empty ``tag`` with an untagged ``fromImage`` pulls every
+    tag of the repository (the docker CLI always sends a tag unless ``-a``)."""
+    from dockyard.image import reference as refs
+
+    if tag or not from_image:
+        return False
+    ref = refs.parse(from_image)
+    return ref.tag is None and ref.digest is None
+
+
 @dataclass(frozen=True)
 class Pushed:
     tag: str
@@ -67,7 +78,9 @@ def pull_reference(from_image: str, tag: str) -> Reference:
 
 
 async def pull(backend: Backend, ref: Reference, cred: Credential | None,
-               platform: str | None, report: Reporter) -> Pulled:
+               platform: str | None, report: Reporter, all_tags: bool = False
+               ) -> list[Pulled]:
+    """Pull ``ref`` (or, with ``all_tags``, every tag of its repository)."""
     from dockyard.image import manifest as mf
     from dockyard.registry.client import RegistryClient, new_session
     from dockyard.registry.pull import pull_image, snapshot_unpacker
@@ -75,6 +88,7 @@ async def pull(backend: Backend, ref: Reference, cred: Credential | None,
     plat = mf.Platform.parse(platform) if platform else None
     service = await backend.run(backend.open_images)
     worker = None
+    pulled: list[Pulled] = []
     try:
         # The snapshotter probes the file system (blocking): off the loop.
         unpack, worker = await backend.run(
@@ -82,15 +96,20 @@ async def pull(backend: Backend, ref: Reference, cred: Credential | None,
         async with new_session() as session:
             client = RegistryClient(ref.domain, session, config=backend.registry_config,
                                     credential=cred)
-            result = await pull_image(ref, service.store, client, platform=plat,
-                                      report=report, unpack=unpack)
-        await backend.run(lambda: service.after_pull(service.store.get(result.image_id)))
+            wanted = [ref.with_tag(t) for t in await client.tags(ref.path)] if all_tags \
+                else [ref]
+            for one in wanted:
+                result = await pull_image(one, service.store, client, platform=plat,
+                                          report=report, unpack=unpack)
+                await backend.run(
+                    lambda r=result: service.after_pull(service.store.get(r.image_id)))
+                pulled.append(Pulled(one.with_default_tag().familiar(), str(result.image_id),
+                                     str(result.digest), result.downloaded))
     finally:
         if worker is not None:
             await backend.run(worker.close)
         await backend.run(service.close)
-    return Pulled(ref.with_default_tag().familiar(), str(result.image_id),
-                  str(result.digest), result.downloaded)
+    return pulled
 
 
 async def push(backend: Backend, ref: Reference, cred: Credential | None,
@@ -109,4 +128,5 @@ async def push(backend: Backend, ref: Reference, cred: Credential | None,
     return Pushed(ref.with_default_tag().tag or "latest", str(result.digest), result.size)
 
 
-__all__ = ["Pulled", "Pushed", "credential_from", "pull", "pull_reference", "push"]
+__all__ = ["Pulled", "Pushed", "credential_from", "pull", "pull_reference",
+           "pulls_all_tags", "push"]

@@ -272,3 +272,21 @@ def test_prune_until_keeps_newer_images(daemon):
     bad = daemon.request("POST", "/images/prune?filters=" + quote(json.dumps(
         {"until": ["whenever"]})))
     assert bad.status == 400
+
+
+def test_pull_without_a_tag_pulls_every_tag(daemon, tmp_path):
+    from tests.interop.registry.peers import dockyard_registry
+
+    with dockyard_registry(tmp_path) as reg:
+        repo = f"{reg.host}/many/bb"
+        for t in ("a", "b"):
+            assert daemon.request("POST", f"/images/busybox/tag?repo={repo}&tag={t}").status \
+                == 201
+            r = daemon.request("POST", f"/images/{repo}/push?tag={t}")
+            assert r.status == 200 and not [m for m in r.messages() if "error" in m]
+        for t in ("a", "b"):
+            assert daemon.request("DELETE", f"/images/{repo}:{t}").status == 200
+        r = daemon.request("POST", f"/images/create?fromImage={repo}")
+        assert r.status == 200, r.body
+        assert not [m for m in r.messages() if "error" in m], r.messages()
+        assert [t for t in tags(daemon) if t.startswith(repo)] == [f"{repo}:a", f"{repo}:b"]

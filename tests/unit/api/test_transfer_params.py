@@ -37,3 +37,13 @@ def test_credentials_from_the_auth_header():
     assert (c.username, c.secret) == ("u", "p")
     t = credential_from({"identitytoken": "tok", "username": "u", "password": "p"})
     assert t.is_token and t.secret == "tok"
+
+
+def test_an_empty_tag_on_an_untagged_name_means_every_tag():
+    from dockyard.daemon.transfer import pulls_all_tags
+
+    assert pulls_all_tags("busybox", "")
+    assert not pulls_all_tags("busybox", "latest")
+    assert not pulls_all_tags("busybox:1", "")
+    assert not pulls_all_tags(f"busybox@{DIGEST}", "")
+    assert not pulls_all_tags("", "")
