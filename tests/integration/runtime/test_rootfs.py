@@ -146,6 +146,9 @@ def test_bind_mounts_with_flags_and_rbind(busybox_rootfs: Path, tmp_path: Path) 
         {"destination": "/data-ro/sub", "type": "tmpfs", "source": "tmpfs",
          "options": ["size=1m"]},
         {"destination": "/etc/single.txt", "source": str(single), "options": ["rbind", "ro"]},
+        # the OCI suite's `mounts` test: data options on a bind are ignored, as by runc
+        {"destination": "/oci", "type": "bind", "source": str(src),
+         "options": ["nosuid", "strictatime", "mode=755", "size=1k", "bind", "shared"]},
     ]
     script = ("cat /data-ro/file; echo; (echo x > /data-ro/file) 2>/dev/null && echo "
               "ro-broken; echo new > /mnt/new/deep/created; cat /etc/single.txt; echo; "
@@ -158,6 +161,7 @@ def test_bind_mounts_with_flags_and_rbind(busybox_rootfs: Path, tmp_path: Path) 
     assert "noatime" in _opts(m["/mnt/new/deep"]) and "rw" in _opts(m["/mnt/new/deep"])
     assert "ro" in _opts(m["/etc/single.txt"])
     assert "/data-ro/sub" in m
+    assert "nosuid" in _opts(m["/oci"])
     assert (src / "created").read_text() == "new\n"      # the rw bind writes through
     assert (busybox_rootfs / "mnt" / "new" / "deep").is_dir()  # created inside rootfs
 
@@ -264,7 +268,7 @@ def test_cgroup_v1_mounts_show_own_cgroup(busybox_rootfs: Path) -> None:
     hierarchies = [f[4] for f in host if f[4].startswith("/sys/fs/cgroup/")
                    and f[f.index("-") + 1] == "cgroup"]
     assert hierarchies, "host has no cgroup hierarchies under /sys/fs/cgroup"
-    assert "ro" in _opts(m["/sys/fs/cgroup"])
+    assert "rw" in _opts(m["/sys/fs/cgroup"])  # the tmpfs stays rw, as under runc
     inside = sorted(p for p in m if p.startswith("/sys/fs/cgroup/"))
     assert inside == sorted(hierarchies), "only the v1 hierarchies, as runc"
     for point in hierarchies:
@@ -295,6 +299,30 @@ def test_console_is_bound_from_the_given_pty(busybox_rootfs: Path) -> None:
     fields = r.mounts()["/dev/console"]
     assert fields[fields.index("-") + 1] == "devpts"
     assert "character special file 88" in r.out  # major 136 = 0x88: a pty slave
+
+
+@pytest.mark.parametrize("readonly_root", [False, True])
+def test_console_from_the_containers_own_devpts(busybox_rootfs: Path,
+                                                readonly_root: bool) -> None:
+    spec = base_spec()
+    spec["root"]["readonly"] = readonly_root
+    r = run_in_container(spec, busybox_rootfs, MOUNTINFO, console_inside=True)
+    _ok(r)
+    m = r.mounts()
+    console, pts = m["/dev/console"], m["/dev/pts"]
+    assert console[2] == pts[2], "the console must come from the container's devpts"
+    assert console[3] == "/0"  # /dev/pts/0 of that instance
+
+
+def test_read_only_dev_gets_its_nodes_first(busybox_rootfs: Path) -> None:
+    spec = base_spec()
+    spec["mounts"][1]["options"].append("ro")  # /dev tmpfs
+    r = run_in_container(spec, busybox_rootfs, MOUNTINFO + "; ls /dev; "
+                         "touch /dev/x 2>/dev/null && echo DEV-WRITABLE; true",
+                         console_inside=True)
+    _ok(r)
+    assert "ro" in _opts(r.mounts()["/dev"]) and "DEV-WRITABLE" not in r.out
+    assert "null" in r.out.split() and "console" in r.out.split()
 
 
 def test_tmpcopyup_seeds_the_tmpfs(busybox_rootfs: Path) -> None:

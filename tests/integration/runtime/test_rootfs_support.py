@@ -23,8 +23,13 @@ from dataclasses import dataclass
 _HELPER = r'''
 import json, os, sys, traceback
 from dockyard.runtime import syscalls as sc
-import dockyard.runtime.rootfs  # everything setup() needs, before any uid change
+import dockyard.runtime.rootfs
 cfg = json.loads(sys.argv[1])
+try:
+    dockyard.runtime.rootfs.validate(cfg["spec"])  # as the core's parent: preloads modules
+except Exception:
+    pass  # setup() reports it
+
 NS = {"mount": sc.CLONE_NEWNS, "pid": sc.CLONE_NEWPID, "ipc": sc.CLONE_NEWIPC,
       "uts": sc.CLONE_NEWUTS, "network": sc.CLONE_NEWNET, "cgroup": sc.CLONE_NEWCGROUP}
 flags = 0
@@ -44,7 +49,15 @@ def container():
         console = os.ttyname(slave)
     try:
         from dockyard.runtime.rootfs import setup
-        setup(cfg["spec"], cfg["rootfs"], no_pivot=cfg["no_pivot"], console_path=console)
+        opener = None
+        if cfg["console_inside"]:
+            def opener():
+                # the runc way: a pty from the container's own devpts, after the pivot
+                master, slave = os.openpty()
+                os.set_inheritable(master, True)  # keep the pty alive in the exec'd sh
+                return os.ttyname(slave)
+        setup(cfg["spec"], cfg["rootfs"], no_pivot=cfg["no_pivot"], console_path=console,
+              open_console=opener)
     except BaseException as exc:
         sys.stderr.write("SETUP-ERROR %s: %s\n" % (type(exc).__name__, exc))
         traceback.print_exc()
@@ -141,6 +154,7 @@ def run_in_container(spec: dict, rootfs: os.PathLike | str, script: str, *,
                      console: bool = False, userns: bool = False, no_openat2: bool = False,
                      drop_mknod: bool = False, userns_host_id: int = 0,
                      cwd: os.PathLike | str | None = None, rootfs_on_tmpfs: bool = False,
+                     console_inside: bool = False,
                      timeout: int = 60) -> Result:
     types = {ns["type"] for ns in spec["linux"]["namespaces"]}
     shared_mount_ns = "mount" not in types
@@ -149,7 +163,7 @@ def run_in_container(spec: dict, rootfs: os.PathLike | str, script: str, *,
            "no_pivot": no_pivot, "console": console, "userns": userns,
            "no_openat2": no_openat2, "shared_mount_ns": shared_mount_ns,
            "drop_mknod": drop_mknod, "userns_host_id": userns_host_id,
-           "rootfs_on_tmpfs": rootfs_on_tmpfs}
+           "rootfs_on_tmpfs": rootfs_on_tmpfs, "console_inside": console_inside}
     proc = subprocess.run([sys.executable, "-c", _HELPER, json.dumps(cfg)],
                           capture_output=True, text=True, timeout=timeout,
                           stdin=subprocess.DEVNULL, cwd=cwd)

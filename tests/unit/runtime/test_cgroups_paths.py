@@ -132,6 +132,7 @@ def test_only_the_default_parent_is_shared() -> None:
         "/sys/fs/cgroup/memory/dockyard", "/sys/fs/cgroup/devices/dockyard",
         "/sys/fs/cgroup/systemd/dockyard"})
     assert m.unified.shared == ["/sys/fs/cgroup/unified/dockyard"]
+    assert m.unified.enable_in_root is False, "a hybrid host's cgroup2 root is the admin's"
     assert create_manager("/dockyard/c1", "c1", layout=layout).shared == []
 
 

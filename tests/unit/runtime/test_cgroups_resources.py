@@ -173,3 +173,24 @@ def test_device_rules_and_v1_lines_keep_the_spec_order() -> None:
         ("devices.allow", "c 1:3 rw"), ("devices.allow", "b 8:* m"),
         ("devices.deny", "c *:5 rwm"),
     ]
+
+
+def test_v1_device_rules_are_written_one_per_write_on_open_files(tmp_path) -> None:
+    from dockyard.runtime.cgroups.devices_v1 import apply_rules
+
+    (tmp_path / "devices.allow").write_text("")
+    (tmp_path / "devices.deny").write_text("")
+    apply_rules(str(tmp_path), parse_rules([
+        {"allow": False, "access": "rwm"},
+        {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+        {"allow": True, "type": "c", "major": 136, "access": "rw"}]))
+    # a plain file keeps every write back to back (cgroupfs parses each one)
+    assert (tmp_path / "devices.allow").read_text() == "c 1:3 rwmc 136:* rw"
+    assert (tmp_path / "devices.deny").read_text() == "aa"
+
+
+def test_v1_device_rules_without_the_controller_files_fail_clearly(tmp_path) -> None:
+    from dockyard.runtime.cgroups.devices_v1 import apply_rules
+
+    with pytest.raises(Unavailable, match=r"devices\.deny"):
+        apply_rules(str(tmp_path), parse_rules([{"allow": False}]))

@@ -179,12 +179,21 @@ def test_hybrid_v1_sends_hugepage_limits_to_the_unified_side(tmp_path: Path,
     pids_dir.mkdir(parents=True)
     (pids_dir / "pids.max").write_text("")
     leaf = make_tree(tmp_path / "unified", offered="hugetlb")
+    unified = tmp_path / "unified"
     m = V1Manager({"pids": str(pids_dir)},
-                  unified=V2Manager(str(tmp_path / "unified"), "/dockyard/c1", controllers=()))
-    m.set({"pids": {"limit": 9}, "hugepageLimits": [{"pageSize": "2MB", "limit": 2 << 20}]})
+                  unified=V2Manager(str(unified), "/dockyard/c1", controllers=(),
+                                    enable_in_root=False))
+    limits = {"hugepageLimits": [{"pageSize": "2MB", "limit": 2 << 20}]}
+    # the root's subtree_control is the host's: not enabled there -> a clear refusal
+    with pytest.raises(Unavailable, match=r"echo \+hugetlb"):
+        m.set({"pids": {"limit": 9}, **limits})
+    assert (unified / "cgroup.subtree_control").read_text() == ""
+    assert (pids_dir / "pids.max").read_text() == "", "nothing written on refusal"
+    (unified / "cgroup.subtree_control").write_text("hugetlb\n")  # the admin enabled it
+    m.set({"pids": {"limit": 9}, **limits})
     assert (leaf / "hugetlb.2MB.max").read_text() == str(2 << 20)
     assert (pids_dir / "pids.max").read_text() == "9"
-    assert (tmp_path / "unified" / "cgroup.subtree_control").read_text() == "+hugetlb"
+    assert (unified / "dockyard" / "cgroup.subtree_control").read_text() == "+hugetlb"
     with pytest.raises(Unavailable, match="memory cgroup controller is not mounted"):
         m.set({"memory": {"limit": 1 << 20}})
 

@@ -83,7 +83,8 @@ def create_manager(cgroups_path: str | None, container_id: str, *,
     if mode == "hybrid":
         path = _unified_path(layout, cg)
         shared = [f"{layout.unified}{path.rsplit('/', 1)[0]}"] if default else []
-        unified = V2Manager(layout.unified or "/", path, controllers=(), shared=shared)
+        unified = V2Manager(layout.unified or "/", path, controllers=(), shared=shared,
+                            enable_in_root=False)
     shared = sorted({d.rsplit("/", 1)[0] for d in dirs.values()}) if default else []
     return V1Manager(dirs, shared=shared, unified=unified)
 

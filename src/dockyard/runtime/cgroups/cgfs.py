@@ -86,6 +86,21 @@ def make_dirs(leaf: str, on_created=None) -> list[str]:
     Only ever creates below an existing cgroup directory (one with cgroup.procs): a
     wrong mount point must not make directories elsewhere.
     """
+    # Fast path (every container but the first under a parent): the parent is a
+    # cgroup (it has cgroup.procs), so one mkdir does it.
+    if os.path.exists(os.path.join(os.path.dirname(leaf), "cgroup.procs")):
+        try:
+            os.mkdir(leaf, 0o755)
+        except FileExistsError:
+            return []
+        except FileNotFoundError:
+            pass  # the parent just went away: the careful walk below
+        except OSError as err:
+            raise SystemError_(f"creating cgroup {leaf}: {err.strerror}") from err
+        else:
+            if on_created is not None:
+                on_created(leaf)
+            return [leaf]
     made: list[str] = []
     for _attempt in range(5):
         missing = []

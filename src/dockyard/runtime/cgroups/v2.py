@@ -148,7 +148,8 @@ class V2Manager:
     version = 2
 
     def __init__(self, mount: str, path: str, *, controllers: Sequence[str] | None = None,
-                 created: Iterable[str] = (), shared: Iterable[str] = ()) -> None:
+                 created: Iterable[str] = (), shared: Iterable[str] = (),
+                 enable_in_root: bool = True) -> None:
         self.mount = mount.rstrip("/") or "/"
         self.path = posixpath.normpath("/" + path.lstrip("/"))
         if self.path == "/":
@@ -157,6 +158,9 @@ class V2Manager:
         self.created: list[str] = list(created)
         self.shared: list[str] = list(shared)  # see V1Manager.shared
         self.dir = posixpath.join(self.mount, self.path.lstrip("/"))
+        # False on a hybrid host: the cgroup2 root's subtree_control is host-wide
+        # configuration, so a controller the admin did not enable there stays off.
+        self.enable_in_root = enable_in_root
 
     # --- identity ------------------------------------------------------------------
     @property
@@ -166,12 +170,14 @@ class V2Manager:
     def to_state(self) -> dict[str, Any]:
         return {"version": 2, "mount": self.mount, "path": self.path,
                 "controllers": None if self.controllers is None else list(self.controllers),
-                "created": list(self.created), "shared": list(self.shared)}
+                "created": list(self.created), "shared": list(self.shared),
+                "enable_in_root": self.enable_in_root}
 
     @classmethod
     def from_state(cls, saved: Mapping[str, Any]) -> V2Manager:
         return cls(saved["mount"], saved["path"], controllers=saved.get("controllers"),
-                   created=saved.get("created") or (), shared=saved.get("shared") or ())
+                   created=saved.get("created") or (), shared=saved.get("shared") or (),
+                   enable_in_root=saved.get("enable_in_root", True))
 
     # --- creation --------------------------------------------------------------------
     def _levels(self) -> list[str]:
@@ -216,6 +222,12 @@ class V2Manager:
                 if c not in offered:
                     raise Unavailable(f"cgroup v2 controller {c!r} is not available "
                                       f"in {parent}")
+                if parent == self.mount and not self.enable_in_root:
+                    raise Unavailable(
+                        f"the {c} controller is not enabled in {parent}/"
+                        f"cgroup.subtree_control (host configuration on this hybrid "
+                        f"host; `echo +{c} > {parent}/cgroup.subtree_control` as root "
+                        "enables it)")
                 cgfs.write(parent, "cgroup.subtree_control", f"+{c}",
                            what=f"enabling the {c} controller")
 
@@ -304,23 +316,36 @@ class V2Manager:
 
 def remove_dir(path: str, timeout: float) -> None:
     """rmdir a cgroup and the sub-cgroups its processes made (deepest first),
-    retrying on EBUSY while the last tasks are exiting."""
+    retrying on EBUSY while the last tasks are exiting.
+
+    This is on every container's teardown: the common case is one rmdir, and the
+    first retries come fast (a task that just exited leaves within microseconds).
+    """
     deadline = time.monotonic() + timeout
-    delay = 0.005
+    delay = 0.0002
     while True:
         try:
-            _rmdir_children(path)
             os.rmdir(path)
             return
         except FileNotFoundError:
             return
         except OSError as err:
-            if err.errno not in (errno.EBUSY, errno.ENOTEMPTY) or time.monotonic() > deadline:
-                left = _tasks(path)
-                raise Conflict(f"cannot remove cgroup {path}: {err.strerror}"
-                               + (f" (tasks still inside: {left})" if left else "")) from err
+            if err.errno not in (errno.EBUSY, errno.ENOTEMPTY):
+                raise Conflict(f"cannot remove cgroup {path}: {err.strerror}") from err
+            try:
+                _rmdir_children(path)
+                os.rmdir(path)
+                return
+            except FileNotFoundError:
+                return
+            except OSError as again:
+                if time.monotonic() > deadline:
+                    left = _tasks(path)
+                    raise Conflict(f"cannot remove cgroup {path}: {again.strerror}"
+                                   + (f" (tasks still inside: {left})" if left else "")
+                                   ) from again
             time.sleep(delay)
-            delay = min(delay * 2, 0.1)
+            delay = min(delay * 2, 0.05)
 
 
 def _rmdir_children(path: str) -> None:

@@ -22,7 +22,12 @@ __all__ = ["resolve_in_root", "setup", "unmount_rootfs", "validate"]
 
 def validate(spec: dict) -> None:
     """Raise InvalidArgument for what :func:`setup` would refuse, without touching
-    anything (mount options, destinations, devices, rootfsPropagation, sysctl)."""
+    anything (mount options, destinations, devices, rootfsPropagation, sysctl).
+
+    Call it in the parent: it also imports the modules this spec's setup() needs
+    (cgroupfs for a cgroup mount, shutil for tmpcopyup), which the container's
+    init may no longer be able to import."""
+    from dockyard.runtime.rootfs.prepare import preload
     from dockyard.runtime.rootfs.spec import parse
 
-    parse(spec)
+    preload(parse(spec))  # and import what setup() will need, while imports work

@@ -128,6 +128,5 @@ def mount_cgroup(root: RootDir, m: MountSpec, ctx: MountContext) -> None:
                         os.symlink(plan.name, name, dir_fd=dir_fd)
                     except FileExistsError:
                         pass
-    if m.flags & sc.MS_RDONLY:
-        with root.target(m.destination) as t:
-            remount_bind(t, _TMPFS_FLAGS | sc.MS_RDONLY)
+    # The tmpfs itself stays writable even for an "ro" mount, as under runc 1.1:
+    # only the hierarchies below it are read-only.

@@ -11,7 +11,6 @@ the bind-mounted pty slave the caller gives.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import stat
@@ -95,8 +94,10 @@ def _symlink(root: RootDir, path: str, target: str, *, replace: bool) -> None:
     with root.parent(path) as (dir_fd, name):
         if replace:
             _clear(dir_fd, name)
-        with contextlib.suppress(FileExistsError):
+        try:
             os.symlink(target, name, dir_fd=dir_fd)
+        except FileExistsError:
+            pass
 
 
 def mount_console(root: RootDir, console_path: str) -> None:

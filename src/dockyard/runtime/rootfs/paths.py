@@ -21,9 +21,6 @@ import errno
 import os
 import posixpath
 import stat
-from collections import deque
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from dockyard.errors import InvalidArgument
 
@@ -51,10 +48,10 @@ def resolve_in_root(root: str, path: str) -> str:
     """
     root = os.path.abspath(root)
     resolved: list[str] = []
-    pending = deque(_components(path))
+    pending = _components(path)[::-1]  # a stack: the next component is last
     links = 0
     while pending:
-        comp = pending.popleft()
+        comp = pending.pop()
         if comp == "..":
             if resolved:
                 resolved.pop()
@@ -72,7 +69,7 @@ def resolve_in_root(root: str, path: str) -> str:
             target = os.readlink(candidate)
             if target.startswith("/"):
                 resolved = []
-            pending.extendleft(reversed(_components(target)))
+            pending.extend(_components(target)[::-1])
             continue
         resolved.append(comp)
     return os.path.join(root, *resolved)
@@ -144,11 +141,11 @@ class RootDir:
 
     def _walk(self, path: str, create: str | None, mode: int, follow: bool) -> int:
         stack = [os.dup(self.fd)]
-        pending = deque(_components(path))
+        pending = _components(path)[::-1]  # a stack: the next component is last
         links = 0
         try:
             while pending:
-                comp = pending.popleft()
+                comp = pending.pop()
                 if comp == "..":
                     if len(stack) > 1:
                         os.close(stack.pop())
@@ -163,7 +160,7 @@ class RootDir:
                                                     "no such file or directory") from None
                     self._create(stack[-1], comp, "file" if last and create == "file"
                                  else "dir", mode)
-                    pending.appendleft(comp)  # look again: whatever is there now
+                    pending.append(comp)  # look again: whatever is there now
                     continue
                 st_mode = os.fstat(fd).st_mode
                 if stat.S_ISLNK(st_mode) and (follow or not last):
@@ -175,7 +172,7 @@ class RootDir:
                     if target.startswith("/"):
                         while len(stack) > 1:
                             os.close(stack.pop())
-                    pending.extendleft(reversed(_components(target)))
+                    pending.extend(_components(target)[::-1])
                     continue
                 if not last and not stat.S_ISDIR(st_mode):
                     os.close(fd)
@@ -198,34 +195,54 @@ class RootDir:
         except FileExistsError:
             pass  # someone (or a dangling symlink) is there: the caller looks again
 
-    @contextmanager
-    def target(self, path: str, *, create: str | None = None) -> Iterator[str]:
-        """``/proc/self/fd/N`` for ``path`` inside the root, valid within the block.
+    def target(self, path: str, *, create: str | None = None) -> _FdPath:
+        """``with root.target(p) as t``: ``t`` is ``/proc/self/fd/N`` for ``p`` inside
+        the root, valid within the block.
 
         Open a fresh target after mounting on a path: an fd taken before the mount
         names the directory *under* the new mount, not the mount itself.
         """
-        fd = self.open(path, create=create)
-        try:
-            yield fd_path(fd)
-        finally:
-            os.close(fd)
+        return _FdPath(self.open(path, create=create))
 
-    @contextmanager
-    def parent(self, path: str) -> Iterator[tuple[int, str]]:
-        """(fd of the parent directory, created if missing; last component name).
-
-        For operations on a name that must not be followed (mknod, symlink, unlink).
+    def parent(self, path: str) -> _Parent:
+        """``with root.parent(p) as (dir_fd, name)``: the parent directory (created if
+        missing) and the last component's name, for operations on a name that must
+        not be followed (mknod, symlink, unlink).
         """
         head, name = posixpath.split(posixpath.normpath("/" + path))
         if name in ("", ".", ".."):
             raise InvalidArgument(f"{path!r} does not name an entry inside the root")
-        fd = self.open(head, create="dir")
-        try:
-            yield fd, name
-        finally:
-            os.close(fd)
+        return _Parent(self.open(head, create="dir"), name)
 
     def host_path(self, fd: int) -> str:
         """Where ``fd`` really is (for messages and tests)."""
         return os.readlink(fd_path(fd))
+
+
+class _FdPath:
+    """Context manager owning an fd; enters as its /proc/self/fd path.
+
+    (A class rather than @contextmanager: contextlib costs start-up time.)
+    """
+
+    __slots__ = ("fd",)
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def __enter__(self) -> str:
+        return fd_path(self.fd)
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)
+
+
+class _Parent(_FdPath):
+    __slots__ = ("name",)
+
+    def __init__(self, fd: int, name: str) -> None:
+        super().__init__(fd)
+        self.name = name
+
+    def __enter__(self) -> tuple[int, str]:  # type: ignore[override]
+        return self.fd, self.name

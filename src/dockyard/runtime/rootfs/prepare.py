@@ -20,17 +20,17 @@ from __future__ import annotations
 import os
 
 from dockyard.runtime import syscalls as sc
-from dockyard.runtime.rootfs import cgroupfs, devices, paths_masking, pivot, sysctl
+from dockyard.runtime.rootfs import devices, paths_masking, pivot, sysctl
 from dockyard.runtime.rootfs.mountinfo import find_mount_of, read_mountinfo
 from dockyard.runtime.rootfs.mounts import MountContext, mount_entry
 from dockyard.runtime.rootfs.paths import RootDir, fd_path
-from dockyard.runtime.rootfs.spec import RootfsPlan, parse
+from dockyard.runtime.rootfs.spec import MountSpec, RootfsPlan, parse
 
-__all__ = ["in_user_namespace", "setup", "unmount_rootfs"]
+__all__ = ["in_user_namespace", "preload", "setup", "unmount_rootfs"]
 
-# Loaded here, not lazily: setup() may run as a user-namespace uid that cannot read
-# the Python installation, or after pivot_root, where no import can succeed.
-_EAGER = (cgroupfs,)
+TYPE_CHECKING = False  # typing itself costs start-up time
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def in_user_namespace() -> bool:
@@ -65,6 +65,13 @@ def _prepare_root(rootfs: str, real_rootfs: str, plan: RootfsPlan) -> None:
     _self_bind(rootfs)
 
 
+def _remount_readonly(m: MountSpec) -> None:
+    try:
+        sc.mount(None, m.destination, None, sc.MS_REMOUNT | m.flags, m.data or None)
+    except OSError as exc:
+        raise OSError(exc.errno, f"{m.label}: remount read-only: {exc.strerror}") from exc
+
+
 def _make_cwd(cwd: str) -> None:
     """Create process.cwd now, while / may still be written (runc does too).
 
@@ -74,6 +81,19 @@ def _make_cwd(cwd: str) -> None:
         os.makedirs(cwd, mode=0o755, exist_ok=True)
     except OSError as exc:
         raise OSError(exc.errno, f"process.cwd {cwd}: {exc.strerror}") from exc
+
+
+def preload(plan: RootfsPlan) -> None:
+    """Import what this spec's setup() will need (only cgroupfs is optional).
+
+    :func:`dockyard.runtime.rootfs.validate` calls it in the parent, where imports
+    work; setup() may run as a user-namespace uid that cannot read the Python
+    installation, or past pivot_root, where no import can succeed.
+    """
+    if any(m.type == "cgroup" for m in plan.mounts):
+        from dockyard.runtime.rootfs import cgroupfs  # noqa: F401
+    if any(m.copy_up for m in plan.mounts):
+        import shutil  # noqa: F401
 
 
 def _real_path(rootfs: str) -> str:
@@ -126,7 +146,8 @@ def _final_propagation(plan: RootfsPlan) -> None:
 
 
 def setup(spec: dict, rootfs: str, *, no_pivot: bool = False,
-          console_path: str | None = None) -> None:
+          console_path: str | None = None,
+          open_console: Callable[[], str] | None = None) -> None:
     """Build the container's root filesystem and enter it (see module docstring).
 
     ``rootfs`` is a host path, best given relative to the cwd (the bundle, which is
@@ -140,8 +161,16 @@ def setup(spec: dict, rootfs: str, *, no_pivot: bool = False,
     mounts, the mounts are still made (inside the rootfs only), and the process
     chroots instead of pivoting. Those mounts outlive the container: the caller
     removes them with :func:`unmount_rootfs` when it deletes the container.
+
+    The console: ``console_path`` is a pty slave opened by the caller before setup
+    (a host path), bound onto /dev/console before the pivot. ``open_console`` is
+    the runc way instead: called once inside the new root, right after the pivot
+    (the container's devpts is mounted, / is still writable), it allocates the pty
+    from the container's /dev/ptmx and returns the slave's path there
+    (``/dev/pts/0``), which is then bound onto /dev/console.
     """
     plan = parse(spec)
+    preload(plan)
     real_rootfs = _real_path(rootfs)
     ctx = MountContext(
         in_userns=in_user_namespace() or "user" in plan.namespaces,
@@ -154,14 +183,26 @@ def setup(spec: dict, rootfs: str, *, no_pivot: bool = False,
         _prepare_root(rootfs, real_rootfs, plan)
     elif plan.readonly_root:
         _self_bind(rootfs)  # so the read-only remount hits the rootfs, not its host mount
+    ro_dev = None
     with RootDir(rootfs) as root:
         for m in plan.mounts:
+            if m.destination == "/dev" and not m.bind and m.flags & sc.MS_RDONLY:
+                # A read-only /dev is made writable until its nodes and console are
+                # in, then remounted read-only (runc does the same).
+                ro_dev = m
+                m = m.replace(flags=m.flags & ~sc.MS_RDONLY)  # type: ignore[assignment]
             mount_entry(root, m, ctx)
         if not plan.dev_is_bound:
             devices.setup_dev(root, plan.devices, in_userns=ctx.in_userns)
         if console_path:
             devices.mount_console(root, console_path)
     _enter_root(rootfs, plan, no_pivot=no_pivot, own_mount_ns=own_mount_ns)
+    if open_console is not None:
+        slave = open_console()
+        with RootDir("/") as root:
+            devices.mount_console(root, slave)
+    if ro_dev is not None:
+        _remount_readonly(ro_dev)
     sysctl.apply(plan.sysctl)
     _make_cwd(plan.cwd)
     paths_masking.readonly_paths(plan.readonly_paths)

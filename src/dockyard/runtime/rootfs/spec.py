@@ -211,10 +211,9 @@ def _parse_mount(index: int, raw: object, mount_label: str = "") -> MountSpec:
         raise InvalidArgument(f"{where}.source: expected a string")
     if bind and not source:
         raise InvalidArgument(f"{where}.source: a bind mount needs a source")
-    if bind and data:
-        raise InvalidArgument(f"{where}.options: {data!r} unknown for a bind mount (it "
-                              "takes bind/rbind, ro/rw, [no]suid/dev/exec, atime and "
-                              "propagation options)")
+    if bind:
+        data = ""  # mount(2) ignores data for MS_BIND; runc passes it and the OCI suite
+        #            gives binds mode=/size= options, so accept and drop them
     if copy_up and mtype != "tmpfs":
         raise InvalidArgument(f"{where}.options: tmpcopyup only applies to tmpfs")
     dest = _check_destination(raw.get("destination"), mtype, where)
