@@ -224,6 +224,94 @@ def pidfd_send_signal(pidfd: int, sig: int) -> None:
            f"pidfd_send_signal({sig})")
 
 
+# --- additions from rt-security ---
+PR_CAP_AMBIENT_IS_SET = 1
+PR_CAP_AMBIENT_LOWER = 3
+PR_GET_KEEPCAPS = 7
+
+
+class _FindLibraryOnly:
+    """Stands in for ``ctypes.util`` while pyseccomp is imported (see below)."""
+
+    SONAMES = {"c": "libc.so.6", "seccomp": "libseccomp.so.2"}
+
+    @classmethod
+    def find_library(cls, name: str) -> str | None:
+        return cls.SONAMES.get(name)
+
+
+def import_pyseccomp():  # -> module pyseccomp
+    """Import the libseccomp binding without its import-time cost.
+
+    pyseccomp calls ``ctypes.util.find_library`` twice at import; the real one
+    imports shutil/subprocess and runs ``ldconfig -p`` (about 25 ms each
+    container start, a big share of the runtime's budget). The sonames are
+    stable ABI names: when both load directly, answer with them; otherwise
+    import normally and let the real lookup search.
+    """
+    import sys
+
+    mod = sys.modules.get("pyseccomp")
+    if mod is not None:
+        return mod
+    try:
+        for soname in _FindLibraryOnly.SONAMES.values():
+            ctypes.CDLL(soname)
+        fast = "ctypes.util" not in sys.modules
+    except OSError:
+        fast = False
+    if fast:
+        sys.modules["ctypes.util"] = _FindLibraryOnly  # type: ignore[assignment]
+        ctypes.util = _FindLibraryOnly  # type: ignore[attr-defined]
+    try:
+        import pyseccomp
+    finally:
+        if fast:
+            sys.modules.pop("ctypes.util", None)
+            try:
+                del ctypes.util  # type: ignore[attr-defined]
+            except AttributeError:
+                pass
+    return pyseccomp
+
+
+SECCOMP_SET_MODE_FILTER = 1
+SECCOMP_FILTER_FLAG_TSYNC = 1
+SECCOMP_FILTER_FLAG_LOG = 2
+SECCOMP_FILTER_FLAG_SPEC_ALLOW = 4
+_SYS_seccomp = {"x86_64": 317, "aarch64": 277}
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def seccomp_set_mode_filter(flags: int, program: bytes) -> int:
+    """seccomp(SECCOMP_SET_MODE_FILTER, flags, prog): install a classic-BPF program.
+
+    ``program`` is the raw ``struct sock_filter`` array (8 bytes per instruction,
+    host byte order), as libseccomp's ``seccomp_export_bpf`` writes it.
+    """
+    if len(program) % 8 or not program:
+        raise OSError(22, "seccomp: program is not a whole number of BPF instructions")
+    buf = ctypes.create_string_buffer(program, len(program))
+    prog = _SockFprog(len(program) // 8, ctypes.cast(buf, ctypes.c_void_p))
+    nr = _syscall_number(_SYS_seccomp, "seccomp")
+    return _check(_libc.syscall(nr, SECCOMP_SET_MODE_FILTER, ctypes.c_uint(flags),
+                                ctypes.byref(prog)),
+                  f"seccomp(SET_MODE_FILTER, flags={flags:#x})")
+
+
+# --- additions from rt-core ---
+_SYS_pidfd_getfd = 438
+
+
+def pidfd_getfd(pidfd: int, target_fd: int) -> int:
+    """Duplicate descriptor ``target_fd`` of the process behind ``pidfd`` into ours."""
+    return _check(_libc.syscall(_SYS_pidfd_getfd, pidfd, target_fd, 0),
+                  f"pidfd_getfd({target_fd})")
+
+
 # --- additions from rt-cgroups ---
 # bpf(2), for the cgroup v2 device controller (runtime/cgroups/devices_bpf.py builds
 # the program; these wrappers only load, attach, query and detach it).
@@ -328,3 +416,5 @@ def bpf_prog_query(target_fd: int, attach_type: int, max_progs: int = 64) -> lis
 def bpf_prog_get_fd_by_id(prog_id: int) -> int:
     attr = _BpfGetIdAttr(id=prog_id)
     return _bpf(BPF_PROG_GET_FD_BY_ID, attr, f"bpf(PROG_GET_FD_BY_ID {prog_id})")
+# --- additions from img-layers ---
+CLONE_FS = 0x00000200  # unshare(CLONE_FS): a thread gets its own cwd (relative overlay mounts)
