@@ -34,6 +34,9 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip
 "$VENV/bin/python" -m pip install -q -e ".[test]"
+# An editable install has no bytecode yet, and PYTHONDONTWRITEBYTECODE may be set:
+# compile once so every dockyard-runtime start doesn't recompile its modules.
+"$VENV/bin/python" -m compileall -q src >/dev/null
 for tool in dockyard dockyardd dockyard-runtime; do
   ln -sf "$VENV/bin/$tool" "/usr/local/sbin/$tool"
 done
