@@ -121,8 +121,11 @@ def push_cli(name: str, *, root: str, quiet: bool, chunk_size: int = 0) -> int:
                 result = asyncio.run(push(name, images, chunk_size=chunk_size, report=bars))
     finally:
         images.close()
-    tag = refs.parse(result.reference).tag
-    print(f"{tag}: digest: {result.digest} size: {result.size}")
+    if quiet:
+        # Without the progress view, still say what was pushed (the view prints this
+        # closing line itself, so printing it here too would show it twice).
+        tag = refs.parse(result.reference).tag
+        print(f"{tag}: digest: {result.digest} size: {result.size}")
     return 0
 
 
