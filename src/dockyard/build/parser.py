@@ -245,5 +245,12 @@ def _replace_heredocs(ins: RawInstruction, docs: tuple[Heredoc, ...],
     return replace(ins, heredocs=docs, end_line=end)
 
 
-__all__ = ["Flag", "Heredoc", "ParsedFile", "RawInstruction", "heredoc_words", "lex",
-           "HEREDOC_INSTRUCTIONS"]
+__all__ = [
+    "HEREDOC_INSTRUCTIONS",
+    "Flag",
+    "Heredoc",
+    "ParsedFile",
+    "RawInstruction",
+    "heredoc_words",
+    "lex",
+]

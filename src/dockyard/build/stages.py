@@ -341,5 +341,13 @@ def parse_dockerfile(text: str, *, filename: str = "Dockerfile",
                      tuple(stages), tindex, _needed(stages, tindex), unused)
 
 
-__all__ = ["BuildPlan", "PLATFORM_ARGS", "PROXY_ARGS", "Stage", "Step", "host_platform",
-           "parse_dockerfile", "platform_args"]
+__all__ = [
+    "PLATFORM_ARGS",
+    "PROXY_ARGS",
+    "BuildPlan",
+    "Stage",
+    "Step",
+    "host_platform",
+    "parse_dockerfile",
+    "platform_args",
+]
