@@ -280,10 +280,10 @@ def _volume(c: _Ctx) -> ins.Instruction:
 def _one(cls: type, what: str) -> Callable[[_Ctx], ins.Instruction]:
     def build(c: _Ctx) -> ins.Instruction:
         c.flags()
-        words = split_words_raw(c.raw.rest, c.raw_escape)
-        if len(words) != 1:
+        # docker takes the whole rest as one string (``WORKDIR /my dir`` works)
+        if not c.raw.rest:
             raise c.error(f"{what} requires exactly one argument")
-        return cls(c.loc, words[0])
+        return cls(c.loc, c.raw.rest)
     return build
 
 

@@ -177,28 +177,32 @@ def read_dockerignore(context_dir: str, dockerfile: str | None = None) -> Docker
 
 
 def walk_context(root: str, ignore: DockerIgnore) -> Iterator[str]:
-    """Yield the slash paths (relative to ``root``) of included entries, sorted per
-    directory; directories are yielded too. Symlinks are not followed."""
-    stack = [""]
-    while stack:
-        rel = stack.pop()
+    """Yield the slash paths (relative to ``root``) of included entries, depth first
+    in name order (a directory before its contents). Symlinks are not followed."""
+
+    def listing(rel: str) -> Iterator[tuple[str, bool]]:
         try:
-            entries = sorted(os.scandir(os.path.join(root, rel) if rel else root),
-                             key=lambda e: e.name)
+            with os.scandir(os.path.join(root, rel) if rel else root) as it:
+                entries = sorted(it, key=lambda e: e.name)
         except (NotADirectoryError, FileNotFoundError):
+            return iter(())
+        return ((posixpath.join(rel, e.name) if rel else e.name,
+                 e.is_dir(follow_symlinks=False)) for e in entries)
+
+    stack = [listing("")]
+    while stack:
+        item = next(stack[-1], None)
+        if item is None:
+            stack.pop()
             continue
-        subdirs = []
-        for e in entries:
-            path = posixpath.join(rel, e.name) if rel else e.name
-            is_dir = e.is_dir(follow_symlinks=False)
-            if ignore.excluded(path):
-                if is_dir and ignore.has_exceptions and ignore.may_reinclude_below(path):
-                    subdirs.append(path)
-                continue
-            yield path
-            if is_dir:
-                subdirs.append(path)
-        stack.extend(reversed(subdirs))
+        path, is_dir = item
+        if ignore.excluded(path):
+            if is_dir and ignore.has_exceptions and ignore.may_reinclude_below(path):
+                stack.append(listing(path))
+            continue
+        yield path
+        if is_dir:
+            stack.append(listing(path))
 
 
 __all__ = ["DockerIgnore", "Pattern", "clean", "parse_patterns", "read_dockerignore",

@@ -237,8 +237,12 @@ def test_single_value_instructions(text: str, cls: type, attr: str, value: str) 
     assert isinstance(i, cls) and getattr(i, attr) == value
 
 
-@pytest.mark.parametrize("text", ["USER", "USER a b", "WORKDIR", "WORKDIR /a /b",
-                                  "STOPSIGNAL", "MAINTAINER"])
+def test_whole_rest_is_one_value() -> None:
+    assert one("WORKDIR /my dir").path == "/my dir"
+    assert one("USER a b").user == "a b"
+
+
+@pytest.mark.parametrize("text", ["USER", "WORKDIR", "STOPSIGNAL", "MAINTAINER"])
 def test_single_value_arity(text: str) -> None:
     bad(text, "requires exactly one argument")
 
