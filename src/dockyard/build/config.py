@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from dockyard.build import instructions as ins
 
 DEFAULT_SHELL = ("/bin/sh", "-c")
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,12 @@ class ImageConfigState:
 
 
 def start_stage(base: ImageConfigState) -> ImageConfigState:
-    """The state a stage starts from: its base's, minus the base's ONBUILD triggers."""
-    return replace(base, on_build=(), cmd_from_stage=False)
+    """The state a stage starts from: its base's, minus the base's ONBUILD triggers,
+    with docker's default PATH added when the base has none."""
+    env = base.env
+    if not any(e.split("=", 1)[0] == "PATH" for e in env):
+        env = (*env, f"PATH={DEFAULT_PATH}")
+    return replace(base, env=env, on_build=(), cmd_from_stage=False)
 
 
 def _set_env(env: tuple[str, ...], key: str, value: str) -> tuple[str, ...]:
@@ -116,4 +121,5 @@ def apply(state: ImageConfigState, i: ins.Instruction) -> ImageConfigState:
     return state
 
 
-__all__ = ["DEFAULT_SHELL", "HealthConfig", "ImageConfigState", "apply", "start_stage"]
+__all__ = ["DEFAULT_PATH", "DEFAULT_SHELL", "HealthConfig", "ImageConfigState", "apply",
+           "start_stage"]

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from dockyard.build import instructions as ins
+from dockyard.build.config import DEFAULT_PATH
 from dockyard.build.convert import to_instruction
 from dockyard.build.errors import DockerfileError, did_you_mean
 from dockyard.build.expand import expand_instruction
@@ -215,6 +216,8 @@ class _Walker:
             env = dict(done[base_stage].env)
         elif self.base_env is not None and image != "scratch":
             env = dict(self.base_env(image))
+        if base_stage is None:
+            env.setdefault("PATH", DEFAULT_PATH)   # docker adds it to every base
         args: dict[str, str] = {}
         deps = {base_stage} if base_stage is not None else set()
         steps: list[Step] = []

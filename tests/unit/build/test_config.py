@@ -7,7 +7,8 @@ from dockyard.build.stages import parse_dockerfile
 
 
 def fold(text: str, base: ImageConfigState | None = None) -> ImageConfigState:
-    plan = parse_dockerfile(text, build_platform="linux/amd64")
+    plan = parse_dockerfile(text, build_platform="linux/amd64",
+                            base_env=lambda ref: (base or ImageConfigState()).env_dict())
     state = start_stage(base or ImageConfigState())
     for step in plan.stages[-1].steps:
         state = apply(state, step.instruction)
@@ -36,7 +37,12 @@ def test_shell_changes_later_shell_forms() -> None:
 def test_env_replaced_in_place() -> None:
     base = ImageConfigState(env=("PATH=/bin", "A=1"))
     s = fold("FROM x\nENV PATH=/usr/bin:$PATH B=2\n", base)
-    assert s.env == ("PATH=/usr/bin:", "A=1", "B=2")
+    assert s.env == ("PATH=/usr/bin:/bin", "A=1", "B=2")
+
+
+def test_default_path_added_when_base_has_none() -> None:
+    assert fold("FROM x\nENV A=1\n").env == (
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "A=1")
 
 
 def test_workdir_relative_joins() -> None:

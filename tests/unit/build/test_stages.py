@@ -19,7 +19,17 @@ def steps(p: BuildPlan, stage: int = -1) -> list[ins.Instruction]:
 
 
 def env_of(p: BuildPlan, stage: int = -1) -> dict[str, str]:
-    return dict(p.stages[stage].env)
+    env = dict(p.stages[stage].env)
+    env.pop("PATH")
+    return env
+
+
+def test_default_path_added_like_docker() -> None:
+    p = plan("FROM x\nWORKDIR $PATH\n")
+    assert steps(p)[-1].path == ("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
+                                 "/sbin:/bin")
+    p2 = plan("FROM x\nWORKDIR $PATH\n", base_env=lambda ref: {"PATH": "/mine"})
+    assert steps(p2)[-1].path == "/mine"
 
 
 def test_single_stage_defaults() -> None:

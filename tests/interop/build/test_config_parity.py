@@ -1,0 +1,130 @@
+"""The parser's predicted image config against docker's legacy builder.
+
+Each Dockerfile of the corpus is metadata only (no RUN, nothing copied), is built
+by the private dockerd (``DOCKER_BUILDKIT=0``) FROM the imported busybox image,
+and the fields docker records are compared with what ``parse_dockerfile`` plus
+``config.apply`` predict: Env, Cmd, Entrypoint, WorkingDir, User, ExposedPorts,
+Volumes, Labels, StopSignal, Healthcheck, OnBuild and Shell.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dockyard.build.config import ImageConfigState, apply, start_stage
+from dockyard.build.stages import parse_dockerfile
+
+CORPUS: list[tuple[str, str, dict[str, str]]] = [
+    ("env-forms", 'ENV A=1 B="two words" C=\'$A\'\nENV D $A-${B}\nENV E=${NOPE:-dflt} '
+     'F=${A:+alt} G=\\$A\n', {}),
+    ("env-overrides-arg", "ARG V=arg\nENV V=env\nARG V\nLABEL v=$V\nENV W=$V\n",
+     {"V": "cli"}),
+    ("args-scoping", "ARG X=1\nLABEL before=[$X]\nARG Y=${X}2\nLABEL y=$Y\n",
+     {"X": "9"}),
+    ("cmd-shell", "CMD echo \"hi there\" && ls\n", {}),
+    ("cmd-exec", 'CMD ["echo", "a \\"quoted\\" word"]\n', {}),
+    ("entrypoint-clears-cmd", 'ENTRYPOINT ["/bin/echo", "x"]\n', {}),
+    ("entrypoint-keeps-own-cmd", 'CMD ["c"]\nENTRYPOINT echo e\n', {}),
+    ("invalid-json-is-shell", "CMD [not json]\n", {}),
+    ("shell-then-cmd", 'SHELL ["/bin/sh", "-xc"]\nCMD ls\nENTRYPOINT ["x"]\n', {}),
+    ("workdir", "ENV D=/srv\nWORKDIR $D\nWORKDIR app\nWORKDIR ../other/./x/\n", {}),
+    ("user", "ARG U=1000\nUSER $U:${U}\n", {}),
+    ("expose", "EXPOSE 80 53/udp 8000-8002 9/sctp\nARG P=443\nEXPOSE $P/TCP\n", {}),
+    ("volumes", 'VOLUME /data /logs\nVOLUME ["/json vol", "/data"]\n', {}),
+    ("labels", 'LABEL a=1 "b c"="d e" f=\nLABEL old style value\nLABEL a=2\n'
+     "LABEL multi=\"x\\\n y\"\n", {}),
+    ("stopsignal", "STOPSIGNAL SIGKILL\n", {}),
+    ("healthcheck", "HEALTHCHECK --interval=1m30s --timeout=3s --start-period=1.5s "
+     "--retries=4 CMD wget -q localhost || exit 1\n", {}),
+    ("healthcheck-exec", 'HEALTHCHECK CMD ["true"]\n', {}),
+    ("healthcheck-none", "HEALTHCHECK NONE\n", {}),
+    ("onbuild", "ONBUILD RUN echo $HOME\nONBUILD   COPY . /app\n", {}),
+    ("continuations", "LABEL a=1 \\\n\n   b=2 \\\n# comment\n  c=3\nENV X=1 \\\n Y=2\n",
+     {}),
+    ("escape-backtick", "# escape=`\nFROM {base}\nLABEL path=c:\\dir `\n  other=`$x\n"
+     "WORKDIR /a\\b\n", {}),
+    ("maintainer-stage", "FROM {base} AS first\nENV FIRST=1\nLABEL s=first\n"
+     "FROM first\nENV SECOND=$FIRST\n", {}),
+]
+
+
+def _base_state(info: dict) -> ImageConfigState:
+    c = info["Config"]
+    return ImageConfigState(env=tuple(c.get("Env") or ()),
+                            cmd=tuple(c["Cmd"]) if c.get("Cmd") else None,
+                            entrypoint=tuple(c["Entrypoint"]) if c.get("Entrypoint")
+                            else None, working_dir=c.get("WorkingDir") or "",
+                            user=c.get("User") or "")
+
+
+def _predicted(state: ImageConfigState) -> dict:
+    hc = None
+    if state.healthcheck is not None:
+        h = state.healthcheck
+        hc = {"Test": list(h.test)}
+        for key, value in (("Interval", h.interval), ("Timeout", h.timeout),
+                           ("StartPeriod", h.start_period), ("Retries", h.retries)):
+            if value:
+                hc[key] = value
+    return {
+        "Env": list(state.env) or None,
+        "Cmd": list(state.cmd) if state.cmd is not None else None,
+        "Entrypoint": list(state.entrypoint) if state.entrypoint is not None else None,
+        "WorkingDir": state.working_dir,
+        "User": state.user,
+        "ExposedPorts": sorted(state.exposed_ports) or None,
+        "Volumes": sorted(state.volumes) or None,
+        "Labels": dict(state.labels) or None,
+        "StopSignal": state.stop_signal or None,
+        "Healthcheck": hc,
+        "OnBuild": list(state.on_build) or None,
+        "Shell": list(state.shell) if state.shell else None,
+    }
+
+
+def _actual(c: dict) -> dict:
+    return {
+        "Env": c.get("Env"),
+        "Cmd": c.get("Cmd"),
+        "Entrypoint": c.get("Entrypoint"),
+        "WorkingDir": c.get("WorkingDir") or "",
+        "User": c.get("User") or "",
+        "ExposedPorts": sorted(c["ExposedPorts"]) if c.get("ExposedPorts") else None,
+        "Volumes": sorted(c["Volumes"]) if c.get("Volumes") else None,
+        "Labels": c.get("Labels") or None,
+        "StopSignal": c.get("StopSignal") or None,
+        "Healthcheck": c.get("Healthcheck"),
+        "OnBuild": c.get("OnBuild") or None,
+        "Shell": c.get("Shell"),
+    }
+
+
+@pytest.mark.parametrize(("name", "body", "build_args"), CORPUS,
+                         ids=[c[0] for c in CORPUS])
+def test_config_matches_docker(dockerd, docker_busybox_image: str, tmp_path: Path,
+                               name: str, body: str, build_args: dict[str, str]) -> None:
+    base = docker_busybox_image
+    text = body.replace("{base}", base) if "{base}" in body else f"FROM {base}\n{body}"
+    base_info = json.loads(dockerd.cli("image", "inspect", base).stdout)[0]
+    base_env = dict(e.split("=", 1) for e in base_info["Config"].get("Env") or ())
+    plan = parse_dockerfile(text, build_args=build_args, base_env=lambda ref: base_env)
+    state = start_stage(_base_state(base_info))
+    for index in plan.needed:
+        stage = plan.stages[index]
+        if stage.base_stage is None:
+            state = start_stage(_base_state(base_info))
+        for step in stage.steps:
+            state = apply(state, step.instruction)
+
+    (tmp_path / "Dockerfile").write_text(text)
+    tag = f"dytest-parity-{name}:1"
+    args = [a for k, v in build_args.items() for a in ("--build-arg", f"{k}={v}")]
+    dockerd.cli("build", "-q", "-t", tag, *args, str(tmp_path))
+    try:
+        info = json.loads(dockerd.cli("image", "inspect", tag).stdout)[0]
+    finally:
+        dockerd.cli("rmi", "-f", tag, check=False)
+    assert _predicted(state) == _actual(info["Config"]), text
