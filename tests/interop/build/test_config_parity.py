@@ -46,6 +46,18 @@ CORPUS: list[tuple[str, str, dict[str, str]]] = [
      {}),
     ("escape-backtick", "# escape=`\nFROM {base}\nLABEL path=c:\\dir `\n  other=`$x\n"
      "WORKDIR /a\\b\n", {}),
+    ("global-args-in-from", "ARG NAME=busybox\nARG TAG=dytest\nFROM $NAME:${TAG}\n"
+     "ARG TAG\nLABEL tag=$TAG name=[$NAME]\n", {}),
+    # ${v-x} and ${v+x} (no colon) are BuildKit's; this legacy builder refuses them
+    ("modifiers", "ENV E=\nENV F=f\nLABEL b=${E:-y} d=${E:+w} g=${F:-n} h=${F:+set} "
+     "i=${U:-u} j=${U:+v}\n", {}),
+    ("quotes-and-escapes", "ENV A=a\\ b B='single $A' C=\"dbl \\\"q\\\" $A\" "
+     "D=x\\$A\nLABEL l1='$A' l2=\"$A\" l3=\\\"lit\\\"\n", {}),
+    ("expanded-metadata", "ENV V=/vol S=SIGUSR1 U=nobody P=\"81 82/udp\"\n"
+     "VOLUME $V ${V}2\nSTOPSIGNAL $S\nUSER $U\nEXPOSE $P\nWORKDIR rel\n", {}),
+    ("onbuild-continued", "ONBUILD RUN a \\\n  b\nONBUILD ENV X=$Y\n", {}),
+    ("json-escapes", 'ENTRYPOINT ["sh", "-c", "echo \\\\ \\u0041 \\"$HOME\\""]\n'
+     'CMD ["/bin/x", "a b"]\n', {}),
     ("maintainer-stage", "FROM {base} AS first\nENV FIRST=1\nLABEL s=first\n"
      "FROM first\nENV SECOND=$FIRST\n", {}),
 ]
@@ -107,7 +119,11 @@ def _actual(c: dict) -> dict:
 def test_config_matches_docker(dockerd, docker_busybox_image: str, tmp_path: Path,
                                name: str, body: str, build_args: dict[str, str]) -> None:
     base = docker_busybox_image
-    text = body.replace("{base}", base) if "{base}" in body else f"FROM {base}\n{body}"
+    assert base == "busybox:dytest"   # the global-args case spells it with args
+    if body.startswith("ARG NAME"):
+        text = body
+    else:
+        text = body.replace("{base}", base) if "{base}" in body else f"FROM {base}\n{body}"
     base_info = json.loads(dockerd.cli("image", "inspect", base).stdout)[0]
     base_env = dict(e.split("=", 1) for e in base_info["Config"].get("Env") or ())
     plan = parse_dockerfile(text, build_args=build_args, base_env=lambda ref: base_env)
@@ -128,3 +144,36 @@ def test_config_matches_docker(dockerd, docker_busybox_image: str, tmp_path: Pat
     finally:
         dockerd.cli("rmi", "-f", tag, check=False)
     assert _predicted(state) == _actual(info["Config"]), text
+
+
+BAD = [
+    "FORM x",
+    "ONBUILD ONBUILD RUN x",
+    "ONBUILD FROM x",
+    "SHELL /bin/sh -c",
+    "HEALTHCHECK --interval=10 CMD true",
+    "HEALTHCHECK --retries=-1 CMD true",
+    "ENV A",
+    "LABEL k",
+    "EXPOSE 80/icmp",
+    "COPY onlyone",
+    "RUN --unknown=1 true",
+    "WORKDIR",
+    "ENV A=1 B",
+]
+
+
+@pytest.mark.parametrize("line", BAD)
+def test_both_refuse_bad_dockerfiles(dockerd, docker_busybox_image: str, tmp_path: Path,
+                                     line: str) -> None:
+    from dockyard.build.errors import DockerfileError
+
+    text = f"FROM {docker_busybox_image}\n{line}\n"
+    with pytest.raises(DockerfileError) as e:
+        parse_dockerfile(text)
+    assert e.value.line == 2
+    (tmp_path / "Dockerfile").write_text(text)
+    tag = "dytest-parity-bad:1"
+    result = dockerd.cli("build", "-q", "-t", tag, str(tmp_path), check=False)
+    dockerd.cli("rmi", "-f", tag, check=False)
+    assert result.returncode != 0, f"docker accepted {line!r}"
