@@ -1,8 +1,9 @@
 """Variable substitution per instruction, where (and only where) docker applies it.
 
 Expanded: ADD, COPY (sources, destination, ``--from``, ``--chown``, ``--chmod``,
-``--checksum``), ENV, EXPOSE (word-split), LABEL, STOPSIGNAL, USER, VOLUME,
-WORKDIR and ARG defaults. FROM is expanded by ``stages.py`` with the global args.
+``--checksum``, and the bodies of heredocs with an unquoted delimiter, quotes kept),
+ENV, EXPOSE (word-split), LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR and ARG defaults.
+FROM is expanded by ``stages.py`` with the global args.
 Never expanded: RUN, CMD, ENTRYPOINT, SHELL, HEALTHCHECK, ONBUILD, MAINTAINER.
 """
 
@@ -13,7 +14,8 @@ from dataclasses import replace
 
 from dockyard.build import instructions as ins
 from dockyard.build.errors import DockerfileError
-from dockyard.build.shellwords import expand, expand_words
+from dockyard.build.parser import Heredoc
+from dockyard.build.shellwords import expand, expand_keep_quotes, expand_words
 from dockyard.errors import InvalidArgument
 
 
@@ -41,6 +43,13 @@ def _src(word: str, env: Mapping[str, str], esc: str) -> str:
     return word if word.startswith("<<") else expand(word, env, esc)
 
 
+def _docs(docs: tuple[Heredoc, ...], env: Mapping[str, str],
+          esc: str) -> tuple[Heredoc, ...]:
+    """COPY/ADD heredoc bodies: unquoted delimiters expand variables, keeping quotes."""
+    return tuple(replace(d, content=expand_keep_quotes(d.content, env, esc)) if d.expand
+                 else d for d in docs)
+
+
 def _expand(i: ins.Instruction, env: Mapping[str, str], esc: str) -> ins.Instruction:
     x = lambda w: expand(w, env, esc)  # noqa: E731
     if isinstance(i, ins.Env | ins.Label):
@@ -48,11 +57,13 @@ def _expand(i: ins.Instruction, env: Mapping[str, str], esc: str) -> ins.Instruc
     if isinstance(i, ins.Copy):
         return replace(i, sources=tuple(_src(s, env, esc) for s in i.sources),
                        dest=x(i.dest), from_=_opt(i.from_, env, esc),
-                       chown=_opt(i.chown, env, esc), chmod=_opt(i.chmod, env, esc))
+                       chown=_opt(i.chown, env, esc), chmod=_opt(i.chmod, env, esc),
+                       heredocs=_docs(i.heredocs, env, esc))
     if isinstance(i, ins.Add):
         return replace(i, sources=tuple(_src(s, env, esc) for s in i.sources),
                        dest=x(i.dest), chown=_opt(i.chown, env, esc),
-                       chmod=_opt(i.chmod, env, esc), checksum=_opt(i.checksum, env, esc))
+                       chmod=_opt(i.chmod, env, esc), checksum=_opt(i.checksum, env, esc),
+                       heredocs=_docs(i.heredocs, env, esc))
     if isinstance(i, ins.Expose):
         ports = tuple(p for w in i.ports for p in expand_words(w, env, esc))
         expanded = replace(i, ports=ports)

@@ -52,7 +52,8 @@ class _Words:
 
 class _Lexer:
     def __init__(self, word: str, env: Mapping[str, str], escape: str,
-                 missing: set[str] | None) -> None:
+                 missing: set[str] | None, raw_quotes: bool = False) -> None:
+        self.raw_quotes = raw_quotes
         self.s = word
         self.i = 0
         self.env = env
@@ -77,7 +78,11 @@ class _Lexer:
                 self.i += 1
                 words.end()
                 return "".join(out), words
-            if ch == "'":
+            if ch in "'\"" and self.raw_quotes:
+                self.i += 1
+                out.append(ch)
+                words.raw(ch)
+            elif ch == "'":
                 self.i += 1
                 val = self.single()
                 out.append(val)
@@ -210,6 +215,13 @@ def expand_words(text: str, env: Mapping[str, str], escape: str = "\\",
     return words.words
 
 
+def expand_keep_quotes(text: str, env: Mapping[str, str], escape: str = "\\") -> str:
+    """Substitute variables but keep quotes as written (BuildKit's ExpandRaw, used for
+    unquoted COPY/ADD heredoc bodies); the escape character still escapes."""
+    value, _ = _Lexer(text, env, escape, None, raw_quotes=True).run()
+    return value
+
+
 def split_words_raw(line: str, escape: str = "\\") -> list[str]:
     """Split on blanks outside quotes, keeping quotes and escapes (docker's parseWords)."""
     words: list[str] = []
@@ -241,4 +253,4 @@ def split_words_raw(line: str, escape: str = "\\") -> list[str]:
     return words
 
 
-__all__ = ["expand", "expand_words", "split_words_raw"]
+__all__ = ["expand", "expand_keep_quotes", "expand_words", "split_words_raw"]

@@ -295,3 +295,15 @@ def test_plan_stage_lookup() -> None:
     assert p.stage("one").index == 0 and p.stage(1).base == "y"
     with pytest.raises(KeyError):
         p.stage("nope")
+
+
+def test_copy_heredoc_body_expanded_keeping_quotes() -> None:
+    p = plan("FROM x\nARG V=1\nCOPY <<EOF <<'RAW' /d/\n\"$V\" '${V}' \\$V\nEOF\n$V\nRAW\n")
+    doc, raw = steps(p)[-1].heredocs
+    assert doc.content == "\"1\" '1' $V\n"
+    assert raw.content == "$V\n"
+
+
+def test_run_heredoc_body_left_for_the_shell() -> None:
+    p = plan("FROM x\nARG V=1\nRUN <<EOF\necho $V\nEOF\n")
+    assert steps(p)[-1].heredocs[0].content == "echo $V\n"
