@@ -3,6 +3,27 @@
 ``parse_dockerfile(text, filename=, build_args=, target=)`` is the entry point the
 executor and the CLI call. Names load lazily (PEP 562) so importing the package
 costs nothing; ``tests/unit/build/test_public_api.py`` pins the list.
+
+For the executor (a later room), the contract is:
+
+* ``plan.levels()`` gives waves of stage indices; stages in one wave are
+  independent and may run in parallel. Only ``plan.needed`` stages are listed.
+* a :class:`Stage` starts from ``base_stage`` (an earlier stage's result) or the
+  image ``base`` (``scratch`` = nothing); ``platform`` is its ``--platform``.
+  Pass ``base_env=`` to ``parse_dockerfile`` (the base images' ENV) so words
+  expand against the image's ENV as docker does; docker's default PATH is added
+  when a base has none.
+* each :class:`Step` holds an *expanded* instruction (``instructions.py``) and the
+  ARG values in scope (``step.args``): the RUN environment is the image ENV plus
+  these (ENV wins), and they belong in the cache key.
+* ``config.apply(state, instruction)`` folds the image-config fields; its parity
+  with docker is checked by ``tests/interop/build/test_config_parity.py``.
+* RUN keeps shell form (``Command.shell``; run through the current SHELL) and its
+  heredocs unexpanded; COPY/ADD heredoc bodies are already expanded.
+  ``Copy.from_stage`` is set when ``--from`` names a stage, otherwise ``from_`` is
+  an image. Context paths go through ``BuildContext.resolve``, never ``os.path``.
+* a base image's ``OnBuild`` list: ``convert.parse_triggers`` then expand each
+  with ``expand.expand_instruction`` and run it right after FROM.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from dataclasses import replace
 
 from dockyard.build import instructions as ins
 from dockyard.build.errors import DockerfileError, did_you_mean
@@ -341,8 +342,6 @@ def _healthcheck(c: _Ctx) -> ins.Instruction:
 
 
 def _onbuild(c: _Ctx) -> ins.Instruction:
-    from dataclasses import replace
-
     c.flags()
     expression = re.sub(r"(?i)^\s*ONBUILD\s*", "", c.raw.original, count=1)
     first = expression.split(None, 1)[0].upper() if expression.strip() else ""
@@ -382,6 +381,25 @@ def to_instruction(raw: RawInstruction, filename: str, escape: str = "\\") -> in
     return build(c)
 
 
+def parse_triggers(expressions: tuple[str, ...] | list[str],
+                   filename: str = "ONBUILD") -> tuple[ins.Instruction, ...]:
+    """A base image's ``OnBuild`` list as instructions (unexpanded), for the executor
+    to run right after FROM; line N is the N-th trigger. Forbidden triggers fail."""
+    from dockyard.build.parser import lex
+
+    out: list[ins.Instruction] = []
+    for n, expr in enumerate(expressions, 1):
+        wrapped = lex(f"ONBUILD {expr}", filename).instructions
+        if len(wrapped) != 1:
+            raise DockerfileError(f"invalid ONBUILD trigger {expr!r}", filename=filename,
+                                  line=n, source=expr)
+        raw = replace(wrapped[0], line=n, end_line=n)
+        onbuild = to_instruction(raw, filename)
+        assert isinstance(onbuild, ins.Onbuild)
+        out.append(onbuild.trigger)
+    return tuple(out)
+
+
 def expose_keys(ports: tuple[str, ...]) -> tuple[str, ...]:
     """docker's ExposedPorts keys: ``80`` -> ``80/tcp``; ranges give one key each."""
     keys: list[str] = []
@@ -403,4 +421,4 @@ def expose_keys(ports: tuple[str, ...]) -> tuple[str, ...]:
 
 
 __all__ = ["KEYWORDS", "expose_keys", "parse_duration", "parse_json_array",
-           "to_instruction"]
+           "parse_triggers", "to_instruction"]

@@ -91,6 +91,7 @@ class BuildPlan:
     target: int
     needed: tuple[int, ...]       # ascending stage indices the target depends on
     unused_build_args: tuple[str, ...]
+    warnings: tuple[str, ...] = ()   # docker's non-fatal complaints, located
 
     def stage(self, name_or_index: str | int) -> Stage:
         for s in self.stages:
@@ -341,7 +342,25 @@ def parse_dockerfile(text: str, *, filename: str = "Dockerfile",
                           and k not in PLATFORM_ARGS))
     return BuildPlan(filename, parsed.escape, tuple(parsed.directives.items()),
                      tuple((k, v) for k, v in gscope.items() if k not in PLATFORM_ARGS),
-                     tuple(stages), tindex, _needed(stages, tindex), unused)
+                     tuple(stages), tindex, _needed(stages, tindex), unused,
+                     _warnings(parsed, unused))
+
+
+def _warnings(parsed: ParsedFile, unused: tuple[str, ...]) -> tuple[str, ...]:
+    out: list[str] = []
+    for raw in parsed.instructions:
+        where = f"{parsed.filename}:{raw.line}"
+        if raw.empty_continuation:
+            out.append(f"{where}: empty continuation line (deprecated; a future docker "
+                       "will treat it as the end of the instruction)")
+        if raw.keyword == "MAINTAINER":
+            out.append(f"{where}: MAINTAINER is deprecated, use LABEL maintainer=...")
+        if raw.keyword in ("ENV", "LABEL") and raw.rest and "=" not in raw.rest.split()[0]:
+            out.append(f"{where}: legacy '{raw.keyword} key value' form; prefer "
+                       f"'{raw.keyword} key=value'")
+    if unused:
+        out.append(f"one or more build-args {list(unused)} were not consumed")
+    return tuple(out)
 
 
 __all__ = [

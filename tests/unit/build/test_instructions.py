@@ -341,3 +341,13 @@ def test_unknown_instruction_without_hint() -> None:
 def test_instruction_locations() -> None:
     i = one("RUN a \\\n b")
     assert (i.loc.line, i.loc.end_line, i.loc.original) == (1, 2, "RUN a  b")
+
+
+def test_parse_base_image_triggers() -> None:
+    from dockyard.build.convert import parse_triggers
+
+    run, copy = parse_triggers(["RUN echo $HOME", "COPY . /app"])
+    assert isinstance(run, ins.Run) and run.command.args == ("echo $HOME",)
+    assert isinstance(copy, ins.Copy) and copy.dest == "/app" and copy.loc.line == 2
+    with pytest.raises(DockerfileError, match="ONBUILD:1: FROM isn't allowed"):
+        parse_triggers(["FROM x"])

@@ -307,3 +307,16 @@ def test_copy_heredoc_body_expanded_keeping_quotes() -> None:
 def test_run_heredoc_body_left_for_the_shell() -> None:
     p = plan("FROM x\nARG V=1\nRUN <<EOF\necho $V\nEOF\n")
     assert steps(p)[-1].heredocs[0].content == "echo $V\n"
+
+
+def test_plan_warnings() -> None:
+    p = plan("FROM x\nRUN a \\\n\n  b\nMAINTAINER me\nENV A 1\nLABEL k v\nENV B=2\n",
+             build_args={"NOPE": "1"})
+    assert p.warnings == (
+        "Dockerfile:2: empty continuation line (deprecated; a future docker will treat "
+        "it as the end of the instruction)",
+        "Dockerfile:5: MAINTAINER is deprecated, use LABEL maintainer=...",
+        "Dockerfile:6: legacy 'ENV key value' form; prefer 'ENV key=value'",
+        "Dockerfile:7: legacy 'LABEL key value' form; prefer 'LABEL key=value'",
+        "one or more build-args ['NOPE'] were not consumed",
+    )
