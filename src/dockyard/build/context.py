@@ -11,13 +11,21 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from dockyard.build.dockerignore import DockerIgnore, clean, read_dockerignore, walk_context
+from dockyard.build.dockerignore import (
+    DockerIgnore,
+    clean,
+    compile_pattern,
+    read_dockerignore,
+    walk_context,
+)
 from dockyard.errors import InvalidArgument, NotFound, UnsafeContent
 
+_MAGIC = re.compile(r"[*?\[\\]")
 _TAR_MAGICS = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"\x28\xb5\x2f\xfd")
 
 
@@ -72,6 +80,38 @@ class BuildContext:
             raise UnsafeContent(f"forbidden path outside the build context: {source} "
                                 f"(a symlink leads to {real})")
         return real
+
+    def glob(self, source: str) -> list[str]:
+        """Context paths (slash, relative) a COPY/ADD source names: Go ``filepath.Match``
+        wildcards per path segment (``*``, ``?``, ``[...]``), ``.dockerignore``d entries
+        left out, sorted. NotFound when nothing matches (docker refuses that too)."""
+        self.resolve(source)
+        rel = clean(source).lstrip("/")
+        if rel in ("", "."):
+            return ["."]
+        found = [""]
+        for part in rel.split("/"):
+            nxt: list[str] = []
+            for base in found:
+                if not _MAGIC.search(part):
+                    cand = f"{base}/{part}" if base else part
+                    if os.path.lexists(os.path.join(self.root, cand)):
+                        nxt.append(cand)
+                    continue
+                pat = compile_pattern(part)
+                try:
+                    names = sorted(os.listdir(os.path.join(self.root, base) or self.root))
+                except (NotADirectoryError, FileNotFoundError):
+                    continue
+                nxt.extend(f"{base}/{n}" if base else n for n in names if pat.match(n))
+            found = nxt
+        out = [f for f in found if not self.ignore.excluded(f)]
+        for f in out:
+            self.resolve(f)
+        if not out:
+            raise NotFound(f"no source files were specified: {source} matches nothing in "
+                           "the build context (or only .dockerignore'd files)")
+        return out
 
     def excluded(self, source: str) -> bool:
         return self.ignore.excluded(clean(source).lstrip("/"))

@@ -39,7 +39,8 @@ def clean(path: str) -> str:
     return ("/" + joined) if rooted else (joined or ".")
 
 
-def _regex(pattern: str) -> re.Pattern[str]:
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    """A .dockerignore (or one COPY glob segment) pattern as an anchored regex."""
     out = []
     i = 0
     n = len(pattern)
@@ -117,7 +118,7 @@ class DockerIgnore:
             text = p[1:] if excl else p
             if not text:
                 continue
-            self.patterns.append(Pattern(text, excl, _regex(text)))
+            self.patterns.append(Pattern(text, excl, compile_pattern(text)))
         self.has_exceptions = any(p.exclusion for p in self.patterns)
 
     @classmethod
@@ -152,7 +153,7 @@ class DockerIgnore:
                     break
                 if "**" in pparts[k]:
                     break
-                if not _regex(pparts[k]).match(dp):
+                if not compile_pattern(pparts[k]).match(dp):
                     ok = False
                     break
             if ok:
@@ -205,5 +206,5 @@ def walk_context(root: str, ignore: DockerIgnore) -> Iterator[str]:
             stack.append(listing(path))
 
 
-__all__ = ["DockerIgnore", "Pattern", "clean", "parse_patterns", "read_dockerignore",
-           "walk_context"]
+__all__ = ["DockerIgnore", "Pattern", "clean", "compile_pattern", "parse_patterns",
+           "read_dockerignore", "walk_context"]

@@ -105,3 +105,24 @@ def test_from_stdin_tar_or_dockerfile(tmp_path: Path) -> None:
     c2 = BuildContext.from_stdin(io.BytesIO(b"FROM busybox\nRUN true\n"), str(work2))
     assert c2.dockerfile_text == "FROM busybox\nRUN true\n"
     assert list(c2.files()) == []
+
+
+def test_glob_wildcards_per_segment(tmp_path: Path) -> None:
+    root = tmp_path / "g"
+    for f in ["a.txt", "b.txt", "c.md", "d/x.txt", "d/y.txt", "e/x.txt", "skip.txt"]:
+        (root / f).parent.mkdir(parents=True, exist_ok=True)
+        (root / f).write_text(f)
+    (root / ".dockerignore").write_text("skip.txt\n")
+    c = BuildContext.from_dir(str(root))
+    assert c.glob("*.txt") == ["a.txt", "b.txt"]
+    assert c.glob("/?.md") == ["c.md"]
+    assert c.glob("*/x.txt") == ["d/x.txt", "e/x.txt"]
+    assert c.glob("d/[xy].txt") == ["d/x.txt", "d/y.txt"]
+    assert c.glob("d") == ["d"]
+    assert c.glob(".") == ["."]
+    with pytest.raises(NotFound, match="no source files were specified"):
+        c.glob("skip.txt")
+    with pytest.raises(NotFound):
+        c.glob("*.none")
+    with pytest.raises(UnsafeContent):
+        c.glob("../*")
