@@ -16,7 +16,7 @@ the executor needs for RUN environments and cache keys. ``COPY --from`` and
 from __future__ import annotations
 
 import platform as _platform
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from dockyard.build import instructions as ins
@@ -60,6 +60,7 @@ class Step:
 
     instruction: ins.Instruction
     args: tuple[tuple[str, str], ...]
+    trigger: bool = False      # inserted from the base image's ONBUILD list
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,8 @@ class Stage:
     from_: ins.From
     steps: tuple[Step, ...]
     deps: frozenset[int]          # stages it needs (FROM and COPY --from)
-    env: tuple[tuple[str, str], ...]   # ENV at the end (from the Dockerfile only)
+    env: tuple[tuple[str, str], ...]   # ENV at the end (base image's ENV if known)
+    onbuild: tuple[str, ...] = ()      # its own ONBUILD expressions (run by children)
 
     @property
     def label(self) -> str:
@@ -115,7 +117,9 @@ class BuildPlan:
 class _Walker:
     def __init__(self, parsed: ParsedFile, build_args: Mapping[str, str],
                  base_env: Callable[[str], Mapping[str, str]] | None,
-                 platforms: dict[str, str]) -> None:
+                 platforms: dict[str, str],
+                 base_onbuild: Callable[[str], Sequence[str]] | None = None) -> None:
+        self.base_onbuild = base_onbuild
         self.p = parsed
         self.build_args = dict(build_args)
         self.base_env = base_env
@@ -222,7 +226,9 @@ class _Walker:
         args: dict[str, str] = {}
         deps = {base_stage} if base_stage is not None else set()
         steps: list[Step] = []
-        for raw in group[1:]:
+        triggers = self.triggers(group[0], image, base_stage, done)
+        for raw, is_trigger in [*((t, True) for t in triggers),
+                                *((r, False) for r in group[1:])]:
             i = self.typed(raw)
             scope = {**args, **env}
             if isinstance(i, ins.Arg):
@@ -250,9 +256,30 @@ class _Walker:
                     deps.add(dep)
             run_args = {**{k: v for k, v in self.build_args.items() if k in PROXY_ARGS},
                         **args}
-            steps.append(Step(i, tuple(sorted(run_args.items()))))
+            steps.append(Step(i, tuple(sorted(run_args.items())), is_trigger))
+        onbuild = tuple(st.instruction.expression for st in steps
+                        if isinstance(st.instruction, ins.Onbuild))
         return Stage(index, f.name, image, base_stage, f.platform, f, tuple(steps),
-                     frozenset(deps), tuple(env.items()))
+                     frozenset(deps), tuple(env.items()), onbuild)
+
+    def triggers(self, from_raw: RawInstruction, image: str, base_stage: int | None,
+                 done: list[Stage]) -> list[RawInstruction]:
+        """The base's ONBUILD triggers as raw instructions located at the FROM line."""
+        if base_stage is not None:
+            exprs: Sequence[str] = done[base_stage].onbuild
+        elif self.base_onbuild is not None and image != "scratch":
+            exprs = self.base_onbuild(image)
+        else:
+            return []
+        out = []
+        for expr in exprs:
+            for raw in lex(expr, self.p.filename).instructions:
+                if raw.keyword in ("ONBUILD", "FROM", "MAINTAINER"):
+                    raise self.err(from_raw, f"base image {image}: {raw.keyword} isn't "
+                                   "allowed as an ONBUILD trigger")
+                out.append(replace(raw, line=from_raw.line, end_line=from_raw.end_line,
+                                   source=from_raw.source, column=from_raw.column))
+        return out
 
     def resolve_from(self, raw: RawInstruction, c: ins.Copy, index: int,
                      names: dict[str, int]) -> tuple[ins.Copy, int | None]:
@@ -314,17 +341,21 @@ def parse_dockerfile(text: str, *, filename: str = "Dockerfile",
                      build_args: Mapping[str, str] | None = None,
                      target: str | None = None,
                      base_env: Callable[[str], Mapping[str, str]] | None = None,
+                     base_onbuild: Callable[[str], Sequence[str]] | None = None,
                      build_platform: str | None = None,
                      target_platform: str | None = None) -> BuildPlan:
     """Parse, type, expand and plan a Dockerfile (raises DockerfileError on bad input).
 
     ``base_env(image)`` may give an external base image's ENV so that words using
     it expand like docker's; without it only the Dockerfile's own ENV is known.
+    ``base_onbuild(image)`` gives its ONBUILD list: those triggers become the
+    stage's first steps (``Step.trigger``), as docker runs them right after FROM;
+    an earlier stage's ONBUILD instructions run likewise in stages built on it.
     """
     parsed = lex(text, filename)
     bp = build_platform or host_platform()
     walker = _Walker(parsed, build_args or {}, base_env,
-                     platform_args(bp, target_platform or bp))
+                     platform_args(bp, target_platform or bp), base_onbuild)
     gscope, stages = walker.walk()
     _cycle(stages, filename, parsed.lines)
     if target is None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.build.config import ImageConfigState, apply, start_stage
+from dockyard.build.config import HealthConfig, ImageConfigState, apply, start_stage
 from dockyard.build.stages import parse_dockerfile
 
 CORPUS: list[tuple[str, str, dict[str, str]]] = [
@@ -65,11 +65,22 @@ CORPUS: list[tuple[str, str, dict[str, str]]] = [
 
 def _base_state(info: dict) -> ImageConfigState:
     c = info["Config"]
-    return ImageConfigState(env=tuple(c.get("Env") or ()),
-                            cmd=tuple(c["Cmd"]) if c.get("Cmd") else None,
-                            entrypoint=tuple(c["Entrypoint"]) if c.get("Entrypoint")
-                            else None, working_dir=c.get("WorkingDir") or "",
-                            user=c.get("User") or "")
+    hc = c.get("Healthcheck")
+    return ImageConfigState(
+        env=tuple(c.get("Env") or ()),
+        cmd=tuple(c["Cmd"]) if c.get("Cmd") else None,
+        entrypoint=tuple(c["Entrypoint"]) if c.get("Entrypoint") else None,
+        working_dir=c.get("WorkingDir") or "", user=c.get("User") or "",
+        exposed_ports=tuple(c.get("ExposedPorts") or ()),
+        volumes=tuple(c.get("Volumes") or ()),
+        labels=tuple((c.get("Labels") or {}).items()),
+        stop_signal=c.get("StopSignal") or "",
+        healthcheck=HealthConfig(tuple(hc["Test"]), hc.get("Interval", 0),
+                                 hc.get("Timeout", 0), hc.get("StartPeriod", 0),
+                                 hc.get("StartInterval", 0), hc.get("Retries", 0))
+        if hc else None,
+        on_build=tuple(c.get("OnBuild") or ()),
+        shell=tuple(c["Shell"]) if c.get("Shell") else None)
 
 
 def _predicted(state: ImageConfigState) -> dict:
@@ -144,6 +155,46 @@ def test_config_matches_docker(dockerd, docker_busybox_image: str, tmp_path: Pat
     finally:
         dockerd.cli("rmi", "-f", tag, check=False)
     assert _predicted(state) == _actual(info["Config"]), text
+
+
+def _predict(dockerd, text: str, base: str) -> dict:
+    info = json.loads(dockerd.cli("image", "inspect", base).stdout)[0]
+    env = dict(e.split("=", 1) for e in info["Config"].get("Env") or ())
+    plan = parse_dockerfile(text, base_env=lambda ref: env,
+                            base_onbuild=lambda ref: info["Config"].get("OnBuild") or ())
+    states: dict[int, ImageConfigState] = {}
+    for index in plan.needed:
+        stage = plan.stages[index]
+        state = start_stage(states[stage.base_stage] if stage.base_stage is not None
+                            else _base_state(info))
+        for step in stage.steps:
+            state = apply(state, step.instruction)
+        states[index] = state
+    return _predicted(states[plan.target])
+
+
+def _docker_config(dockerd, ctx: Path, text: str, tag: str) -> dict:
+    (ctx / "Dockerfile").write_text(text)
+    dockerd.cli("build", "-q", "-t", tag, str(ctx))
+    return json.loads(dockerd.cli("image", "inspect", tag).stdout)[0]["Config"]
+
+
+def test_onbuild_triggers_run_in_children(dockerd, docker_busybox_image: str,
+                                          tmp_path: Path) -> None:
+    parent = "dytest-parity-onbuild-parent:1"
+    child = "dytest-parity-onbuild-child:1"
+    try:
+        _docker_config(dockerd, tmp_path, (
+            f"FROM {docker_busybox_image}\nLABEL p=1\nEXPOSE 80\n"
+            "ONBUILD ENV T=trig\nONBUILD LABEL from=$T\nONBUILD WORKDIR /$T\n"), parent)
+        # stage 0: the parent's triggers run; the last stage inherits base2's own
+        # ONBUILD (run there) on top of base2, which ran the parent's triggers
+        text = (f"FROM {parent}\nLABEL mine=$T\nONBUILD USER $T\n"
+                f"FROM {parent} AS base2\nONBUILD ENV G=g\nFROM base2\nLABEL g=$G\n")
+        actual = _actual(_docker_config(dockerd, tmp_path, text, child))
+        assert _predict(dockerd, text, parent) == actual, text
+    finally:
+        dockerd.cli("rmi", "-f", child, parent, check=False)
 
 
 BAD = [

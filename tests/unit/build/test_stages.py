@@ -320,3 +320,24 @@ def test_plan_warnings() -> None:
         "Dockerfile:7: legacy 'LABEL key value' form; prefer 'LABEL key=value'",
         "one or more build-args ['NOPE'] were not consumed",
     )
+
+
+def test_base_image_onbuild_triggers_run_first() -> None:
+    p = plan("FROM parent\nLABEL t=$T\n", base_onbuild=lambda ref: ["ENV T=1", "LABEL a=b"])
+    s = p.stages[0]
+    assert [st.trigger for st in s.steps] == [True, True, False]
+    assert steps(p)[-1].pairs == (("t", "1"),)
+    assert steps(p)[0].loc.line == 1
+
+
+def test_stage_onbuild_triggers_run_in_child_stage() -> None:
+    p = plan("FROM x AS a\nONBUILD ENV T=from-a\nFROM a\nUSER $T\n")
+    assert p.stages[0].onbuild == ("ENV T=from-a",)
+    assert [type(st.instruction).__name__ for st in p.stages[1].steps] == ["Env", "User"]
+    assert steps(p)[-1].user == "from-a"
+
+
+def test_bad_base_trigger_points_at_from() -> None:
+    with pytest.raises(DockerfileError, match="Dockerfile:2: base image p: FROM isn't "
+                       "allowed as an ONBUILD trigger"):
+        plan("# c\nFROM p\n", base_onbuild=lambda ref: ["FROM y"])
