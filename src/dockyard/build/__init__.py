@@ -22,8 +22,11 @@ For the executor (a later room), the contract is:
   heredocs unexpanded; COPY/ADD heredoc bodies are already expanded.
   ``Copy.from_stage`` is set when ``--from`` names a stage, otherwise ``from_`` is
   an image. Context paths go through ``BuildContext.resolve``, never ``os.path``.
-* a base image's ``OnBuild`` list: ``convert.parse_triggers`` then expand each
-  with ``expand.expand_instruction`` and run it right after FROM.
+* a base image's ``OnBuild`` list: pass ``base_onbuild=`` and the triggers become
+  the stage's first steps (``Step.trigger``), expanded like the rest; an earlier
+  stage's ONBUILD runs the same way in stages built on it. Everything else the
+  base config holds is the executor's starting ``ImageConfigState``
+  (``config.start_stage`` clears inherited triggers and adds docker's PATH).
 """
 
 from __future__ import annotations
