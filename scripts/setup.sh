@@ -11,7 +11,7 @@ APT_PACKAGES=(
   # python for the venv on a stock Debian
   python3 python3-venv python3-pip
   # peers for side-by-side and interop tests
-  runc docker.io skopeo umoci oci-image-tool docker-registry apache2-utils
+  runc docker.io skopeo umoci oci-image-tool docker-registry apache2-utils openssl
 )
 
 if [ "$(id -u)" -ne 0 ]; then

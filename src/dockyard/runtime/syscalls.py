@@ -222,3 +222,199 @@ def pidfd_open(pid: int) -> int:
 def pidfd_send_signal(pidfd: int, sig: int) -> None:
     _check(_libc.syscall(_SYS_pidfd_send_signal, pidfd, sig, None, 0),
            f"pidfd_send_signal({sig})")
+
+
+# --- additions from rt-security ---
+PR_CAP_AMBIENT_IS_SET = 1
+PR_CAP_AMBIENT_LOWER = 3
+PR_GET_KEEPCAPS = 7
+
+
+class _FindLibraryOnly:
+    """Stands in for ``ctypes.util`` while pyseccomp is imported (see below)."""
+
+    SONAMES = {"c": "libc.so.6", "seccomp": "libseccomp.so.2"}
+
+    @classmethod
+    def find_library(cls, name: str) -> str | None:
+        return cls.SONAMES.get(name)
+
+
+def import_pyseccomp():  # -> module pyseccomp
+    """Import the libseccomp binding without its import-time cost.
+
+    pyseccomp calls ``ctypes.util.find_library`` twice at import; the real one
+    imports shutil/subprocess and runs ``ldconfig -p`` (about 25 ms each
+    container start, a big share of the runtime's budget). The sonames are
+    stable ABI names: when both load directly, answer with them; otherwise
+    import normally and let the real lookup search.
+    """
+    import sys
+
+    mod = sys.modules.get("pyseccomp")
+    if mod is not None:
+        return mod
+    try:
+        for soname in _FindLibraryOnly.SONAMES.values():
+            ctypes.CDLL(soname)
+        fast = "ctypes.util" not in sys.modules
+    except OSError:
+        fast = False
+    if fast:
+        sys.modules["ctypes.util"] = _FindLibraryOnly  # type: ignore[assignment]
+        ctypes.util = _FindLibraryOnly  # type: ignore[attr-defined]
+    try:
+        import pyseccomp
+    finally:
+        if fast:
+            sys.modules.pop("ctypes.util", None)
+            try:
+                del ctypes.util  # type: ignore[attr-defined]
+            except AttributeError:
+                pass
+    return pyseccomp
+
+
+SECCOMP_SET_MODE_FILTER = 1
+SECCOMP_FILTER_FLAG_TSYNC = 1
+SECCOMP_FILTER_FLAG_LOG = 2
+SECCOMP_FILTER_FLAG_SPEC_ALLOW = 4
+_SYS_seccomp = {"x86_64": 317, "aarch64": 277}
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def seccomp_set_mode_filter(flags: int, program: bytes) -> int:
+    """seccomp(SECCOMP_SET_MODE_FILTER, flags, prog): install a classic-BPF program.
+
+    ``program`` is the raw ``struct sock_filter`` array (8 bytes per instruction,
+    host byte order), as libseccomp's ``seccomp_export_bpf`` writes it.
+    """
+    if len(program) % 8 or not program:
+        raise OSError(22, "seccomp: program is not a whole number of BPF instructions")
+    buf = ctypes.create_string_buffer(program, len(program))
+    prog = _SockFprog(len(program) // 8, ctypes.cast(buf, ctypes.c_void_p))
+    nr = _syscall_number(_SYS_seccomp, "seccomp")
+    return _check(_libc.syscall(nr, SECCOMP_SET_MODE_FILTER, ctypes.c_uint(flags),
+                                ctypes.byref(prog)),
+                  f"seccomp(SET_MODE_FILTER, flags={flags:#x})")
+
+
+# --- additions from rt-core ---
+_SYS_pidfd_getfd = 438
+
+
+def pidfd_getfd(pidfd: int, target_fd: int) -> int:
+    """Duplicate descriptor ``target_fd`` of the process behind ``pidfd`` into ours."""
+    return _check(_libc.syscall(_SYS_pidfd_getfd, pidfd, target_fd, 0),
+                  f"pidfd_getfd({target_fd})")
+
+
+# --- additions from rt-cgroups ---
+# bpf(2), for the cgroup v2 device controller (runtime/cgroups/devices_bpf.py builds
+# the program; these wrappers only load, attach, query and detach it).
+_SYS_bpf = {"x86_64": 321, "aarch64": 280}
+
+BPF_PROG_LOAD = 5
+BPF_PROG_ATTACH = 8
+BPF_PROG_DETACH = 9
+BPF_PROG_GET_FD_BY_ID = 13
+BPF_PROG_QUERY = 16
+BPF_PROG_TYPE_CGROUP_DEVICE = 15
+BPF_CGROUP_DEVICE = 6
+BPF_F_ALLOW_MULTI = 2
+
+
+class _BpfProgLoadAttr(ctypes.Structure):
+    _fields_ = [("prog_type", ctypes.c_uint32), ("insn_cnt", ctypes.c_uint32),
+                ("insns", ctypes.c_uint64), ("license", ctypes.c_uint64),
+                ("log_level", ctypes.c_uint32), ("log_size", ctypes.c_uint32),
+                ("log_buf", ctypes.c_uint64), ("kern_version", ctypes.c_uint32),
+                ("prog_flags", ctypes.c_uint32), ("prog_name", ctypes.c_char * 16),
+                ("prog_ifindex", ctypes.c_uint32), ("expected_attach_type", ctypes.c_uint32)]
+
+
+class _BpfAttachAttr(ctypes.Structure):
+    _fields_ = [("target_fd", ctypes.c_uint32), ("attach_bpf_fd", ctypes.c_uint32),
+                ("attach_type", ctypes.c_uint32), ("attach_flags", ctypes.c_uint32),
+                ("replace_bpf_fd", ctypes.c_uint32)]
+
+
+class _BpfQueryAttr(ctypes.Structure):
+    _fields_ = [("target_fd", ctypes.c_uint32), ("attach_type", ctypes.c_uint32),
+                ("query_flags", ctypes.c_uint32), ("attach_flags", ctypes.c_uint32),
+                ("prog_ids", ctypes.c_uint64), ("prog_cnt", ctypes.c_uint32),
+                ("_pad", ctypes.c_uint32)]
+
+
+class _BpfGetIdAttr(ctypes.Structure):
+    _fields_ = [("id", ctypes.c_uint32), ("next_id", ctypes.c_uint32),
+                ("open_flags", ctypes.c_uint32)]
+
+
+def _bpf(cmd: int, attr: ctypes.Structure, what: str) -> int:
+    nr = _syscall_number(_SYS_bpf, "bpf")
+    ctypes.set_errno(0)
+    return _check(_libc.syscall(ctypes.c_long(nr), ctypes.c_int(cmd), ctypes.byref(attr),
+                                ctypes.c_uint(ctypes.sizeof(attr))), what)
+
+
+def bpf_prog_load(prog_type: int, insns: bytes, license_: str = "Apache",
+                  expected_attach_type: int = 0, name: str = "") -> int:
+    """Load a program (``insns`` = raw 8-byte instructions); returns its fd.
+
+    On a verifier rejection the kernel's log is put into the OSError message, so a
+    bad program says why.
+    """
+    if len(insns) % 8:
+        raise ValueError("bpf program length must be a multiple of 8 bytes")
+    code = ctypes.create_string_buffer(insns, len(insns))
+    lic = ctypes.create_string_buffer(license_.encode())
+    log = ctypes.create_string_buffer(65536)
+    attr = _BpfProgLoadAttr(prog_type=prog_type, insn_cnt=len(insns) // 8,
+                            insns=ctypes.addressof(code), license=ctypes.addressof(lic),
+                            log_level=0, log_size=0, log_buf=0,
+                            prog_name=name.encode()[:15],
+                            expected_attach_type=expected_attach_type)
+    try:
+        return _bpf(BPF_PROG_LOAD, attr, "bpf(PROG_LOAD)")
+    except OSError as first:
+        if first.errno != 22:  # EINVAL: load again with the verifier log switched on
+            raise
+        attr.log_level, attr.log_size = 1, len(log)
+        attr.log_buf = ctypes.addressof(log)
+        try:
+            return _bpf(BPF_PROG_LOAD, attr, "bpf(PROG_LOAD)")
+        except OSError as err:
+            text = log.value.decode(errors="replace").strip()
+            raise OSError(err.errno, f"bpf(PROG_LOAD): {os.strerror(err.errno)}: "
+                                     f"{text[-2000:]}") from None
+
+
+def bpf_prog_attach(target_fd: int, prog_fd: int, attach_type: int, flags: int = 0) -> None:
+    attr = _BpfAttachAttr(target_fd=target_fd, attach_bpf_fd=prog_fd,
+                          attach_type=attach_type, attach_flags=flags)
+    _bpf(BPF_PROG_ATTACH, attr, "bpf(PROG_ATTACH)")
+
+
+def bpf_prog_detach(target_fd: int, prog_fd: int, attach_type: int) -> None:
+    attr = _BpfAttachAttr(target_fd=target_fd, attach_bpf_fd=prog_fd, attach_type=attach_type)
+    _bpf(BPF_PROG_DETACH, attr, "bpf(PROG_DETACH)")
+
+
+def bpf_prog_query(target_fd: int, attach_type: int, max_progs: int = 64) -> list[int]:
+    """Ids of the programs attached to ``target_fd`` for ``attach_type``."""
+    ids = (ctypes.c_uint32 * max_progs)()
+    attr = _BpfQueryAttr(target_fd=target_fd, attach_type=attach_type,
+                         prog_ids=ctypes.addressof(ids), prog_cnt=max_progs)
+    _bpf(BPF_PROG_QUERY, attr, "bpf(PROG_QUERY)")
+    return [ids[i] for i in range(min(attr.prog_cnt, max_progs))]
+
+
+def bpf_prog_get_fd_by_id(prog_id: int) -> int:
+    attr = _BpfGetIdAttr(id=prog_id)
+    return _bpf(BPF_PROG_GET_FD_BY_ID, attr, f"bpf(PROG_GET_FD_BY_ID {prog_id})")
+# --- additions from img-layers ---
+CLONE_FS = 0x00000200  # unshare(CLONE_FS): a thread gets its own cwd (relative overlay mounts)

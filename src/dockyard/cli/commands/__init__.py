@@ -1,0 +1,1 @@
+"""One module per command group; see dockyard.cli.main.COMMANDS."""

@@ -1,0 +1,1 @@
+"""One module per runtime verb; each loads the container, checks, acts."""

@@ -1,0 +1,1 @@
+"""The fork stages of ``create``/``exec``: parent -> intermediate -> init."""
