@@ -422,11 +422,14 @@ def extract_tar(stream: BinaryIO, target: str | os.PathLike[str],
     ``digest`` cover the whole stream).
     """
     options = options or TarOptions()
-    source = Source(stream, options.limits, compression)
-    reader = TarReader(source, options.limits)
-    with SafeTree(target, options) as tree:
-        stats = extract(reader, tree, hook)
-    source.drain()
+    source = Source(stream, options.limits, compression, prefetch=True)
+    try:
+        reader = TarReader(source, options.limits)
+        with SafeTree(target, options) as tree:
+            stats = extract(reader, tree, hook)
+        source.drain()
+    finally:
+        source.close()
     return stats, source
 
 

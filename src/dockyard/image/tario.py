@@ -20,6 +20,8 @@ import bz2
 import hashlib
 import lzma
 import os
+import queue
+import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -72,7 +74,7 @@ class Source:
     """
 
     def __init__(self, raw: BinaryIO, limits: TarLimits, compression: str | None = None,
-                 hash_raw: bool = True) -> None:
+                 hash_raw: bool = True, prefetch: bool = False) -> None:
         self._raw = raw
         self._limit = limits.max_total_bytes
         self.size = 0
@@ -98,6 +100,59 @@ class Source:
             self._zstd_reader = zstandard.ZstdDecompressor().stream_reader(
                 _Prefixed(first, self._read_raw), read_size=CHUNK, read_across_frames=True)
             self._pending = b""
+        self._queue: queue.Queue | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._out_eof = False
+        if prefetch and self.compression != "none":
+            # Read, decompress and hash on a second core while the caller extracts:
+            # zlib, zstd and hashlib release the GIL. Call close() when done.
+            self._queue = queue.Queue(maxsize=8)
+            self._thread = threading.Thread(target=self._produce, name="dockyard-unpack-read",
+                                            daemon=True)
+            self._thread.start()
+
+    def _produce(self) -> None:
+        try:
+            while not self._stop.is_set():
+                data = self._next_chunk()
+                if not data:
+                    while self._read_raw():
+                        pass
+                self._put(data)
+                if not data:
+                    return
+        except BaseException as e:  # handed to the consumer, raised there
+            self._put(e)
+
+    def _put(self, item: bytes | BaseException) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def close(self) -> None:
+        """Stop the prefetch thread (if any); safe to call more than once."""
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+
+    def read_chunk(self) -> bytes:
+        """The next uncompressed chunk; b"" at the end."""
+        if self._queue is None:
+            return self._next_chunk()
+        if self._out_eof:
+            return b""
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            self._out_eof = True
+            raise item
+        if not item:
+            self._out_eof = True
+        return item
 
     def _read_raw(self) -> bytes:
         data = self._raw.read(CHUNK)
@@ -117,8 +172,7 @@ class Source:
             self._hash.update(data)
         return data
 
-    def read_chunk(self) -> bytes:
-        """The next uncompressed chunk; b"" at the end."""
+    def _next_chunk(self) -> bytes:
         if self._eof:
             return b""
         c = self.compression
@@ -186,8 +240,9 @@ class Source:
         """Read to the end so both digests cover the whole stream."""
         while self.read_chunk():
             pass
-        while self._read_raw():
-            pass
+        if self._queue is None:
+            while self._read_raw():
+                pass
 
     @property
     def diff_id(self) -> str:

@@ -7,14 +7,14 @@ import os
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import require_root
 from tests.integration.runtime.core_support import Runtime, make_config, write_bundle
+from tests.support.shared import SPECS
 
-SCHEMAS = Path("/work/shared/specs/oci-runtime")
+SCHEMAS = SPECS / "oci-runtime"
 
 
 @pytest.fixture

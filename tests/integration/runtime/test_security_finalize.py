@@ -21,6 +21,7 @@ import pytest
 from dockyard.runtime import syscalls
 from dockyard.runtime.security import capabilities, docker_profile_to_spec
 from tests.conftest import require_root
+from tests.support.shared import docker_default_seccomp_profile
 
 HELPER = r"""
 import json, os, sys
@@ -270,16 +271,8 @@ def test_seccomp_default_errno_ret(tmp_path, busybox_binary):
 
 
 def _docker_default_profile() -> dict:
-    candidates = [os.environ.get("DOCKYARD_SECCOMP_DEFAULT", ""),
-                  str(Path(__file__).resolve().parents[3] / "src" / "dockyard" / "data" /
-                      "seccomp_default.json"),
-                  "/work/shared/specs/seccomp/default.json"]
-    for c in candidates:
-        if c and os.path.isfile(c):
-            with open(c) as f:
-                return json.load(f)
-    pytest.skip("Docker's default seccomp profile is not available: set "
-                "DOCKYARD_SECCOMP_DEFAULT or add src/dockyard/data/seccomp_default.json")
+    """Docker's default profile, from the shared specs beside the repository."""
+    return docker_default_seccomp_profile()
 
 
 DOCKER_DEFAULT_CAPS = [

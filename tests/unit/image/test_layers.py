@@ -198,3 +198,21 @@ def test_compression_for_media_type(media_type: str, expected: str | None) -> No
     from dockyard.image.layers import compression_for_media_type
 
     assert compression_for_media_type(media_type) == expected
+
+
+def test_prefetch_thread_ends_on_success_and_on_refusal(tmp_path: Path) -> None:
+    import threading
+
+    from dockyard.image.tario import TarLimits
+
+    ok = tmp_path / "ok"
+    ok.mkdir()
+    assert apply_layer(io.BytesIO(gzip.compress(LAYER)), ok).diff_id == sha(LAYER)
+    bomb = gzip.compress(b"\0" * (8 << 20))
+    with pytest.raises(InvalidArgument):
+        apply_layer(io.BytesIO(bomb), tmp_path,
+                    options=TarOptions(limits=TarLimits(max_total_bytes=1 << 20)))
+    with pytest.raises(InvalidArgument):  # refused by the consumer while the producer runs
+        apply_layer(io.BytesIO(gzip.compress(T.tar(T.file("../x", b"y")) + b"\0" * (16 << 20))),
+                    tmp_path)
+    assert not [t for t in threading.enumerate() if t.name == "dockyard-unpack-read"]

@@ -129,6 +129,9 @@ def test_mount_label_goes_to_labelable_filesystems() -> None:
     assert proc.data == "" and bind.data == ""
     with pytest.raises(InvalidArgument, match="mountLabel"):
         validate(_spec(mountLabel='x",ro'))
+    mcs = "system_u:object_r:svirt_sandbox_file_t:s0:c715,c811"
+    plan = parse(_spec([{"destination": "/t", "type": "tmpfs"}], mountLabel=mcs))
+    assert plan.mounts[0].data == f'context="{mcs}"'
 
 
 def test_cwd_must_be_absolute() -> None:

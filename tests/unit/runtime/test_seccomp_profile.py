@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import os
 import time
-from pathlib import Path
 
 import pytest
 
 from dockyard.errors import InvalidArgument
 from dockyard.runtime.security import docker_profile_to_spec, seccomp
 from dockyard.runtime.security.profile import kernel_version
+from tests.support.shared import docker_default_seccomp_profile
 
 DOCKER_DEFAULT_CAPS = [
     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
@@ -108,21 +108,8 @@ def test_kernel_versions():
 
 
 def _docker_default_profile() -> dict:
-    """Docker's default profile (moby/profiles seccomp/default.json), where it is kept.
-
-    Shipping it inside dockyard (src/dockyard/data/) is a request to the lead; until
-    then the shared reference copy is used, or DOCKYARD_SECCOMP_DEFAULT names a file.
-    """
-    candidates = [os.environ.get("DOCKYARD_SECCOMP_DEFAULT", ""),
-                  str(Path(__file__).resolve().parents[3] / "src" / "dockyard" / "data" /
-                      "seccomp_default.json"),
-                  "/work/shared/specs/seccomp/default.json"]
-    for c in candidates:
-        if c and os.path.isfile(c):
-            with open(c) as f:
-                return json.load(f)
-    pytest.skip("Docker's default seccomp profile is not available: set "
-                "DOCKYARD_SECCOMP_DEFAULT or add src/dockyard/data/seccomp_default.json")
+    """Docker's default profile, from the shared specs beside the repository."""
+    return docker_default_seccomp_profile()
 
 
 def test_docker_default_profile_converts_and_compiles_fast():

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 
 import pytest
 
 from dockyard.errors import InvalidArgument, NotFound
 from dockyard.runtime import spec as specmod
 from dockyard.runtime.default_spec import default_spec
+from tests.support.shared import SPECS
 
-SCHEMA_DIR = Path("/work/shared/specs/oci-runtime")
+SCHEMA_DIR = SPECS / "oci-runtime"
 
 
 def _spec(**changes) -> dict:

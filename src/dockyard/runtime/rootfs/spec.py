@@ -282,7 +282,8 @@ def parse(spec: dict) -> RootfsPlan:
     if not isinstance(raw_mounts, list):
         raise InvalidArgument("mounts: expected an array")
     mount_label = linux.get("mountLabel") or ""
-    if not isinstance(mount_label, str) or '"' in mount_label or "," in mount_label:
+    # MCS labels carry commas (s0:c1,c2): fine inside context="...", a quote is not.
+    if not isinstance(mount_label, str) or '"' in mount_label:
         raise InvalidArgument(f"linux.mountLabel: {mount_label!r} is not a valid label")
     mounts = tuple(_parse_mount(i, m, mount_label) for i, m in enumerate(raw_mounts))
     raw_devices = linux.get("devices") or []

@@ -1,0 +1,113 @@
+"""What the API handlers call: the daemon's rooms behind one object.
+
+``Backend`` holds the settings, the event bus and the host facts, and runs
+image work in worker threads. Each image call gets an :class:`ImageService` of
+its own (its own SQLite connection): the store is safe across connections (WAL
+plus a file lock) while one connection shared by threads is not, and opening
+one costs well under a millisecond.
+
+Containers are not here yet; ``containers_using`` answers 0 until the container
+engine lands and supplies the real count (ImageService's ``in_use`` seam).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from dockyard.daemon.config import DaemonConfig
+from dockyard.daemon.events import EventBus
+from dockyard.daemon.hostinfo import HostInfo, probe
+
+if TYPE_CHECKING:
+    from dockyard.image.service import ImageService
+    from dockyard.registry.config import RegistryConfig
+
+T = TypeVar("T")
+WORKERS = 8
+
+
+@dataclass(frozen=True)
+class Identity:
+    id: str   # stable across restarts (the data root's engine-id file)
+
+
+class Backend:
+    def __init__(self, config: DaemonConfig) -> None:
+        self.config = config
+        self.data_root = Path(config.data_root)
+        self.exec_root = Path(config.exec_root)
+        self.events = EventBus()
+        self.pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="dockyardd-worker")
+        self.identity = Identity(_engine_id(self.data_root))
+        self.host: HostInfo | None = None
+        self._registry: RegistryConfig | None = None
+
+    async def start(self) -> None:
+        self.data_root.mkdir(parents=True, exist_ok=True, mode=0o711)
+        self.exec_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.host = await self.run(probe, self.data_root)
+        # Open the store once now: a crash-left lease or ingest is cleaned before
+        # the first request, and a broken data root fails the start, not a request.
+        await self.images(lambda svc: svc.store.drop_dead_leases())
+
+    async def close(self) -> None:
+        """End event streams and wait for the workers. The wait happens off the
+        loop: a worker may still need the loop (a body read) to finish."""
+        self.events.close()
+        await asyncio.to_thread(self.pool.shutdown, wait=True, cancel_futures=True)
+
+    @property
+    def registry_config(self) -> RegistryConfig:
+        if self._registry is None:
+            from dockyard.registry.config import RegistryConfig
+
+            self._registry = RegistryConfig.from_dict(self.config.registry_dict())
+        return self._registry
+
+    async def run(self, fn: Callable[..., T], *args: object) -> T:
+        """``fn(*args)`` in the worker pool."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.pool, lambda: fn(*args))
+
+    def open_images(self) -> ImageService:
+        from dockyard.image.service import ImageService
+
+        return ImageService(self.data_root, in_use=self.containers_using)
+
+    async def images(self, fn: Callable[[ImageService], T]) -> T:
+        """``fn(service)`` in a worker thread, with a service opened and closed there."""
+        def call() -> T:
+            svc = self.open_images()
+            try:
+                return fn(svc)
+            finally:
+                svc.close()
+        return await self.run(call)
+
+    def containers_using(self, _image_id: object) -> int:
+        return 0
+
+
+def _engine_id(root: Path) -> str:
+    """A stable id for this engine (dockerd keeps one in its data root too)."""
+    path = root / "engine-id"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    root.mkdir(parents=True, exist_ok=True, mode=0o711)
+    value = str(uuid.uuid4())
+    tmp = path.with_name(f".engine-id.{os.getpid()}")
+    tmp.write_text(value + "\n")
+    os.replace(tmp, path)
+    return value
+
+
+__all__ = ["Backend", "Identity"]
