@@ -16,7 +16,7 @@ from pathlib import Path
 from dockyard.errors import Conflict, InvalidArgument, SystemError_
 from dockyard.network.names import check_ifname
 
-__all__ = ["BridgeSpec", "create_bridge", "delete_bridge", "bridge_exists"]
+__all__ = ["BridgeSpec", "bridge_exists", "create_bridge", "delete_bridge"]
 
 _CONF = Path("/proc/sys/net/ipv4/conf")
 

@@ -16,17 +16,17 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable, Union
 
 from dockyard.errors import Conflict, InvalidArgument, NotFound, Unavailable
 
-IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
-IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 __all__ = [
-    "AddressPool",
     "DEFAULT_POOLS",
+    "AddressPool",
     "Ipam",
     "IpamState",
     "SubnetAllocation",

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from dockyard.errors import Conflict, InvalidArgument, NotFound, SystemError_
 from dockyard.network.names import check_ifname
 
-__all__ = ["EndpointSpec", "EndpointInfo", "attach", "detach"]
+__all__ = ["EndpointInfo", "EndpointSpec", "attach", "detach"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class EndpointSpec:
     ifname: str = "eth0"
     mac: str | None = None
     hairpin: bool = True
+    isolated: bool = False  # icc=false: this port may not talk to other isolated ports
     extra_routes: tuple[str, ...] = field(default=())  # reserved for later use
 
     def validate(self) -> None:
@@ -97,6 +98,8 @@ def attach(spec: EndpointSpec) -> EndpointInfo:
             ipr.link("set", index=host, mtu=spec.mtu, master=bridges[0])
             if spec.hairpin:
                 ipr.brport("set", index=host, mode=1)  # IFLA_BRPORT_MODE = hairpin
+            if spec.isolated:
+                ipr.brport("set", index=host, isolated=1)
             ipr.link("set", index=host, state="up")
         except BaseException as e:
             _delete(ipr, spec.host_ifname)
