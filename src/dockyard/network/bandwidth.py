@@ -5,10 +5,13 @@ receives. Both are shaped on the host-side veth, so nothing is needed inside the
 container and the limits go away with the veth:
 - ingress (host veth transmits toward the container): a ``tbf`` root qdisc, a real
   shaper with a queue, so TCP toward the container slows smoothly;
-- egress (host veth receives from the container): an ``ingress`` qdisc with a
-  ``matchall`` filter whose ``police`` action drops above the rate. Policing needs no
-  extra ifb link per container (one more kernel object to name, track and leak);
-  the price is drops instead of queueing, which TCP handles as congestion.
+- egress (host veth receives from the container): received traffic cannot be
+  queued, so an ``ingress`` qdisc redirects it (``u32`` match-all + ``mirred``) to an
+  ifb link of its own, whose ``tbf`` root qdisc shapes it like the other direction.
+  Policing (``act_police``) would need no ifb, but it drops instead of queueing and is
+  not built into every kernel (this project's CI kernel lacks it, and ``matchall``).
+  The ifb is one more link per container: it is named like the veth (``names.ifb_name``)
+  and ``clear_limits`` deletes it; the daemon calls it when the endpoint goes.
 
 Option shape (``--network-rate``): ``egress=10mbit,ingress=50mbit[,burst=64kb]``,
 with tc's units: bit kbit mbit gbit (bits per second), bps kbps mbps gbps (bytes per
@@ -21,6 +24,7 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 from dockyard.errors import InvalidArgument, SystemError_, Unavailable
 from dockyard.network.names import check_ifname
@@ -96,37 +100,59 @@ def _tc(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return proc
 
 
-def tc_commands(ifname: str, limit: RateLimit) -> list[list[str]]:
+def _tbf(dev: str, rate: int, limit: RateLimit) -> list[str]:
+    return ["qdisc", "replace", "dev", dev, "root", "tbf", "rate", f"{rate}bit",
+            "burst", str(limit.burst_for(rate)), "latency", "50ms"]
+
+
+def tc_commands(ifname: str, limit: RateLimit, ifb: str | None = None) -> list[list[str]]:
     """The tc invocations that install ``limit`` on ``ifname`` (after a clear)."""
     check_ifname(ifname)
     cmds = []
     if limit.ingress:
-        cmds.append(["qdisc", "replace", "dev", ifname, "root", "tbf",
-                     "rate", f"{limit.ingress}bit",
-                     "burst", str(limit.burst_for(limit.ingress)), "latency", "50ms"])
+        cmds.append(_tbf(ifname, limit.ingress, limit))
     if limit.egress:
+        if ifb is None:
+            raise InvalidArgument("an egress limit needs an ifb link name")
+        check_ifname(ifb)
         cmds.append(["qdisc", "add", "dev", ifname, "handle", "ffff:", "ingress"])
-        cmds.append(["filter", "add", "dev", ifname, "parent", "ffff:", "matchall",
-                     "action", "police", "rate", f"{limit.egress}bit",
-                     "burst", str(limit.burst_for(limit.egress)), "conform-exceed",
-                     "drop"])
+        cmds.append(["filter", "add", "dev", ifname, "parent", "ffff:", "protocol", "all",
+                     "u32", "match", "u32", "0", "0",
+                     "action", "mirred", "egress", "redirect", "dev", ifb])
+        cmds.append(_tbf(ifb, limit.egress, limit))
     return cmds
 
 
-def clear_limits(ifname: str) -> None:
-    """Back to the default qdiscs; a missing qdisc is not an error."""
+def _ip(*args: str, check: bool = True) -> None:
+    proc = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=30)
+    if check and proc.returncode != 0:
+        raise SystemError_(f"ip {' '.join(args)}: {proc.stderr.strip()}")
+
+
+def clear_limits(ifname: str, ifb: str | None = None) -> None:
+    """Back to the default qdiscs and no ifb; missing pieces are not an error."""
     check_ifname(ifname)
     _tc("qdisc", "del", "dev", ifname, "root", check=False)
     _tc("qdisc", "del", "dev", ifname, "ingress", check=False)
+    if ifb is not None:
+        check_ifname(ifb)
+        if Path("/sys/class/net", ifb).exists():
+            _ip("link", "del", ifb)
 
 
-def apply_limits(ifname: str, limit: RateLimit) -> None:
-    """Replace whatever limits ``ifname`` had with ``limit``; all or nothing."""
-    cmds = tc_commands(ifname, limit)
-    clear_limits(ifname)
+def apply_limits(ifname: str, limit: RateLimit, ifb: str | None = None) -> None:
+    """Replace whatever limits ``ifname`` had with ``limit``; all or nothing.
+
+    ``ifb`` names the link that shapes the container's egress (needed only then).
+    """
+    cmds = tc_commands(ifname, limit, ifb)
+    clear_limits(ifname, ifb)
     try:
+        if limit.egress and ifb is not None:
+            _ip("link", "add", ifb, "type", "ifb")
+            _ip("link", "set", ifb, "up")
         for c in cmds:
             _tc(*c)
     except BaseException:
-        clear_limits(ifname)
+        clear_limits(ifname, ifb)
         raise

@@ -139,7 +139,8 @@ def answer(wire: bytes, table: NameTable, upstreams: Sequence[Upstream],
         if picked:
             reply.answer.append(dns.rrset.from_text_list(
                 q.name, TTL, dns.rdataclass.IN, q.rdtype, picked))
-        return reply.to_wire()
+        # dnspython shuffles records on output by default: keep the rotation instead
+        return reply.to_wire(want_shuffle=False)
     return _forward(query, upstreams, timeout)
 
 

@@ -13,7 +13,7 @@ from dockyard.errors import InvalidArgument
 IFNAMSIZ_MAX = 15
 _VALID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
-__all__ = ["bridge_name", "check_ifname", "veth_name"]
+__all__ = ["bridge_name", "check_ifname", "ifb_name", "veth_name"]
 
 
 def check_ifname(name: str) -> str:
@@ -42,3 +42,8 @@ def bridge_name(network_id: str, prefix: str = "dy") -> str:
 def veth_name(endpoint_id: str, prefix: str = "dy") -> str:
     """The host end of a container's veth: ``dyv<short endpoint id>``."""
     return _join(prefix, "v", endpoint_id)
+
+
+def ifb_name(endpoint_id: str, prefix: str = "dy") -> str:
+    """The ifb link shaping a container's egress (``bandwidth.py``): ``dyi<short id>``."""
+    return _join(prefix, "i", endpoint_id)

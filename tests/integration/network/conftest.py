@@ -79,8 +79,10 @@ class Lab:
                   timeout=timeout)
 
     def spawn(self, ns: str, *argv: str) -> subprocess.Popen:
+        # stdin stays an open pipe: busybox nc hangs up when its stdin ends
         p = subprocess.Popen(["ip", "netns", "exec", ns, self.busybox, *argv],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
         self.procs.append(p)
         return p
 
@@ -92,6 +94,8 @@ class Lab:
         for p in self.procs:
             p.kill()
             p.wait(timeout=10)
+            if p.stdin:
+                p.stdin.close()
         for name in self.veths:
             try:
                 veth.detach(name)

@@ -30,17 +30,25 @@ def test_bad_option(text):
         parse_network_rate(text)
 
 
-def test_tc_commands_shape_ingress_and_police_egress():
-    cmds = tc_commands("dyvabc", RateLimit(egress=10**6, ingress=2 * 10**6, burst=32768))
+def test_tc_commands_shape_both_directions_egress_through_ifb():
+    cmds = tc_commands("dyvabc", RateLimit(egress=10**6, ingress=2 * 10**6, burst=32768),
+                       ifb="dyiabc")
     assert cmds[0][:6] == ["qdisc", "replace", "dev", "dyvabc", "root", "tbf"]
     assert "2000000bit" in cmds[0]
     assert cmds[1] == ["qdisc", "add", "dev", "dyvabc", "handle", "ffff:", "ingress"]
-    assert "police" in cmds[2] and "1000000bit" in cmds[2] and "32768" in cmds[2]
+    assert cmds[2][-4:] == ["egress", "redirect", "dev", "dyiabc"]
+    assert cmds[3][:6] == ["qdisc", "replace", "dev", "dyiabc", "root", "tbf"]
+    assert "1000000bit" in cmds[3] and "32768" in cmds[3]
 
 
 def test_only_one_direction():
     assert len(tc_commands("dyvabc", RateLimit(ingress=10**6))) == 1
-    assert len(tc_commands("dyvabc", RateLimit(egress=10**6))) == 2
+    assert len(tc_commands("dyvabc", RateLimit(egress=10**6), ifb="dyiabc")) == 3
+
+
+def test_egress_without_ifb_is_refused():
+    with pytest.raises(InvalidArgument, match="ifb"):
+        tc_commands("dyvabc", RateLimit(egress=10**6))
 
 
 def test_bad_ifname_refused():
