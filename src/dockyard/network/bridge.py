@@ -16,7 +16,7 @@ from pathlib import Path
 from dockyard.errors import Conflict, InvalidArgument, SystemError_
 from dockyard.network.names import check_ifname
 
-__all__ = ["BridgeSpec", "bridge_exists", "create_bridge", "delete_bridge"]
+__all__ = ["BridgeSpec", "bridge_exists", "create_bridge", "delete_bridge", "ensure_bridge"]
 
 _CONF = Path("/proc/sys/net/ipv4/conf")
 
@@ -88,6 +88,37 @@ def create_bridge(spec: BridgeSpec) -> int:
             if isinstance(e, (NetlinkError, OSError)):
                 raise _netlink_error(f"set up bridge {spec.name}", e) from e
             raise
+
+
+def ensure_bridge(spec: BridgeSpec) -> int:
+    """Create the bridge, or bring an existing one (a daemon restart) to ``spec``:
+    missing gateway addresses added, MTU set, up. Running containers keep their
+    ports: nothing is deleted."""
+    from pyroute2 import NetlinkError
+
+    spec.validate()
+    with _iproute() as ipr:
+        found = ipr.link_lookup(ifname=spec.name)
+        if not found:
+            return create_bridge(spec)
+        index = found[0]
+        link = ipr.get_links(index)[0]
+        if link.get_attr("IFLA_LINKINFO").get_attr("IFLA_INFO_KIND") != "bridge":
+            raise Conflict(f"{spec.name} exists and is not a bridge")
+        have = {(a.get("IFA_ADDRESS"), a["prefixlen"]) for a in ipr.get_addr(index=index)}
+        try:
+            ipr.link("set", index=index, mtu=spec.mtu)
+            for gw in spec.gateways:
+                iface = ipaddress.ip_interface(gw)
+                if (str(iface.ip), iface.network.prefixlen) not in have:
+                    ipr.addr("add", index=index, address=str(iface.ip),
+                             prefixlen=iface.network.prefixlen)
+            if spec.route_localnet:
+                (_CONF / spec.name / "route_localnet").write_text("1\n")
+            ipr.link("set", index=index, state="up")
+        except (NetlinkError, OSError) as e:
+            raise _netlink_error(f"restore bridge {spec.name}", e) from e
+        return index
 
 
 def delete_bridge(name: str) -> bool:

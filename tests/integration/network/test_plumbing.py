@@ -91,3 +91,24 @@ def test_icc_false_isolates_ports_but_not_the_gateway(lab):
     lab.plug(b, br, 5, 3, isolated=True)
     assert lab.pings(a, lab.ip(5, 1))
     assert not lab.pings(a, lab.ip(5, 3))
+
+
+def test_ensure_bridge_adopts_a_live_bridge_after_a_restart(lab):
+    br = lab.add_bridge(14)
+    a = lab.add_netns()
+    lab.plug(a, br, 14, 2)
+    sh("ip", "addr", "flush", "dev", br)  # as if half-restored
+    assert not lab.pings(a, lab.ip(14, 1))
+    spec = bridge.BridgeSpec(br, (f"{lab.ip(14, 1)}/24",))
+    bridge.ensure_bridge(spec)
+    bridge.ensure_bridge(spec)  # idempotent
+    assert lab.pings(a, lab.ip(14, 1))
+    addrs = json.loads(sh("ip", "-4", "-j", "addr", "show", "dev", br).stdout)[0]
+    assert [x["local"] for x in addrs["addr_info"]] == [lab.ip(14, 1)]
+
+
+def test_ensure_bridge_refuses_a_non_bridge(lab):
+    a = lab.add_netns()
+    info = lab.plug(a, lab.add_bridge(15), 15, 2)
+    with pytest.raises(Conflict, match="not a bridge"):
+        bridge.ensure_bridge(bridge.BridgeSpec(info.host_ifname))

@@ -29,6 +29,7 @@ def test_public_surface_is_pinned():
         "NatState", "NetworkRules", "PortMapping", "RateLimit", "SubnetAllocation",
         "SubnetRequest", "Upstream", "apply_limits", "apply_nat", "attach", "bridge_name",
         "clear_limits", "create_bridge", "delete_bridge", "detach", "host_resolvers",
+        "ensure_bridge", "ifb_name", "PortReservation", "reserve", "reserve_ephemeral",
         "parse_add_host", "parse_network_rate", "remove_nat", "render_hostname",
         "render_hosts", "render_resolv_conf", "veth_name"])
     for name in network.__all__:
