@@ -78,6 +78,11 @@ class PortMapping:
                     ipaddress.ip_address(ip)
                 except ValueError:
                     raise InvalidArgument(f"invalid IP address {ip!r}") from None
+        if self.host_ip is not None and ipaddress.ip_address(self.host_ip) == \
+                ipaddress.IPv6Address("::1"):
+            # IPv6 has no route_localnet: ::1 can never be routed out to a bridge
+            raise InvalidArgument("publishing on ::1 is not supported (IPv6 cannot route "
+                                  "loopback traffic to a container); use 127.0.0.1")
         if self.host_ip is not None and (ipaddress.ip_address(self.host_ip).version
                                          != ipaddress.ip_address(self.container_ip).version):
             raise InvalidArgument(f"host IP {self.host_ip} and container IP "

@@ -56,13 +56,13 @@ def test_published_ports_dnat_by_host_ip_and_family():
     ports = (
         PortMapping("10.1.0.2", 80, 8080, host_ip="127.0.0.1"),
         PortMapping("10.1.0.2", 53, 5353, "udp"),
-        PortMapping("fd00:2::5", 80, 8081, host_ip="::1"),
+        PortMapping("fd00:2::5", 80, 8081, host_ip="fd00:9::1"),
     )
     s = render(NatState((A, B), ports))
     pub = chain(s, "published")
     assert "ip daddr 127.0.0.1 tcp dport 8080 dnat ip to 10.1.0.2:80" in pub
     assert "meta nfproto ipv4 udp dport 5353 dnat ip to 10.1.0.2:53" in pub
-    assert "ip6 daddr ::1 tcp dport 8081 dnat ip6 to [fd00:2::5]:80" in pub
+    assert "ip6 daddr fd00:9::1 tcp dport 8081 dnat ip6 to [fd00:2::5]:80" in pub
     assert "fib daddr type local jump published" in chain(s, "output")
     assert "fib daddr type local jump published" in chain(s, "prerouting")
 
@@ -104,7 +104,8 @@ def test_same_port_on_different_host_ips_or_protocols_is_fine():
     (PortMapping("10.1.0.2", 80, 90, host_port_end=95, container_port_end=81),
      "differ in length"),
     (PortMapping("10.1.0.x", 80, 80), "invalid IP address"),
-    (PortMapping("10.1.0.2", 80, 80, host_ip="::1"), "different families"),
+    (PortMapping("10.1.0.2", 80, 80, host_ip="fd00::1"), "different families"),
+    (PortMapping("fd00::2", 80, 80, host_ip="::1"), "not supported"),
     (PortMapping('10.1.0.2"; flush ruleset', 80, 80), "invalid IP address"),
 ])
 def test_bad_port_mappings_are_invalid_argument(mapping, msg):
