@@ -54,6 +54,11 @@ def _netlink_error(what: str, e: Exception) -> Exception:
     return SystemError_(f"{what}: {e}")
 
 
+def _nodad(iface: ipaddress.IPv4Interface | ipaddress.IPv6Interface) -> dict[str, int]:
+    """IPv6 gateways skip duplicate detection (IFA_F_NODAD): usable at once."""
+    return {"flags": 0x02} if iface.version == 6 else {}
+
+
 def bridge_exists(name: str) -> bool:
     with _iproute() as ipr:
         return bool(ipr.link_lookup(ifname=name))
@@ -75,7 +80,7 @@ def create_bridge(spec: BridgeSpec) -> int:
             for gw in spec.gateways:
                 iface = ipaddress.ip_interface(gw)
                 ipr.addr("add", index=index, address=str(iface.ip),
-                         prefixlen=iface.network.prefixlen)
+                         prefixlen=iface.network.prefixlen, **_nodad(iface))
             if spec.route_localnet:
                 (_CONF / spec.name / "route_localnet").write_text("1\n")
             ipr.link("set", index=index, state="up")
@@ -112,7 +117,7 @@ def ensure_bridge(spec: BridgeSpec) -> int:
                 iface = ipaddress.ip_interface(gw)
                 if (str(iface.ip), iface.network.prefixlen) not in have:
                     ipr.addr("add", index=index, address=str(iface.ip),
-                             prefixlen=iface.network.prefixlen)
+                             prefixlen=iface.network.prefixlen, **_nodad(iface))
             if spec.route_localnet:
                 (_CONF / spec.name / "route_localnet").write_text("1\n")
             ipr.link("set", index=index, state="up")

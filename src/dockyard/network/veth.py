@@ -124,13 +124,19 @@ def _configure_peer(spec: EndpointSpec) -> str:
         for a in spec.addresses:
             iface = ipaddress.ip_interface(a)
             ns.addr("add", index=idx, address=str(iface.ip),
-                    prefixlen=iface.network.prefixlen)
+                    prefixlen=iface.network.prefixlen, **_nodad(iface))
         ns.link("set", index=idx, state="up")
         for gw in spec.gateways:
             family = 10 if ipaddress.ip_address(gw).version == 6 else 2
             dst = "::/0" if family == 10 else "0.0.0.0/0"
             ns.route("add", dst=dst, gateway=gw, family=family)
         return ns.get_links(idx)[0].get("address")
+
+
+def _nodad(iface: ipaddress.IPv4Interface | ipaddress.IPv6Interface) -> dict[str, int]:
+    """IPv6 addresses skip duplicate detection (IFA_F_NODAD): IPAM already made them
+    unique, and a tentative address would make the first seconds of a container fail."""
+    return {"flags": 0x02} if iface.version == 6 else {}
 
 
 def _delete(ipr, name: str) -> bool:

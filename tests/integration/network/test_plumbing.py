@@ -10,7 +10,7 @@ import pytest
 
 from dockyard.errors import Conflict, NotFound, SystemError_
 from dockyard.network import bridge, veth
-from tests.integration.network.conftest import sh
+from tests.integration.network.conftest import OCTET, sh
 
 
 def links() -> set[str]:
@@ -112,3 +112,22 @@ def test_ensure_bridge_refuses_a_non_bridge(lab):
     info = lab.plug(a, lab.add_bridge(15), 15, 2)
     with pytest.raises(Conflict, match="not a bridge"):
         bridge.ensure_bridge(bridge.BridgeSpec(info.host_ifname))
+
+
+def test_dual_stack_endpoints_reach_each_other_over_ipv6(lab):
+    v6 = f"fd00:{OCTET}:17"
+    br = lab.token + "-b17"
+    lab.bridges.append(br)
+    bridge.create_bridge(bridge.BridgeSpec(br, (f"{lab.ip(17, 1)}/24", f"{v6}::1/64")))
+    a, b = lab.add_netns(), lab.add_netns()
+    for ns, host in ((a, 2), (b, 3)):
+        name = f"{lab.token}v6{host}"
+        lab.veths.append(name)
+        veth.attach(veth.EndpointSpec(name, lab.path(ns), br,
+                                      (f"{lab.ip(17, host)}/24", f"{v6}::{host}/64"),
+                                      (lab.ip(17, 1), f"{v6}::1")))
+    route = sh("ip", "-n", a, "-6", "route", "show", "default").stdout
+    assert f"via {v6}::1" in route
+    assert lab.run(a, "ping", "-6", "-c", "1", "-W", "2", f"{v6}::3",
+                   check=False).returncode == 0
+    assert lab.pings(a, lab.ip(17, 3))
