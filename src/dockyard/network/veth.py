@@ -15,7 +15,7 @@ from __future__ import annotations
 import errno
 import ipaddress
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from dockyard.errors import Conflict, InvalidArgument, NotFound, SystemError_
 from dockyard.network.names import check_ifname
@@ -37,7 +37,6 @@ class EndpointSpec:
     mac: str | None = None
     hairpin: bool = True
     isolated: bool = False  # icc=false: this port may not talk to other isolated ports
-    extra_routes: tuple[str, ...] = field(default=())  # reserved for later use
 
     def validate(self) -> None:
         check_ifname(self.host_ifname)
