@@ -89,6 +89,17 @@ class Lab:
     def pings(self, ns: str, ip: str) -> bool:
         return self.run(ns, "ping", "-c", "1", "-W", "1", ip, check=False).returncode == 0
 
+    def pings_within(self, ns: str, ip: str, seconds: float = 5.0) -> bool:
+        """For a path that just came (back) up: a neighbour entry left FAILED by an
+        earlier probe needs a moment to be resolved again."""
+        import time
+
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.pings(ns, ip):
+                return True
+        return False
+
     def teardown(self) -> list[str]:
         errors = []
         for p in self.procs:
