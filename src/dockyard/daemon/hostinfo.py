@@ -74,7 +74,7 @@ def _mem_total() -> int:
 
 
 def _cgroup_mode() -> str:
-    from dockyard.runtime.cgroups.detect import detect
+    from dockyard.runtime.cgroups.paths import detect
 
     try:
         return detect().mode
