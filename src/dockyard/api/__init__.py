@@ -7,8 +7,7 @@ lazily (PEP 562) so importing the package does not import aiohttp.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from dockyard._lazy import lazy_exports
 
 _EXPORTS = {
     "API_VERSION": "dockyard.api.app",
@@ -21,13 +20,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'dockyard.api' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -5,8 +5,7 @@ Names load lazily (PEP 562)."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from dockyard._lazy import lazy_exports
 
 _EXPORTS = {
     "Backend": "dockyard.daemon.backend",
@@ -19,13 +18,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'dockyard.daemon' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -17,8 +17,7 @@ The server lives in :mod:`dockyard.registry.server` (``make_app``, ``run``).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from dockyard._lazy import lazy_exports
 
 _EXPORTS = {
     "pull": "dockyard.registry.pull",
@@ -38,9 +37,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'dockyard.registry' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
