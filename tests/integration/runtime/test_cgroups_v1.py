@@ -12,7 +12,7 @@ import pytest
 
 from dockyard.errors import InvalidArgument, Unavailable
 from dockyard.runtime.cgroups import create_manager, load_manager
-from dockyard.runtime.cgroups.detect import detect
+from dockyard.runtime.cgroups.paths import detect
 from tests.conftest import require_root
 
 from .test_cgroups_helpers import HeldChild, kill_all_and_destroy, proc_cgroups

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from dockyard.runtime import syscalls
-from dockyard.runtime.cgroups.detect import detect
+from dockyard.runtime.cgroups.paths import detect
 from dockyard.runtime.cgroups.v2 import V2Manager
 from tests.conftest import require_root
 

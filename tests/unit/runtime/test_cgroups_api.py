@@ -35,7 +35,7 @@ def test_the_create_path_skips_slow_imports() -> None:
         "import sys, dockyard.runtime\n"
         "before = set(sys.modules)\n"
         "import dockyard.runtime.cgroups as c\n"
-        "from dockyard.runtime.cgroups.detect import parse_layout\n"
+        "from dockyard.runtime.cgroups.paths import parse_layout\n"
         "lay = parse_layout('1 2 0:3 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\\n"
         "2 2 0:4 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\\n', '4:memory:/\\n0::/\\n')\n"
         "c.create_manager('/a/b', 'b', layout=lay)\n"
@@ -46,3 +46,27 @@ def test_the_create_path_skips_slow_imports() -> None:
                          check=True).stdout.split()
     for slow in ("typing", "dataclasses", "logging", "re", "ctypes", "json"):
         assert slow not in out, f"{slow} imported on the create path: {out}"
+    ours = sorted(n.rsplit(".", 1)[1] for n in out if n.startswith("dockyard.runtime.cgroups."))
+    assert ours == ["cgfs", "paths", "resources", "v1", "v2"]
+
+
+def test_the_delete_path_loads_only_the_managers() -> None:
+    # delete = load_manager(saved) + pids/thaw/destroy: no path parsing, validation,
+    # stats or BPF modules (each module is a file lookup and a load at start-up).
+    code = (
+        "import sys, json\n"
+        "saved = json.loads(sys.argv[1])\n"
+        "before = set(sys.modules)\n"
+        "import dockyard.runtime.cgroups as c\n"
+        "m = c.load_manager(saved)\n"
+        "m.pids(); m.thaw(); m.destroy()\n"
+        "print(' '.join(sorted(n for n in set(sys.modules) - before\n"
+        "                      if n.startswith('dockyard.runtime.cgroups'))))\n"
+    )
+    saved = ('{"version": 1, "dirs": {"pids": "/nonexistent-dockyard-test/pids/x", '
+             '"freezer": "/nonexistent-dockyard-test/freezer/x"}, "created": [], '
+             '"shared": [], "unified": null}')
+    out = subprocess.run([sys.executable, "-c", code, saved], capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out == ["dockyard.runtime.cgroups", "dockyard.runtime.cgroups.cgfs",
+                   "dockyard.runtime.cgroups.v1", "dockyard.runtime.cgroups.v2"]

@@ -11,7 +11,6 @@ import struct
 
 import pytest
 
-from dockyard.runtime.cgroups.devices import parse_rules
 from dockyard.runtime.cgroups.devices_bpf import (
     ACC_MKNOD,
     ACC_READ,
@@ -22,6 +21,7 @@ from dockyard.runtime.cgroups.devices_bpf import (
     assemble,
     compile_rules,
 )
+from dockyard.runtime.cgroups.resources import parse_rules
 
 M32 = 0xFFFFFFFF
 

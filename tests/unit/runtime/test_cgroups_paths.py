@@ -6,8 +6,12 @@ import pytest
 
 from dockyard.errors import InvalidArgument
 from dockyard.runtime.cgroups import create_manager, load_manager
-from dockyard.runtime.cgroups.detect import parse_layout
-from dockyard.runtime.cgroups.paths import CgroupPath, expand_slice, parse_cgroups_path
+from dockyard.runtime.cgroups.paths import (
+    CgroupPath,
+    expand_slice,
+    parse_cgroups_path,
+    parse_layout,
+)
 
 HYBRID_MOUNTINFO = """\
 31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755

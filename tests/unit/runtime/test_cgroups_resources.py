@@ -6,14 +6,14 @@ import pytest
 
 from dockyard.errors import InvalidArgument, Unavailable
 from dockyard.runtime.cgroups import validate
-from dockyard.runtime.cgroups.devices import DeviceRule, parse_rules
-from dockyard.runtime.cgroups.devices_v1 import rule_lines
 from dockyard.runtime.cgroups.resources import (
+    DeviceRule,
     blkio_weight_to_io_weight,
+    parse_rules,
     shares_to_weight,
     swap_to_v2,
 )
-from dockyard.runtime.cgroups.v1 import v1_writes
+from dockyard.runtime.cgroups.v1 import rule_lines, v1_writes
 from dockyard.runtime.cgroups.v2 import v2_writes
 
 
@@ -176,7 +176,7 @@ def test_device_rules_and_v1_lines_keep_the_spec_order() -> None:
 
 
 def test_v1_device_rules_are_written_one_per_write_on_open_files(tmp_path) -> None:
-    from dockyard.runtime.cgroups.devices_v1 import apply_rules
+    from dockyard.runtime.cgroups.v1 import apply_device_rules as apply_rules
 
     (tmp_path / "devices.allow").write_text("")
     (tmp_path / "devices.deny").write_text("")
@@ -190,7 +190,7 @@ def test_v1_device_rules_are_written_one_per_write_on_open_files(tmp_path) -> No
 
 
 def test_v1_device_rules_without_the_controller_files_fail_clearly(tmp_path) -> None:
-    from dockyard.runtime.cgroups.devices_v1 import apply_rules
+    from dockyard.runtime.cgroups.v1 import apply_device_rules as apply_rules
 
     with pytest.raises(Unavailable, match=r"devices\.deny"):
         apply_rules(str(tmp_path), parse_rules([{"allow": False}]))

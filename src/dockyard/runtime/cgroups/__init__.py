@@ -14,15 +14,13 @@ from __future__ import annotations
 
 from dockyard.errors import InvalidArgument, Unavailable
 
-from .detect import Layout, detect
-from .paths import CgroupPath, parse_cgroups_path
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
     from .manager import CgroupManager
+    from .paths import CgroupPath, Layout
     from .stats import CgroupStats
 
 __all__ = ["CgroupManager", "CgroupStats", "create_manager", "load_manager", "validate"]
@@ -57,6 +55,8 @@ def _unified_path(layout: Layout, cg: CgroupPath) -> str:
 def create_manager(cgroups_path: str | None, container_id: str, *,
                    layout: Layout | None = None) -> CgroupManager:
     """The manager for a container; nothing is created until ``apply``."""
+    from .paths import detect, parse_cgroups_path
+
     layout = layout or detect()
     cg = parse_cgroups_path(cgroups_path, container_id)
     mode = layout.mode

@@ -25,7 +25,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .devices import DeviceRule
+from .resources import DeviceRule
 
 __all__ = ["Insn", "assemble", "attach", "compile_rules", "detach_all"]
 

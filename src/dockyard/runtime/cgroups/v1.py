@@ -4,6 +4,9 @@ Every mounted hierarchy gets the path, named ones (``name=systemd``) included,
 so the container is fully placed. On a hybrid host the cgroup2 mount gets it
 too, through a :class:`V2Manager` with no controllers enabled: that is where
 this kernel keeps hugetlb, used only when a hugepage limit asks for it.
+
+The devices controller (deny-all, then the spec's rules in order) is at the end:
+it is v1-only and on every container's start-up path, so not a module of its own.
 """
 
 from __future__ import annotations
@@ -15,18 +18,17 @@ import time
 from dockyard.errors import DockyardError, InvalidArgument, SystemError_, Unavailable
 
 from . import cgfs
-from .devices import parse_rules
-from .resources import hugepage_size, validate, warn
 from .v2 import V2Manager, remove_dir
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable, Mapping, Sequence
     from typing import Any
 
+    from .resources import DeviceRule
     from .stats import CgroupStats
 
-__all__ = ["V1Manager", "v1_writes"]
+__all__ = ["V1Manager", "apply_device_rules", "rule_lines", "v1_writes"]
 
 _R = "linux.resources"
 # Controllers the resources touch, by the spec section that needs them.
@@ -35,6 +37,8 @@ _NEEDS = {"memory": "memory", "pids": "pids", "blockIO": "blkio",
 
 
 def _memory_writes(mem: Mapping[str, Any], current_memsw: int | None) -> list[tuple[str, str]]:
+    from .resources import warn
+
     out: list[tuple[str, str]] = []
     limit, swap = mem.get("limit"), mem.get("swap")
     pair = []
@@ -114,6 +118,8 @@ def v1_writes(resources: Mapping[str, Any],
 
     The controller of each file is the part of its name before the first dot.
     """
+    from .resources import hugepage_size
+
     if resources.get("unified"):
         raise InvalidArgument(f"{_R}.unified: this host uses cgroup v1; unified "
                               "(cgroup v2) settings cannot be applied")
@@ -192,6 +198,8 @@ class V1Manager:
         try:
             step()
         except DockyardError as err:
+            from .resources import warn
+
             warn(f"not using the cgroup2 hierarchy of this hybrid host: {err}")
             unified, self.unified = self.unified, None
             try:
@@ -222,6 +230,8 @@ class V1Manager:
         Everything is checked first (values, mounted controllers, files present), so
         a request this host cannot honour fails before anything is written.
         """
+        from .resources import parse_rules, validate
+
         resources = dict(resources or {})
         validate(resources)
         hugepages = resources.pop("hugepageLimits", None) or []
@@ -255,9 +265,7 @@ class V1Manager:
                 continue  # always 1 on modern kernels; writing it can fail needlessly
             cgfs.write(d, name, value, what=f"{_R} ({name})")
         if rules is not None:
-            from . import devices_v1
-
-            devices_v1.apply_rules(devices_dir, rules)
+            apply_device_rules(devices_dir, rules)
 
     # --- freezer ---------------------------------------------------------------------
     def _set_freezer(self, state: str, timeout: float) -> None:
@@ -357,3 +365,46 @@ def _fill_cpuset(leaf: str) -> None:
             if not cgfs.read(directory, name):
                 cgfs.write(directory, name, cgfs.read(parent, name),
                            what=f"inheriting {name}")
+
+
+# --- the devices controller ---------------------------------------------------
+
+
+def rule_lines(rules: Sequence[DeviceRule]) -> list[tuple[str, str]]:
+    """The (file, line) writes for ``rules``, starting with the deny-all.
+
+    The configured rules go right after the deny-all, in the spec's order, with no
+    defaults mixed in: the runtime's core passes the full list it wants (the OCI
+    validation suite reads devices.list expecting exactly that order).
+    """
+    writes = [("devices.deny", "a")]
+    for rule in rules:
+        writes.append(("devices.allow" if rule.allow else "devices.deny", rule.v1_line()))
+    return writes
+
+
+def apply_device_rules(directory: str, rules: Sequence[DeviceRule]) -> None:
+    """Write the rules, one write(2) per rule on two open files (start-up-cheap:
+    the kernel parses one rule per write; the open/close need not repeat)."""
+    fds: dict[str, int] = {}
+    try:
+        for name, line in rule_lines(rules):
+            if name not in fds:
+                path = os.path.join(directory, name)
+                try:
+                    fds[name] = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+                except OSError:
+                    # let the common writer produce its error (missing file, ...)
+                    cgfs.write(directory, name, line, what=f"linux.resources.devices ({line})")
+                    raise
+            try:
+                os.write(fds[name], line.encode())
+            except OSError as err:
+                msg = (f"linux.resources.devices ({line}): writing to "
+                       f"{os.path.join(directory, name)}: [Errno {err.errno}] {err.strerror}")
+                if err.errno in (22, 1):  # EINVAL, EPERM: the rule itself is refused
+                    raise InvalidArgument(msg) from err
+                raise SystemError_(msg) from err
+    finally:
+        for fd in fds.values():
+            os.close(fd)

@@ -18,15 +18,6 @@ import time
 from dockyard.errors import Conflict, InvalidArgument, SystemError_, Unavailable
 
 from . import cgfs
-from .devices import parse_rules
-from .resources import (
-    blkio_weight_to_io_weight,
-    hugepage_size,
-    shares_to_weight,
-    swap_to_v2,
-    validate,
-    warn,
-)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -46,6 +37,8 @@ def _max(value: int) -> str:
 
 
 def _memory_writes(mem: Mapping[str, Any]) -> list[tuple[str, str]]:
+    from .resources import swap_to_v2, warn
+
     out = []
     limit, swap = mem.get("limit"), mem.get("swap")
     swap_v2 = swap_to_v2(limit, swap)
@@ -67,6 +60,8 @@ def _memory_writes(mem: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def _cpu_writes(cpu: Mapping[str, Any]) -> list[tuple[str, str]]:
+    from .resources import shares_to_weight
+
     out = []
     if cpu.get("shares"):
         out.append(("cpu.weight", str(shares_to_weight(cpu["shares"]))))
@@ -89,6 +84,8 @@ def _cpu_writes(cpu: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def _io_writes(blk: Mapping[str, Any], has: Callable[[str], bool]) -> list[tuple[str, str]]:
+    from .resources import blkio_weight_to_io_weight, warn
+
     out = []
     bfq = has("io.bfq.weight")
     if blk.get("weight"):
@@ -118,6 +115,8 @@ def v2_writes(resources: Mapping[str, Any],
 
     ``has(name)`` says whether the cgroup has a file (io.bfq.weight or io.weight).
     """
+    from .resources import hugepage_size
+
     out: list[tuple[str, str]] = []
     out += _memory_writes(resources.get("memory") or {})
     out += _cpu_writes(resources.get("cpu") or {})
@@ -238,6 +237,8 @@ class V2Manager:
         Values are checked first; the controllers they need are enabled; then every
         file must exist before the first value is written.
         """
+        from .resources import parse_rules, validate
+
         resources = resources or {}
         validate(resources)
         writes = v2_writes(resources, lambda name: cgfs.exists(self.dir, name))
