@@ -304,6 +304,21 @@ def parse_args(argv: list[str]):
 
 
 def main(argv: list[str] | None = None) -> int:
+    import gc
+
+    # A command is short-lived and makes no garbage cycles worth collecting; left on,
+    # the collector scans the freshly imported modules' objects ~7 times per `run`
+    # (~1.7 ms). A foreground run/exec turns it back on while it waits.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _main(argv)
+    finally:
+        if was_enabled:  # an in-process caller (tests) gets its collector back
+            gc.enable()
+
+
+def _main(argv: list[str] | None) -> int:
     from dockyard.runtime.argv import UsageError
 
     if argv is None:
