@@ -18,28 +18,36 @@ def warm_cgroup_migration() -> None:
     Moving a process between cgroups (writing ``cgroup.procs``, as ``apply`` does
     for every new container) takes the kernel's global cgroup_threadgroup_rwsem
     for writing; unless the hierarchy was mounted with ``favordynmods``, the first
-    writer after a quiet spell waits for an RCU grace period: 6-18 ms on this
+    writer after a quiet spell waits for an RCU grace period: 6-22 ms on this
     machine, a third of a whole ``run``. Writers that come during that wait, or
-    shortly after it, share it and take microseconds. So at the start of a
-    command that will move a process, this thread moves *this* process into the
-    cgroup it is already in (``0`` = the writer; same cgroup = no change at all),
-    and the wait overlaps the command's imports and checks instead of delaying
-    the container. Best effort: any failure (no permission, unusual mounts) is
-    ignored, the real move then simply pays the wait itself.
-    :func:`wait_cgroup_warmup` (called before every fork) joins the thread.
+    within about one grace period after the last writer left, take microseconds.
+    So at the start of a command that will move a process, this thread moves
+    *this* process into the cgroup it is already in (``0`` = the writer; same
+    cgroup = no change at all), then repeats that cheap no-op every 2 ms, which
+    keeps the fast path open until :func:`wait_cgroup_warmup` stops it right
+    before the fork; the wait thus overlaps the command's imports and checks
+    instead of delaying the container. Best effort: any failure (no permission,
+    unusual mounts) ends the thread quietly, the real move then pays the wait.
     """
-    global _warming
+    global _warming, _stop
     if _warming is not None:
         return
     import _thread
 
     done = _thread.allocate_lock()
     done.acquire()
-    _warming = done
+    _warming, _stop = done, False
     _thread.start_new_thread(_warm, (done,))
 
 
+_stop = False
+_KEEP_OPEN_S = 0.002  # well inside one grace period
+_KEEP_OPEN_MAX = 1000  # give up after ~2 s (a command that never forks)
+
+
 def _warm(done) -> None:
+    from time import sleep
+
     try:
         for path in _own_procs_files():
             try:
@@ -47,7 +55,12 @@ def _warm(done) -> None:
             except OSError:
                 continue
             try:
-                os.write(fd, b"0")
+                os.write(fd, b"0")  # the slow one
+                for _ in range(_KEEP_OPEN_MAX):
+                    if _stop:
+                        break
+                    sleep(_KEEP_OPEN_S)
+                    os.write(fd, b"0")
             except OSError:
                 continue
             finally:
@@ -77,8 +90,10 @@ def _own_procs_files() -> list[str]:
 
 
 def wait_cgroup_warmup() -> None:
-    """Wait for :func:`warm_cgroup_migration`'s thread, so no thread runs at a fork."""
-    global _warming
+    """Stop and join :func:`warm_cgroup_migration`'s thread: no thread runs at a fork,
+    and the move that follows the fork still finds the fast path open."""
+    global _warming, _stop
     if _warming is not None:
+        _stop = True
         _warming.acquire()
         _warming = None
