@@ -12,7 +12,23 @@ of a command anywhere before its trailing command arguments (``exec ID CMD...``,
 from __future__ import annotations
 
 import sys
-from types import SimpleNamespace
+
+
+class Namespace:
+    """The parsed command line, attribute access (``types.SimpleNamespace`` without
+    the import of :mod:`types`, which start/state/delete would otherwise not load)."""
+
+    def __init__(self, **values: object) -> None:
+        self.__dict__.update(values)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Namespace) and vars(self) == vars(other)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like SimpleNamespace
+
+    def __repr__(self) -> str:
+        items = ", ".join(f"{k}={v!r}" for k, v in self.__dict__.items())
+        return f"Namespace({items})"
 
 
 class UsageError(Exception):
@@ -58,7 +74,7 @@ def _lookup(opts: tuple[Opt, ...], name: str) -> Opt | None:
 
 
 def _take(opt: Opt, token: str, inline: str | None, args: list[str], i: int,
-          ns: SimpleNamespace) -> int:
+          ns: Namespace) -> int:
     """Store one option; return the index of the next token."""
     if opt.kind == "flag":
         if inline is not None:
@@ -82,14 +98,14 @@ def _take(opt: Opt, token: str, inline: str | None, args: list[str], i: int,
     return i + 1
 
 
-def _defaults(ns: SimpleNamespace, opts: tuple[Opt, ...]) -> None:
+def _defaults(ns: Namespace, opts: tuple[Opt, ...]) -> None:
     for opt in opts:
         setattr(ns, opt.dest, list(opt.default) if opt.kind == "append" else opt.default)
 
 
 def parse(args: list[str], global_opts: tuple[Opt, ...], commands: dict[str, Command],
-          prog: str, version: str) -> SimpleNamespace:
-    ns = SimpleNamespace()
+          prog: str, version: str) -> Namespace:
+    ns = Namespace()
     _defaults(ns, global_opts)
     i = 0
     while i < len(args) and args[i].startswith("-") and args[i] != "-":
@@ -115,7 +131,7 @@ def parse(args: list[str], global_opts: tuple[Opt, ...], commands: dict[str, Com
     return ns
 
 
-def _command_args(cmd: Command, args: list[str], ns: SimpleNamespace, prog: str
+def _command_args(cmd: Command, args: list[str], ns: Namespace, prog: str
                   ) -> list[str]:
     values: list[str] = []
     fixed = sum(1 for _, mode in cmd.positionals if mode == "one")
@@ -143,7 +159,7 @@ def _command_args(cmd: Command, args: list[str], ns: SimpleNamespace, prog: str
     return values
 
 
-def _assign(cmd: Command, values: list[str], ns: SimpleNamespace) -> None:
+def _assign(cmd: Command, values: list[str], ns: Namespace) -> None:
     for dest, mode in cmd.positionals:
         if mode == "one":
             if not values:

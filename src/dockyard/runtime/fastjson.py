@@ -40,7 +40,10 @@ _encode = _json.make_encoder(None, _unserialisable, _json.encode_basestring_asci
 def loads(text: str | bytes) -> object:
     """Parse one JSON document; ValueError (a JSONDecodeError) names the position."""
     if isinstance(text, (bytes, bytearray)):
-        text = bytes(text).decode("utf-8-sig")
+        data = bytes(text)
+        if data.startswith(b"\xef\xbb\xbf"):  # a BOM, as "utf-8-sig" (whose codec
+            data = data[3:]                     # module would cost an import) drops it
+        text = data.decode()
     start = len(text) - len(text.lstrip(_WS))
     try:
         obj, end = _scan(text, start)

@@ -89,6 +89,12 @@ def _copy_winsize(master: int) -> None:
 
 
 def wait_foreground(pid: int, master: int, forward: Forwarder) -> int:
+    import gc
+
+    # cli.main turned the collector off for start-up; this wait may last for days.
+    # What exists now lives as long as we do: freeze it, so it is never scanned.
+    gc.freeze()
+    gc.enable()
     forward.flush()
     result: list[int] = []
 

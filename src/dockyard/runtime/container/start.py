@@ -13,6 +13,7 @@ poststart hook only warns.
 from __future__ import annotations
 
 import os
+import select  # at the top: `run` loads it while it waits before the fork anyway
 import time
 
 from dockyard.errors import SystemError_
@@ -86,8 +87,6 @@ def _read_until_closed(fd: int, c: st.ContainerState) -> bytes:
     after a writer has been there), so this does not spin; the timeout only
     re-checks that the init is still alive.
     """
-    import select
-
     poller = select.poll()
     poller.register(fd, select.POLLIN)
     data = b""

@@ -7,7 +7,9 @@ not add to the CLI's critical path twice).
 
 from __future__ import annotations
 
-from types import ModuleType
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import ModuleType
 
 
 def rootfs() -> ModuleType:

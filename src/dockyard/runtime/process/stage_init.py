@@ -41,10 +41,12 @@ def preload(spec: dict) -> None:
     Called in the parent before forking: in a new user namespace the init's uid
     may not even be allowed to read the interpreter's library directory.
     """
-    import resource  # noqa: F401 - security.rlimits
-
-    import dockyard.runtime.security.seccomp
+    # security.validate/preload imported the seccomp compiler already, and only for
+    # a spec with linux.seccomp: a plain container never loads it.
     from dockyard.runtime import rootfs, security  # noqa: F401
+
+    if (spec.get("process") or {}).get("rlimits"):
+        import resource  # noqa: F401 - security.rlimits
 
     if (spec.get("process") or {}).get("terminal"):
         import struct  # noqa: F401

@@ -18,6 +18,7 @@ import _signal as signal  # the C module: `signal` imports enum (~2 ms)
 import os
 
 from dockyard.runtime import hooks, namespaces, state
+from dockyard.runtime.device_rules import with_defaults  # here: loaded before the fork
 from dockyard.runtime.process.channel import Channel, Msg
 from dockyard.runtime.process.fork import fork_stage
 
@@ -84,6 +85,9 @@ def launch(launch: Launch, manager) -> Launched:
     from dockyard.runtime.process.stage_init import preload
 
     preload(launch.spec)
+    # The cgroup directories now: the fork below may wait for the cgroup warm-up
+    # (process/__init__.py) anyway, and after it only the pid writes are left.
+    manager.apply(None)
     join_fds = namespaces.open_join_fds(launch.plan.join)
     launch.state_dir_fd = os.open(launch.state_dir,
                                   os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -146,8 +150,6 @@ def launch(launch: Launch, manager) -> Launched:
 
 def cgroup_resources(spec: dict) -> dict:
     """``linux.resources`` with the default device rules appended (device_rules)."""
-    from dockyard.runtime.device_rules import with_defaults
-
     resources = dict((spec.get("linux") or {}).get("resources") or {})
     resources["devices"] = with_defaults(resources.get("devices"))
     return resources

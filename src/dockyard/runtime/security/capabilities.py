@@ -16,7 +16,7 @@ permitted and inheritable).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from _collections_abc import Iterable, Mapping  # collections.abc without collections (~2 ms)
 
 from dockyard.errors import InvalidArgument, SystemError_
 from dockyard.runtime.security._record import Record

@@ -10,7 +10,7 @@ to a non-root user.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from _collections_abc import Mapping  # collections.abc without collections (~2 ms)
 
 from dockyard.errors import InvalidArgument, SystemError_
 from dockyard.runtime.security._record import Record

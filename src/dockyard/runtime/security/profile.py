@@ -18,7 +18,7 @@ at least the included minKernel.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from _collections_abc import Iterable, Mapping  # collections.abc without collections (~2 ms)
 
 from dockyard.errors import InvalidArgument
 
