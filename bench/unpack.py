@@ -227,13 +227,23 @@ def dockyard_load_runner(image: dict, work: Path):
     return run
 
 
-def untimed_cleanup(work: Path, docker) -> None:
-    """Remove the previous run's output (not timed for anyone), then let the disk settle."""
+def untimed_cleanup(work: Path, docker, settle: float) -> None:
+    """Remove the previous round's output (not timed for anyone), then let the disk settle.
+
+    Why the wait: on ext4 without a journal (this VM's root), the inode allocator
+    skips inodes freed in the last 60 s (``recently_deleted()`` in
+    fs/ext4/ialloc.c, 60 s more while the inode table block is dirty), scanning
+    past every one of them on each create. Right after a 30,000-file tree is
+    deleted, creating files near it costs 10-20x more (perf: 75 % of the time in
+    recently_deleted/find_inode_bit); whichever tool ran next paid for it.
+    """
     for name in ("flat", "snaps", "bundle", "dyroot"):
         shutil.rmtree(work / name, ignore_errors=True)
     if docker is not None:
         docker.cli("rmi", "-f", "dockyard-bench:unpack", check=False)
     os.sync()
+    if settle:
+        time.sleep(settle)
 
 
 def run_docker(d, image: dict) -> None:
@@ -245,6 +255,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--compression", choices=sorted(MEDIA), default="gzip")
     ap.add_argument("--no-docker", action="store_true")
+    ap.add_argument("--settle", type=float, default=65.0,
+                    help="seconds to wait after deleting a round's output (see untimed_cleanup)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root (chown, overlay mounts, umoci, dockerd)")
@@ -277,13 +289,20 @@ def main() -> None:
             print("#" * 78 + f"\n# docker load NOT MEASURED: {docker_note}\n" + "#" * 78,
                   file=sys.stderr, flush=True)
         times: dict[str, list[float]] = {name: [] for name in runners}
-        for _ in range(args.runs + 1):  # the first round warms up and is not counted
-            for name, fn in runners.items():
-                untimed_cleanup(work, docker)
+        loads: list[float] = []
+        names = list(runners)
+        for rnd in range(args.runs + 1):  # the first round warms up and is not counted
+            untimed_cleanup(work, docker, args.settle)
+            loads.append(os.getloadavg()[0])
+            # Every tool writes its own output and nothing is deleted inside a round,
+            # so no tool pays for another's deletions; the order rotates per round.
+            for name in names[rnd % len(names):] + names[:rnd % len(names)]:
                 t = time.monotonic()
-                fn()
+                runners[name]()
                 times[name].append(time.monotonic() - t)
-            untimed_cleanup(work, docker)
+        untimed_cleanup(work, docker, 0)
+        print(f"# load average (1 min) at the start of each round: "
+              f"{' '.join(f'{x:.1f}' for x in loads)}", flush=True)
         report(image, {k: v[1:] for k, v in times.items()}, args, docker_note)
     finally:
         if docker is not None:
@@ -313,6 +332,8 @@ def report(image: dict, times: dict[str, list[float]], args, docker_note: str) -
                       f"({'faster' if med[ours] < med[peer] else 'SLOWER'})")
     if docker_note:
         print(f"- docker load: NOT MEASURED ({docker_note})")
+    print("\nRaw seconds: " + " · ".join(
+        f"`{k}` {' '.join(f'{x:.2f}' for x in v)}" for k, v in times.items()))
 
 
 if __name__ == "__main__":

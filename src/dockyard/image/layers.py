@@ -55,7 +55,9 @@ class LayerStats:
     """What applying one layer did; ``diff_id`` and ``digest`` identify it."""
 
     diff_id: Digest
-    digest: Digest  # of the bytes as read (compressed); == diff_id when uncompressed
+    # Of the bytes as read (compressed); == diff_id when uncompressed; None when the
+    # caller asked not to hash the blob (hash_blob=False).
+    digest: Digest | None
     compression: str
     size: int  # uncompressed bytes
     compressed_size: int
@@ -162,21 +164,28 @@ class OverlayWhiteouts:
 def apply_layer(stream: BinaryIO, target: str | os.PathLike[str], *,
                 whiteouts: Whiteouts = Whiteouts.FLAT, options: TarOptions | None = None,
                 compression: str | None = None,
-                expected_diff_id: Digest | None = None) -> LayerStats:
+                expected_diff_id: Digest | None = None,
+                hash_blob: bool = True) -> LayerStats:
     """Apply one layer stream onto ``target``; returns its diff_id and stats.
 
     ``compression`` None means detect it. ``expected_diff_id`` raises
     DigestMismatch *after* the apply (the stream is only known at its end): the
     caller then discards the target, as it does on any other error.
+    ``hash_blob=False`` skips hashing the compressed bytes (``digest`` is then
+    None): for blobs the content store verified at ingest, where hashing them
+    again on every unpack only costs CPU; the diff_id is always computed.
     """
     t0 = time.monotonic()
     hook = {Whiteouts.FLAT: FlatWhiteouts, Whiteouts.OVERLAY: OverlayWhiteouts}.get(whiteouts)
-    stats, source = extract_tar(stream, target, options, hook() if hook else None, compression)
+    stats, source = extract_tar(stream, target, options, hook() if hook else None, compression,
+                                hash_raw=hash_blob)
     diff_id = Digest.parse(source.diff_id)
     if expected_diff_id is not None and expected_diff_id != diff_id:
         raise DigestMismatch(f"layer diff_id mismatch: expected {expected_diff_id}, got {diff_id}")
     return LayerStats(
-        diff_id=diff_id, digest=Digest.parse(source.digest), compression=source.compression,
+        diff_id=diff_id,
+        digest=Digest.parse(source.digest) if hash_blob or source.compression == "none" else None,
+        compression=source.compression,
         size=source.size, compressed_size=source.raw_size, entries=stats.entries,
         files=stats.files, dirs=stats.dirs, symlinks=stats.symlinks, hardlinks=stats.hardlinks,
         whiteouts=stats.whiteouts, opaques=stats.opaques, bytes_written=stats.bytes_written,

@@ -415,14 +415,15 @@ def extract(reader: TarReader, tree: SafeTree, hook: EntryHook | None = None) ->
 
 def extract_tar(stream: BinaryIO, target: str | os.PathLike[str],
                 options: TarOptions | None = None, hook: EntryHook | None = None,
-                compression: str | None = None) -> tuple[ExtractStats, Source]:
+                compression: str | None = None,
+                hash_raw: bool = True) -> tuple[ExtractStats, Source]:
     """Extract a (possibly compressed) tar stream into ``target``.
 
-    Returns the stats and the drained :class:`Source` (its ``diff_id`` and
-    ``digest`` cover the whole stream).
+    Returns the stats and the drained :class:`Source` (its ``diff_id`` and,
+    with ``hash_raw``, ``digest`` cover the whole stream).
     """
     options = options or TarOptions()
-    source = Source(stream, options.limits, compression, prefetch=True)
+    source = Source(stream, options.limits, compression, hash_raw=hash_raw, prefetch=True)
     try:
         reader = TarReader(source, options.limits)
         with SafeTree(target, options) as tree:
