@@ -173,13 +173,22 @@ def is_mountpoint_under(path: str | os.PathLike[str]) -> list[str]:
     return found
 
 
+_PROBE_PREFIX = ".overlay-probe-"
+
+
 def overlay_supported(workdir: str | os.PathLike[str]) -> bool:
-    """Probe: can we mount an overlay with an upperdir on this filesystem?"""
+    """Probe: can we mount an overlay with an upperdir on this filesystem?
+
+    The probe directory carries this process's pid, so a later probe can tell a
+    probe whose owner was killed between mount and unmount (and left its mount
+    behind) from one still running, and clean the dead one up first.
+    """
     import shutil
     import tempfile
 
+    remove_stale_probes(workdir)
     try:
-        probe = tempfile.mkdtemp(prefix=".overlay-probe-", dir=workdir)
+        probe = tempfile.mkdtemp(prefix=f"{_PROBE_PREFIX}{os.getpid()}-", dir=workdir)
     except OSError:
         return False
     try:
@@ -197,5 +206,38 @@ def overlay_supported(workdir: str | os.PathLike[str]) -> bool:
         shutil.rmtree(probe, ignore_errors=True)
 
 
+def remove_stale_probes(workdir: str | os.PathLike[str]) -> int:
+    """Unmount and remove probe directories whose owning process is gone."""
+    import shutil
+
+    try:
+        entries = os.listdir(workdir)
+    except OSError:
+        return 0
+    removed = 0
+    for entry in entries:
+        if not entry.startswith(_PROBE_PREFIX):
+            continue
+        owner = entry[len(_PROBE_PREFIX):].split("-", 1)[0]
+        if owner.isdigit() and _alive(int(owner)):
+            continue
+        path = os.path.join(os.fspath(workdir), entry)
+        for point in sorted(is_mountpoint_under(path), key=len, reverse=True):
+            _detach(point)
+        shutil.rmtree(path, ignore_errors=True)
+        removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 __all__ = ["MAX_MOUNT_DATA", "MountSpec", "is_mountpoint_under", "mount_all",
-           "overlay_supported", "unmount"]
+           "overlay_supported", "remove_stale_probes", "unmount"]
