@@ -16,19 +16,6 @@ MOUNT_OPTIONS = sorted([
     "unbindable",
 ])
 
-CAPABILITIES = [
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
-    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
-    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
-    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
-    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
-]
-
-
 def features() -> dict:
     from dockyard.runtime import security
 
@@ -39,7 +26,6 @@ def features() -> dict:
         "mountOptions": MOUNT_OPTIONS,
         "linux": {
             "namespaces": list(NAMESPACE_TYPES),
-            "capabilities": CAPABILITIES,  # replaced by security.features() below
             "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False,
                        "rdma": False},
             "seccomp": {
@@ -59,5 +45,6 @@ def features() -> dict:
         },
         "annotations": {"io.github.dockyard.runtime.version": "0.1.0"},
     }
+    # capabilities, seccomp, apparmor and selinux: what security/ really supports here.
     out["linux"].update(security.features())
     return out
