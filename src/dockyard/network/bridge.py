@@ -13,8 +13,8 @@ import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockyard.errors import Conflict, InvalidArgument, SystemError_
-from dockyard.network.names import check_ifname
+from dockyard.errors import Conflict, SystemError_
+from dockyard.network.names import check_addresses, check_ifname, check_mtu
 
 __all__ = ["BridgeSpec", "bridge_exists", "create_bridge", "delete_bridge", "ensure_bridge"]
 
@@ -32,13 +32,8 @@ class BridgeSpec:
 
     def validate(self) -> None:
         check_ifname(self.name)
-        if not 68 <= self.mtu <= 65535:
-            raise InvalidArgument(f"invalid MTU {self.mtu}: must be 68..65535")
-        for gw in self.gateways:
-            try:
-                ipaddress.ip_interface(gw)
-            except ValueError:
-                raise InvalidArgument(f"invalid gateway address {gw!r}") from None
+        check_mtu(self.mtu)
+        check_addresses(self.gateways, "gateway address")
 
 
 def _iproute():

@@ -13,7 +13,8 @@ from dockyard.errors import InvalidArgument
 IFNAMSIZ_MAX = 15
 _VALID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
-__all__ = ["bridge_name", "check_ifname", "ifb_name", "veth_name"]
+__all__ = ["bridge_name", "check_addresses", "check_ifname", "check_mtu", "ifb_name",
+           "veth_name"]
 
 
 def check_ifname(name: str) -> str:
@@ -47,3 +48,21 @@ def veth_name(endpoint_id: str, prefix: str = "dy") -> str:
 def ifb_name(endpoint_id: str, prefix: str = "dy") -> str:
     """The ifb link shaping a container's egress (``bandwidth.py``): ``dyi<short id>``."""
     return _join(prefix, "i", endpoint_id)
+
+
+def check_mtu(mtu: int) -> int:
+    if not 68 <= mtu <= 65535:
+        raise InvalidArgument(f"invalid MTU {mtu}: must be 68..65535")
+    return mtu
+
+
+def check_addresses(values, what: str, *, with_prefix: bool = True) -> None:
+    """Each value must be an address (``with_prefix``: an address/prefix, ``10.0.0.1/24``)."""
+    import ipaddress
+
+    parse = ipaddress.ip_interface if with_prefix else ipaddress.ip_address
+    for value in values:
+        try:
+            parse(value)
+        except ValueError:
+            raise InvalidArgument(f"invalid {what} {value!r}") from None

@@ -17,8 +17,8 @@ import ipaddress
 import os
 from dataclasses import dataclass
 
-from dockyard.errors import Conflict, InvalidArgument, NotFound, SystemError_
-from dockyard.network.names import check_ifname
+from dockyard.errors import Conflict, NotFound, SystemError_
+from dockyard.network.names import check_addresses, check_ifname, check_mtu
 
 __all__ = ["EndpointInfo", "EndpointSpec", "attach", "detach"]
 
@@ -41,18 +41,9 @@ class EndpointSpec:
     def validate(self) -> None:
         check_ifname(self.host_ifname)
         check_ifname(self.ifname)
-        if not 68 <= self.mtu <= 65535:
-            raise InvalidArgument(f"invalid MTU {self.mtu}: must be 68..65535")
-        for a in self.addresses:
-            try:
-                ipaddress.ip_interface(a)
-            except ValueError:
-                raise InvalidArgument(f"invalid endpoint address {a!r}") from None
-        for g in self.gateways:
-            try:
-                ipaddress.ip_address(g)
-            except ValueError:
-                raise InvalidArgument(f"invalid gateway {g!r}") from None
+        check_mtu(self.mtu)
+        check_addresses(self.addresses, "endpoint address")
+        check_addresses(self.gateways, "gateway", with_prefix=False)
 
 
 @dataclass(frozen=True)
