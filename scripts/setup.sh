@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 VENV=${DOCKYARD_VENV:-/opt/dockyard/venv}
 APT_PACKAGES=(
   # runtime and images
-  busybox-static libseccomp2 iproute2 nftables iptables util-linux kmod file psmisc debootstrap pigz
+  busybox-static libseccomp2 iproute2 nftables iptables util-linux kmod file psmisc debootstrap pigz tini
   # python for the venv on a stock Debian
   python3 python3-venv python3-pip
   # peers for side-by-side and interop tests

@@ -6,8 +6,8 @@ its own (its own SQLite connection): the store is safe across connections (WAL
 plus a file lock) while one connection shared by threads is not, and opening
 one costs well under a millisecond.
 
-Containers are not here yet; ``containers_using`` answers 0 until the container
-engine lands and supplies the real count (ImageService's ``in_use`` seam).
+``containers``, ``volumes`` and ``networks`` are the engine's services, made on
+first use (the seams are in /docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -26,7 +27,10 @@ from dockyard.daemon.events import EventBus
 from dockyard.daemon.hostinfo import HostInfo, probe
 
 if TYPE_CHECKING:
+    from dockyard.engine.containers import ContainerService
+    from dockyard.engine.volumes import VolumeService
     from dockyard.image.service import ImageService
+    from dockyard.network.service import NetworkService
     from dockyard.registry.config import RegistryConfig
 
 T = TypeVar("T")
@@ -91,8 +95,31 @@ class Backend:
                 svc.close()
         return await self.run(call)
 
-    def containers_using(self, _image_id: object) -> int:
-        return 0
+    # The engine's services, made on first use so a daemon serving only images never
+    # loads them. Their owners fill them in (see docs/architecture.md).
+    @cached_property
+    def containers(self) -> ContainerService:
+        from dockyard.engine.containers import ContainerService
+
+        return ContainerService(self)
+
+    @cached_property
+    def volumes(self) -> VolumeService:
+        from dockyard.engine.volumes import VolumeService
+
+        return VolumeService(self.data_root / "volumes")
+
+    @cached_property
+    def networks(self) -> NetworkService:
+        from dockyard.network.service import NetworkService
+
+        return NetworkService(self.data_root / "network", self.exec_root,
+                              self.config.network_dict())
+
+    def containers_using(self, image_id: object) -> int:
+        if "containers" not in self.__dict__:
+            return 0
+        return self.containers.count_using(str(image_id))
 
 
 def _engine_id(root: Path) -> str:

@@ -40,7 +40,36 @@ _KEYS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "labels": ("labels", list),
     "insecure-registries": ("insecure_registries", list),
     "registry-mirrors": ("registry_mirrors", list),
+    # containers (the engine)
+    "default-runtime": ("default_runtime", str),
+    "runtimes": ("runtimes", dict),
+    "log-driver": ("log_driver", str),
+    "log-opts": ("log_opts", dict),
+    "default-ulimits": ("default_ulimits", dict),
+    "default-shm-size": ("default_shm_size", str),
+    "init": ("init", bool),
+    "init-path": ("init_path", str),
+    "seccomp-profile": ("seccomp_profile", str),
+    "no-new-privileges": ("no_new_privileges", bool),
+    "cgroup-parent": ("cgroup_parent", str),
+    "live-restore": ("live_restore", bool),
+    # networks
+    "bip": ("bip", str),
+    "fixed-cidr": ("fixed_cidr", str),
+    "default-address-pools": ("default_address_pools", list),
+    "mtu": ("mtu", int),
+    "icc": ("icc", bool),
+    "iptables": ("iptables", bool),
+    "ip": ("ip", str),
+    "dns": ("dns", list),
+    "dns-search": ("dns_search", list),
+    "dns-opts": ("dns_opts", list),
+    "ipv6": ("ipv6", bool),
+    "fixed-cidr-v6": ("fixed_cidr_v6", str),
 }
+
+# list-valued keys whose items are objects, not strings
+_OBJECT_LISTS = frozenset({"default-address-pools"})
 
 
 @dataclass
@@ -62,6 +91,32 @@ class DaemonConfig:
     insecure_registries: list[str] = field(default_factory=list)
     registry_mirrors: list[str] = field(default_factory=list)
     config_file: str = DEFAULT_CONFIG_FILE
+    # containers
+    default_runtime: str = "dockyard"
+    runtimes: dict[str, Any] = field(default_factory=dict)   # name -> {"path": ...}
+    log_driver: str = "json-file"
+    log_opts: dict[str, str] = field(default_factory=dict)
+    default_ulimits: dict[str, Any] = field(default_factory=dict)
+    default_shm_size: str = "64M"
+    init: bool = False
+    init_path: str = ""
+    seccomp_profile: str = ""
+    no_new_privileges: bool = False
+    cgroup_parent: str = ""
+    live_restore: bool = True     # always on; accepted for dockerd compatibility
+    # networks
+    bip: str = ""
+    fixed_cidr: str = ""
+    default_address_pools: list[dict[str, Any]] = field(default_factory=list)
+    mtu: int = 0
+    icc: bool = True
+    iptables: bool = True
+    ip: str = "0.0.0.0"
+    dns: list[str] = field(default_factory=list)
+    dns_search: list[str] = field(default_factory=list)
+    dns_opts: list[str] = field(default_factory=list)
+    ipv6: bool = False
+    fixed_cidr_v6: str = ""
 
     def finish(self) -> DaemonConfig:
         """Fill defaults that depend on the environment and check values."""
@@ -90,9 +145,19 @@ class DaemonConfig:
         self.exec_root = os.path.abspath(self.exec_root)
         return self
 
+    def network_dict(self) -> dict[str, Any]:
+        """The settings the network service reads, under daemon.json's key names."""
+        return {k: getattr(self, attr) for k, (attr, _) in _KEYS.items()
+                if k in _NETWORK_KEYS}
+
     def registry_dict(self) -> dict[str, Any]:
         return {"insecure-registries": list(self.insecure_registries),
                 "registry-mirrors": list(self.registry_mirrors)}
+
+
+_NETWORK_KEYS = frozenset({"bip", "fixed-cidr", "default-address-pools", "mtu", "icc",
+                           "iptables", "ip", "dns", "dns-search", "dns-opts", "ipv6",
+                           "fixed-cidr-v6"})
 
 
 def parse_host(text: str) -> tuple[str, str]:
@@ -139,8 +204,9 @@ def read_file(path: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in doc.items():
         attr, kind = _KEYS[key]
-        if not isinstance(value, kind) or (kind is list
-                                           and not all(isinstance(x, str) for x in value)):
+        item = dict if key in _OBJECT_LISTS else str
+        if (not isinstance(value, kind) or (kind is int and isinstance(value, bool))
+                or (kind is list and not all(isinstance(x, item) for x in value))):
             raise InvalidArgument(f"invalid value for {key!r} in {path}")
         out[attr] = value
     return out
