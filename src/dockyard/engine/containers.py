@@ -227,13 +227,13 @@ class ContainerService:
                 tty=rec.tty, open_stdin=bool(rec.config.get("OpenStdin")),
                 stdin_once=bool(rec.config.get("StdinOnce")),
                 log=lifecycle.log_config(rec), **req_kwargs)
+            started = now_rfc3339()   # before: a fast container may finish before we return
             pid = await zygote.start(req)
         except BaseException as exc:
             await self._undo_start(rec, net_up, mounted)
             if isinstance(exc, DockyardError):
                 self._record_start_failure(rec, exc.message)
             raise
-        started = now_rfc3339()
         rec = self.store.update_state(
             rec.id, status="running", pid=pid, started_at=started, error="", exit_code=0,
             oom_killed=False, has_been_started=True, manually_stopped=False,

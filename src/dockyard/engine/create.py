@@ -106,7 +106,9 @@ def log_driver(host_config: dict[str, Any], backend: Backend) -> str:
 
 def create(backend: Backend, store: ContainerStore, body: dict[str, Any],
            name: str | None, taken: Any = None) -> Created:
-    from dockyard.engine import ocispec
+    from dockyard.engine.hostconfig import normalize_host_config, validate_create
+    from dockyard.engine.imageconfig import merge_image_config
+    from dockyard.engine.namesgen import generate_name
     from dockyard.engine.restart import check_policy
 
     config, host_config, net_config = split_body(body)
@@ -116,7 +118,7 @@ def create(backend: Backend, store: ContainerStore, body: dict[str, Any],
             holder = store.resolve(name).id
             raise name_conflict(name, holder)
     else:
-        name = ocispec.generate_name(store.name_taken)
+        name = generate_name(store.name_taken)
     warnings: list[str] = []
     svc = backend.open_images()
     try:
@@ -125,10 +127,11 @@ def create(backend: Backend, store: ContainerStore, body: dict[str, Any],
         except NotFound:
             raise NotFound(f"No such image: {_familiar(config['Image'])}") from None
         image_cfg = image_config_doc(svc, image)
-        config = ocispec.merge_image_config(config, image_cfg)
+        config = merge_image_config(config, image_cfg)
         host_config = _daemon_defaults(host_config, backend)
-        ocispec.validate_create(config, host_config)
-        host_config = ocispec.normalize_host_config(host_config)
+        validate_create(config, host_config)
+        host_config = normalize_host_config(
+            host_config, default_runtime=backend.config.default_runtime or "dockyard")
         check_policy(host_config.get("RestartPolicy") or {})
         if (host_config.get("AutoRemove")
                 and (host_config.get("RestartPolicy") or {}).get("Name") not in ("", "no",
