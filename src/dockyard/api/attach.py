@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 from aiohttp import web
@@ -109,42 +110,57 @@ async def attach(request: web.Request) -> web.StreamResponse:
     svc = backend.containers
     q = request.query
     rec = svc.get(request.match_info["id"])
-    want_in, want_out, want_err = (query_bool(q, "stdin"), query_bool(q, "stdout"),
-                                   query_bool(q, "stderr"))
-    stream, logs = query_bool(q, "stream"), query_bool(q, "logs")
+    stream = query_bool(q, "stream")
     if rec.state.status in ("removing", "dead"):
         raise Conflict(f"container {rec.id} is being removed")
     ctype = ("application/vnd.docker.raw-stream" if rec.tty
              else "application/vnd.docker.multiplexed-stream")
     started = None
+    exited = None
+    since = time.time()
     pending = svc.attach_pending(rec.id)
-    pending.__enter__()
     try:
         if stream and rec.state.status not in ("running", "paused"):
             started = svc.started_future(rec.id)
+            exited = svc.wait_future(rec.id, "next-exit")
         conn = await hijack(request, ctype)
         svc.event(rec, "attach")
+        async with svc.attached(rec.id):
+            await _serve(svc, rec, conn, q, started, exited, since, pending)
+    finally:
+        for fut in (started, exited):
+            if fut is not None and not fut.done():
+                fut.cancel()
+        pending.release()
+    return request["hijacked"]
+
+
+async def _serve(svc: Any, rec: Any, conn: _Hijacked, q: Any, started: Any, exited: Any,
+                 since: float, pending: Any) -> None:
+    want_in, want_out, want_err = (query_bool(q, "stdin"), query_bool(q, "stdout"),
+                                   query_bool(q, "stderr"))
+    stream, logs = query_bool(q, "stream"), query_bool(q, "logs")
+    try:
         try:
             if logs:
                 await _send_logs(rec, conn, want_out, want_err)
             if stream:
+                from_log = None
                 if started is not None:
-                    await _wait_started(started, conn)
-                    pending.__exit__(None, None, None)
-                    pending = None
-                await _pump(svc, rec.id, conn, want_in, want_out, want_err)
+                    try:
+                        await _wait_started(started, conn)
+                    finally:
+                        pending.release()
+                    if _needs_log_fallback(rec):
+                        from_log = (since, exited)
+                pending.release()
+                await _pump(svc, rec.id, conn, want_in, want_out, want_err, from_log)
         except (ConnectionError, asyncio.CancelledError):
             pass
         except DockyardError as e:
             log.info("attach %s ended: %s", rec.id[:12], e.message)
-        finally:
-            conn.close()
     finally:
-        if started is not None and not started.done():
-            started.cancel()
-        if pending is not None:
-            pending.__exit__(None, None, None)
-    return request["hijacked"]
+        conn.close()
 
 
 async def _wait_started(started: asyncio.Future, conn: _Hijacked) -> None:
@@ -173,13 +189,56 @@ async def _send_logs(rec: Any, conn: _Hijacked, want_out: bool, want_err: bool) 
                          else frame(2 if entry.stream == "stderr" else 1, entry.data))
 
 
+def _needs_log_fallback(rec: Any) -> bool:
+    """Attached before start: the shim may have written the first output before our
+    attach connection reached it. Without a shim that holds the start for us
+    (``ShimRequest.attach_wait``), output comes from the log (complete, from the
+    start on) for containers without a TTY; a TTY's partial lines (prompts) are
+    only in the live stream, so TTY containers attach to the shim directly."""
+    from dockyard.engine.containers import _shim_has
+
+    return not _shim_has("attach_wait") and not rec.tty and rec.log_driver != "none"
+
+
+async def _follow_log(rec: Any, conn: _Hijacked, since: float, exited: asyncio.Future,
+                      want_out: bool, want_err: bool) -> None:
+    from dockyard.engine import lifecycle
+    from dockyard.logdriver import frame, read_logs
+
+    stop = asyncio.Event()
+    if exited.done():
+        stop.set()
+    else:
+        exited.add_done_callback(lambda f: stop.set())
+    async for entry in read_logs(lifecycle.log_path_for_read(rec), rec.log_driver,
+                                 since=since, until=None, tail=None, follow=True,
+                                 stop=stop):
+        if (entry.stream == "stderr" and not want_err) or \
+                (entry.stream != "stderr" and not want_out):
+            continue
+        await conn.write(frame(2 if entry.stream == "stderr" else 1, entry.data))
+
+
 async def _pump(svc: Any, cid: str, conn: _Hijacked, want_in: bool, want_out: bool,
-                want_err: bool) -> None:
+                want_err: bool, from_log: tuple[float, asyncio.Future] | None = None
+                ) -> None:
     rec = svc.get(cid)
+    if from_log is not None and from_log[1].done():
+        # it already ran to its end: everything is in the log
+        await _follow_log(rec, conn, from_log[0], from_log[1], want_out, want_err)
+        return
     if rec.state.status not in ("running", "paused"):
         return
     client = svc.shim(cid)
-    reader, writer = await client.attach(want_in, want_out, want_err)
+    live_out = from_log is None
+    try:
+        reader, writer = await client.attach(want_in, want_out and live_out,
+                                             want_err and live_out)
+    except DockyardError:
+        if from_log is None:
+            raise
+        await _follow_log(rec, conn, from_log[0], from_log[1], want_out, want_err)
+        return
 
     async def upstream() -> None:   # client -> container stdin
         while True:
@@ -195,6 +254,9 @@ async def _pump(svc: Any, cid: str, conn: _Hijacked, want_in: bool, want_out: bo
                 await client.close_stdin()
 
     async def downstream() -> None:   # container output -> client
+        if from_log is not None:
+            await _follow_log(rec, conn, from_log[0], from_log[1], want_out, want_err)
+            return
         while True:
             data = await reader.read(65536)
             if not data:

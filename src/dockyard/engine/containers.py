@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("dockyardd.engine")
 KILL_GRACE = 30.0   # after SIGKILL, how long to wait for the exit before giving up
+ATTACH_DRAIN = 10.0  # --rm: how long attached clients may take to read the last output
 
 
 class ContainerService:
@@ -49,6 +50,8 @@ class ContainerService:
         self._restarts: dict[str, asyncio.Task] = {}
         self._backoff: dict[str, restart.Backoff] = {}
         self._attach_pending: dict[str, int] = {}
+        self._attached: dict[str, int] = {}
+        self._attach_changed = asyncio.Condition()
         self._closing = False
 
     # --- daemon life ----------------------------------------------------------------
@@ -200,7 +203,15 @@ class ContainerService:
             task = self._restarts.pop(rec.id, None)
             if task is not None:
                 task.cancel()
-            await self._start_locked(rec)
+            try:
+                await self._start_locked(rec)
+            except DockyardError:
+                if rec.host_config.get("AutoRemove"):
+                    # dockerd removes an --rm container whose start failed (the CLI
+                    # waits for that removal)
+                    with contextlib.suppress(DockyardError):
+                        await self._remove_locked(self.store.get(rec.id), volumes=True)
+                raise
 
     async def _start_locked(self, rec: ContainerRecord) -> None:
         from dockyard.shim import ShimRequest
@@ -310,6 +321,7 @@ class ContainerService:
             if self._closing:
                 return
             if rec.host_config.get("AutoRemove"):
+                await self._attaches_done(cid, ATTACH_DRAIN)
                 await self._remove_locked(rec, volumes=True)
                 return
             if restart.should_restart(rec.restart_policy, exit_code, rec.restart_count,
@@ -455,17 +467,35 @@ class ContainerService:
         self._start_waiters.setdefault(cid, []).append(fut)
         return fut
 
-    @contextlib.contextmanager
-    def attach_pending(self, cid: str) -> Iterator[None]:
+    def attach_pending(self, cid: str) -> _Pending:
+        """An attach waits for this container's start; ``release()`` once it started."""
         self._attach_pending[cid] = self._attach_pending.get(cid, 0) + 1
+        return _Pending(self._attach_pending, cid)
+
+    @contextlib.asynccontextmanager
+    async def attached(self, cid: str):
+        """An attach stream is open: an --rm removal waits for it to finish reading
+        (its output may come from the log file the removal deletes)."""
+        self._attached[cid] = self._attached.get(cid, 0) + 1
         try:
             yield
         finally:
-            n = self._attach_pending.get(cid, 1) - 1
+            n = self._attached.get(cid, 1) - 1
             if n <= 0:
-                self._attach_pending.pop(cid, None)
+                self._attached.pop(cid, None)
             else:
-                self._attach_pending[cid] = n
+                self._attached[cid] = n
+            async with self._attach_changed:
+                self._attach_changed.notify_all()
+
+    async def _attaches_done(self, cid: str, timeout: float) -> None:
+        async def drained() -> None:
+            async with self._attach_changed:
+                await self._attach_changed.wait_for(lambda: cid not in self._attached)
+
+        if cid in self._attached:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(drained(), timeout)
 
     # --- remove / rename ------------------------------------------------------------
 
@@ -636,6 +666,23 @@ class ContainerService:
         finally:
             svc.close()
         return base + self.size_rw(rec)
+
+
+class _Pending:
+    def __init__(self, counts: dict[str, int], cid: str) -> None:
+        self._counts = counts
+        self._cid = cid
+        self._done = False
+
+    def release(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        n = self._counts.get(self._cid, 1) - 1
+        if n <= 0:
+            self._counts.pop(self._cid, None)
+        else:
+            self._counts[self._cid] = n
 
 
 def _label_ok(labels: dict[str, str], wanted: str) -> bool:
