@@ -83,7 +83,6 @@ class Sandboxes:
             if net is None:
                 raise NotFound(f"network {nid} not found")
             out.append((net, cfg or {}))
-        self.state.memberships[req.container_id] = dict(stored)
         return out
 
     def _inputs(self, req: ContainerNetRequest, sb: SandboxRecord | None,
@@ -179,6 +178,7 @@ class Sandboxes:
                 if sb.ports:
                     svc.apply_rules()
             sb.files = write_files(req.files_dir, self._inputs(req, sb))
+            self.state.memberships[req.container_id] = {net.id: cfg for net, cfg in nets}
             svc.save()
         except BaseException:
             self._release(sb)
