@@ -313,3 +313,36 @@ def test_files_dns_options_container_mode_and_rate(svclab):
     assert netns.is_netns(c.netns)                      # the owner's netns stays
     svclab.stop(1)
     assert not [n for n in links() if n.startswith((f"{t}v", f"{t}i"))]
+
+
+def test_bip_sets_the_default_bridge_and_ipv6_networks_work(tmp_path, busybox_binary):
+    require_root()
+    from tests.integration.network.conftest import OCTET
+
+    lab = SvcLab(tmp_path, os.environ["DOCKYARD_TEST_TOKEN"], busybox_binary,
+                 bip=f"10.{OCTET}.200.1/24", mtu=1400)
+    try:
+        bridge = lab.svc.inspect("bridge")
+        assert bridge["IPAM"]["Config"] == [{"Subnet": f"10.{OCTET}.200.0/24",
+                                             "Gateway": f"10.{OCTET}.200.1"}]
+        c = lab.start(1, "onbip")
+        assert c.settings["IPAddress"] == f"10.{OCTET}.200.2"
+        assert "mtu 1400" in sh("nsenter", f"--net={c.netns}", "ip", "link", "show",
+                                "eth0").stdout
+        v6 = f"fd00:{OCTET}:6::"
+        t = lab.token
+        lab.svc.create({"Name": f"{t}-v6", "EnableIPv6": True,
+                        "IPAM": {"Config": [{"Subnet": f"{v6}/64"}]}})
+        a = lab.start(2, "six-a", f"{t}-v6")
+        b = lab.start(3, "six-b", f"{t}-v6")
+        ep = b.settings["Networks"][f"{t}-v6"]
+        assert ep["GlobalIPv6Address"].startswith(v6) and ep["IPv6Gateway"] == f"{v6}1"
+        assert ep["IPAddress"]                               # dual stack: v4 too
+        assert lab.run(a, "ping", "-6", "-c", "1", "-W", "2",
+                       ep["GlobalIPv6Address"]).returncode == 0
+        gw = gateway_of(a, f"{t}-v6")
+        out = lab.run(a, "nslookup", "-type=aaaa", "six-b", gw, timeout=15).stdout
+        assert ep["GlobalIPv6Address"] in out
+    finally:
+        left = lab.close()
+    assert not left, left
