@@ -94,9 +94,9 @@ def unplug(ep: EndpointRecord) -> None:
 
 
 def _exists(ifname: str) -> bool:
-    import os
+    from dockyard.network.names import link_exists
 
-    return os.path.exists(f"/sys/class/net/{ifname}")
+    return link_exists(ifname)
 
 
 def _drop_link(ifname: str) -> None:

@@ -22,7 +22,7 @@ from dockyard.network.endpoint import ContainerNet, ContainerNetRequest, mac_for
 from dockyard.network.endpoint_files import FileInputs, render, write_files
 from dockyard.network.endpoint_ports import plan_ports
 from dockyard.network.endpoint_settings import empty_settings, network_settings
-from dockyard.network.names import ifb_name, veth_name
+from dockyard.network.names import ifb_name, link_exists, link_names, veth_name
 from dockyard.network.state import EndpointRecord, NetworkRecord, SandboxRecord
 
 if TYPE_CHECKING:
@@ -333,7 +333,7 @@ class Sandboxes:
         gone but the netns is there: plug the endpoint again with the same address."""
         from pyroute2 import IPRoute
 
-        if os.path.exists(f"/sys/class/net/{ep.host_ifname}"):
+        if link_exists(ep.host_ifname):
             with IPRoute() as ipr:
                 idx = ipr.link_lookup(ifname=ep.host_ifname)[0]
                 br = ipr.link_lookup(ifname=net.bridge)[0]
@@ -416,10 +416,7 @@ class Sandboxes:
 
 def kernel_objects(svc: NetworkService) -> dict[str, list[str]]:
     bridges = {n.bridge for n in svc.state.networks.values() if n.bridge}
-    try:
-        names = os.listdir("/sys/class/net")
-    except OSError:
-        names = []
+    names = link_names()
     links = sorted(n for n in names if n.startswith(svc.link_prefix) or n in bridges
                    or n == svc.default_bridge)
     try:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import secrets
 import threading
 import time
@@ -38,7 +37,7 @@ from dockyard.network import dockercompat, nat
 from dockyard.network.dns import AsyncDnsServer, NameTable, Upstream, host_resolvers
 from dockyard.network.endpoint import ContainerNet, ContainerNetRequest
 from dockyard.network.ipam import DEFAULT_POOLS, AddressPool, Ipam, SubnetRequest, parse_subnet
-from dockyard.network.names import bridge_name
+from dockyard.network.names import bridge_name, link_exists
 from dockyard.network.netspec import (
     OPT_BRIDGE,
     OPT_DEFAULT,
@@ -313,7 +312,7 @@ class NetworkService:
             if not net.bridge:
                 net.bridge = bridge_name(net.id, self.link_prefix)
             elif any(n.bridge == net.bridge for n in self.state.networks.values()) or \
-                    os.path.exists(f"/sys/class/net/{net.bridge}"):
+                    link_exists(net.bridge):
                 raise Conflict(f"bridge name {net.bridge} is already in use")
             self.ipam.reserved = self._host_networks()
             try:
