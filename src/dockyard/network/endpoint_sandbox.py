@@ -162,6 +162,8 @@ class Sandboxes:
         sb = self._new_sandbox(req, req.network_mode or "bridge", path)
         self.state.sandboxes[sb.container_id] = sb
         try:
+            for net, _ in nets:
+                svc.materialize(net)
             netns.create(path)
             for i, (net, cfg) in enumerate(nets):
                 self._add_endpoint(sb, net, cfg, i, default_route=(i == 0),
@@ -363,6 +365,7 @@ class Sandboxes:
                 if any(svc.state.networks.get(e.network_id, net).driver == "null"
                        for e in sb.endpoints.values()):
                     raise Forbidden(NOT_NONE)
+                svc.materialize(net)
                 used = {e.ifname for e in sb.endpoints.values()}
                 index = next(i for i in range(len(used) + 1) if f"eth{i}" not in used)
                 try:

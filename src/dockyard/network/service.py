@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 import threading
 import time
@@ -66,16 +67,20 @@ class NetworkService:
     the kernel objects (tests pass their session token); ``dns_port`` 0 picks one."""
 
     def __init__(self, state_dir: Path, exec_root: Path, config: dict | None = None, *,
-                 link_prefix: str = "dy", nft_table: str = "dockyard",
-                 default_bridge: str = "dockyard0", dns_port: int = 53,
+                 link_prefix: str | None = None, nft_table: str | None = None,
+                 default_bridge: str | None = None, dns_port: int = 53,
                  host_resolv: str = "/etc/resolv.conf", host_hosts: str = "/etc/hosts",
                  docker_compat: bool = True) -> None:
         cfg = dict(config or {})
         self.state_file = StateFile(Path(state_dir))
         self.netns_dir = Path(exec_root) / "netns"
-        self.link_prefix = link_prefix
-        self.nft_table = nft_table
-        self.default_bridge = default_bridge
+        prefix = link_prefix or os.environ.get("DOCKYARD_NETWORK_PREFIX") or \
+            os.environ.get("DOCKYARD_TEST_TOKEN") or "dy"
+        self.link_prefix = prefix
+        self.nft_table = nft_table or ("dockyard" if prefix == "dy" else f"dockyard-{prefix}")
+        self.default_bridge = default_bridge or ("dockyard0" if prefix == "dy"
+                                                 else f"{prefix}-0")
+        self._rules_applied = False
         self.dns_port = dns_port
         self.host_resolv = host_resolv
         self.host_hosts = host_hosts
@@ -103,6 +108,7 @@ class NetworkService:
         self.ipam = Ipam(self.state.ipam, self.v4_pools, self.v6_pools)
         self._booted = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._starting: asyncio.Lock | None = None
         self._tables: dict[str, NameTable] = {}
         self._dns: dict[str, AsyncDnsServer] = {}
         self._upstream_by_ip: dict[str, list[Upstream]] = {}
@@ -117,11 +123,16 @@ class NetworkService:
         Idempotent (the API calls it before serving a network request)."""
         if self._loop is not None:
             return
-        await asyncio.to_thread(self.boot)
-        self._loop = asyncio.get_running_loop()
-        for net in list(self.state.networks.values()):
-            if net.dns:
-                await self._start_dns(net)
+        if self._starting is None:
+            self._starting = asyncio.Lock()
+        async with self._starting:     # two first requests at once: one start
+            if self._loop is not None:
+                return
+            await asyncio.to_thread(self.boot)
+            self._loop = asyncio.get_running_loop()
+            for net in list(self.state.networks.values()):
+                if net.dns:
+                    await self._start_dns(net)
 
     async def close(self) -> None:
         """Stop the DNS servers and release port holds; bridges, rules and endpoints
@@ -134,6 +145,7 @@ class NetworkService:
                     h.close()
             self._holds.clear()
         self._loop = None
+        self._starting = None
 
     def boot(self) -> None:
         """The synchronous half of ``start``: safe to call again."""
@@ -143,7 +155,10 @@ class NetworkService:
             self.netns_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._ensure_predefined()
             for net in self.state.networks.values():
-                if net.driver == "bridge":
+                # the default bridge is made when a container first needs it: a daemon
+                # running only host/none containers leaves no link behind
+                if net.driver == "bridge" and (not net.default_bridge or
+                                               link_exists(net.bridge) or self._used(net)):
                     self._ensure_bridge(net)
                 if net.dns:
                     self._tables.setdefault(net.id, NameTable())
@@ -228,6 +243,15 @@ class NetworkService:
         if self.iptables and self.docker_compat:
             dockercompat.allow_bridge(net.bridge)
 
+    def _used(self, net: NetworkRecord) -> bool:
+        return any(net.id in sb.endpoints for sb in self.state.sandboxes.values())
+
+    def materialize(self, net: NetworkRecord) -> None:
+        """The network's bridge and rules exist (made now if not)."""
+        if net.driver == "bridge" and not link_exists(net.bridge):
+            self._ensure_bridge(net)
+            self.apply_rules()
+
     def _drop_bridge(self, net: NetworkRecord) -> None:
         if self.iptables and self.docker_compat:
             dockercompat.disallow_bridge(net.bridge)
@@ -252,8 +276,15 @@ class NetworkService:
         return nat.NatState(tuple(rules), tuple(mappings))
 
     def apply_rules(self) -> None:
-        if self.iptables:
-            nat.apply(self.rules_state(), self.nft_table)
+        """The nft table for the current state; none at all while nothing needs one."""
+        if not self.iptables:
+            return
+        state = self.rules_state()
+        if not self._rules_applied and not state.ports and \
+                not any(link_exists(n.bridge) for n in state.networks):
+            return
+        nat.apply(state, self.nft_table)
+        self._rules_applied = True
 
     def table(self, network_id: str) -> NameTable:
         return self._tables.setdefault(network_id, NameTable())

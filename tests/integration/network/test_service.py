@@ -45,9 +45,11 @@ def test_default_bridge_host_and_none_modes(svclab):
     names = {n["Name"]: n for n in svc.list()}
     assert set(names) == {"bridge", "host", "none"}
     assert names["bridge"]["Options"]["com.docker.network.bridge.name"] == f"{svclab.token}-0"
-    assert f"{svclab.token}-0" in links()
+    assert f"{svclab.token}-0" not in links()        # made when first needed
+    assert svclab.svc.kernel_objects()["nft_tables"] == []
 
     c = svclab.start(1, "plain")
+    assert f"{svclab.token}-0" in links()
     s = c.settings
     assert s["IPAddress"] == s["Networks"]["bridge"]["IPAddress"] and s["IPAddress"]
     assert s["MacAddress"].startswith("02:42:") and s["SandboxKey"] == c.netns
