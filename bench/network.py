@@ -86,11 +86,6 @@ def seconds(cmd: list[str]) -> float:
     raise RuntimeError(f"{cmd}: no timing in {out!r}")
 
 
-def median_of(runs: int, cmd: list[str]) -> float:
-    seconds(cmd)  # warm-up
-    return statistics.median(seconds(cmd) for _ in range(runs))
-
-
 def helper(*args: object) -> list[str]:
     return [PY, str(HERE), *map(str, args)]
 
@@ -104,7 +99,8 @@ def wait_port(host: str, port: int, netns: str | None = None) -> None:
     sh(*cmd, timeout=30)
 
 
-def measure_dockyard(tmp: Path, args) -> dict[str, float]:
+def dockyard_side(tmp: Path, args, stack) -> dict[str, list[str]]:
+    """dockyard's containers, set up; returns the command per path (cleanup on ``stack``)."""
     import asyncio
     import threading
 
@@ -113,6 +109,7 @@ def measure_dockyard(tmp: Path, args) -> dict[str, float]:
 
     loop = asyncio.new_event_loop()
     threading.Thread(target=loop.run_forever, daemon=True).start()
+    stack.callback(loop.call_soon_threadsafe, loop.stop)
 
     def call(coro):
         return asyncio.run_coroutine_threadsafe(coro, loop).result(60)
@@ -126,33 +123,30 @@ def measure_dockyard(tmp: Path, args) -> dict[str, float]:
                          {"default-address-pools": [{"base": "10.91.0.0/16", "size": 24}]},
                          link_prefix="dyb", nft_table="dockyard-bench", default_bridge="dyb0")
     procs: list[subprocess.Popen] = []
-    out: dict[str, float] = {}
-    try:
-        call(svc.start())
-        svc.create({"Name": "bench"})
-        srv = call(svc.setup(req("srv", "bench")))
-        cli = call(svc.setup(req("cli", "bench")))
-        pub = call(svc.setup(req("pub", "bridge", ports={
-            "81/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8091"}]})))
-        sip = srv.settings["Networks"]["bench"]["IPAddress"]
-        pip = pub.settings["IPAddress"]
-        for net, port in ((srv, 5003), (pub, 81)):
-            procs.append(subprocess.Popen(["nsenter", f"--net={net.netns}",
-                                           *helper("_recv", port)], start_new_session=True))
-        wait_port(sip, 5003, cli.netns)
-        wait_port("127.0.0.1", 8091)
-        out["c2c"] = median_of(args.runs, ["nsenter", f"--net={cli.netns}",
-                                           *helper("_send", sip, 5003, args.mib)])
-        out["published"] = median_of(args.runs, helper("_send", "127.0.0.1", 8091, args.mib))
-        out["direct"] = median_of(args.runs, helper("_send", pip, 81, args.mib))
-        out["conns"] = median_of(args.runs, helper("_conns", "127.0.0.1", 8091, args.conns))
-    finally:
+
+    def cleanup() -> None:
         for p in procs:
             os.killpg(p.pid, signal.SIGKILL)
             p.wait()
         call(svc.uninstall())
-        loop.call_soon_threadsafe(loop.stop)
-    return out
+    stack.callback(cleanup)
+    call(svc.start())
+    svc.create({"Name": "bench"})
+    srv = call(svc.setup(req("srv", "bench")))
+    cli = call(svc.setup(req("cli", "bench")))
+    pub = call(svc.setup(req("pub", "bridge", ports={
+        "81/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8091"}]})))
+    sip = srv.settings["Networks"]["bench"]["IPAddress"]
+    pip = pub.settings["IPAddress"]
+    for net, port in ((srv, 5003), (pub, 81)):
+        procs.append(subprocess.Popen(["nsenter", f"--net={net.netns}",
+                                       *helper("_recv", port)], start_new_session=True))
+    wait_port(sip, 5003, cli.netns)
+    wait_port("127.0.0.1", 8091)
+    return {"c2c": ["nsenter", f"--net={cli.netns}", *helper("_send", sip, 5003, args.mib)],
+            "published": helper("_send", "127.0.0.1", 8091, args.mib),
+            "direct": helper("_send", pip, 81, args.mib),
+            "conns": helper("_conns", "127.0.0.1", 8091, args.conns)}
 
 
 class Docker:
@@ -223,46 +217,54 @@ def busybox_tar(tmp: Path) -> Path:
     return path
 
 
-def measure_docker(tmp: Path, args) -> dict[str, float]:
+def docker_side(tmp: Path, args, stack) -> dict[str, list[str]]:
     d = Docker(tmp)
-    out: dict[str, float] = {}
+    stack.callback(d.close)
     pyc = ("/bin/busybox ln -sf usr/lib /lib; /bin/busybox ln -sf usr/lib64 /lib64; "
            f"exec {PY} /bench/network.py")
     vol = ["-v", "/usr:/usr:ro", "-v", f"{HERE.parent}:/bench:ro"]
-    try:
-        d.cli("import", str(busybox_tar(tmp)), "busybox:bench")
-        d.cli("network", "create", "bench")
-        d.cli("run", "-d", "--name", "srv", "--network", "bench", *vol, "busybox:bench",
-              "/bin/sh", "-c", f"{pyc} _recv 5003")
-        d.cli("run", "-d", "--name", "cli", "--network", "bench", *vol, "busybox:bench",
-              "/bin/sleep", "100000")
-        d.cli("run", "-d", "--name", "pub", "-p", "127.0.0.1:8081:81", *vol, "busybox:bench",
-              "/bin/sh", "-c", f"{pyc} _recv 81")
-        sip = d.cli("inspect", "-f", '{{(index .NetworkSettings.Networks "bench").IPAddress}}',
-                    "srv").stdout.strip()
-        pip = d.cli("inspect", "-f", "{{.NetworkSettings.IPAddress}}", "pub").stdout.strip()
-        wait_port("127.0.0.1", 8081)
-        wait_port(pip, 81)
-        time.sleep(0.5)
-        exec_send = ["/usr/bin/docker", "-H", f"unix://{d.sock}", "exec", "cli", "/bin/sh",
-                     "-c", f"{pyc} _send {sip} 5003 {args.mib}"]
-        out["c2c"] = median_of(args.runs, exec_send)
-        out["published"] = median_of(args.runs, helper("_send", "127.0.0.1", 8081, args.mib))
-        out["direct"] = median_of(args.runs, helper("_send", pip, 81, args.mib))
-        out["conns"] = median_of(args.runs, helper("_conns", "127.0.0.1", 8081, args.conns))
-    finally:
-        d.close()
-    return out
+    d.cli("import", str(busybox_tar(tmp)), "busybox:bench")
+    d.cli("network", "create", "bench")
+    d.cli("run", "-d", "--name", "srv", "--network", "bench", *vol, "busybox:bench",
+          "/bin/sh", "-c", f"{pyc} _recv 5003")
+    d.cli("run", "-d", "--name", "cli", "--network", "bench", *vol, "busybox:bench",
+          "/bin/sleep", "100000")
+    d.cli("run", "-d", "--name", "pub", "-p", "127.0.0.1:8081:81", *vol, "busybox:bench",
+          "/bin/sh", "-c", f"{pyc} _recv 81")
+    sip = d.cli("inspect", "-f", '{{(index .NetworkSettings.Networks "bench").IPAddress}}',
+                "srv").stdout.strip()
+    pip = d.cli("inspect", "-f", "{{.NetworkSettings.IPAddress}}", "pub").stdout.strip()
+    wait_port("127.0.0.1", 8081)
+    wait_port(pip, 81)
+    time.sleep(0.5)
+    return {"c2c": ["/usr/bin/docker", "-H", f"unix://{d.sock}", "exec", "cli", "/bin/sh",
+                    "-c", f"{pyc} _send {sip} 5003 {args.mib}"],
+            "published": helper("_send", "127.0.0.1", 8081, args.mib),
+            "direct": helper("_send", pip, 81, args.mib),
+            "conns": helper("_conns", "127.0.0.1", 8081, args.conns)}
 
 
 def inner(args) -> None:
+    """Both engines set up at once; each path measured alternately (dockyard, docker,
+    dockyard, ...) after one warm-up each, so both see the same machine state."""
     import tempfile
+    from contextlib import ExitStack
 
     sh("ip", "link", "set", "lo", "up")
-    with tempfile.TemporaryDirectory(prefix="dybench-") as tmp:
-        docker = measure_docker(Path(tmp), args) if not args.no_docker else {}
-        dockyard = measure_dockyard(Path(tmp), args)
-    print("RESULT " + json.dumps({"dockyard": dockyard, "docker": docker}))
+    res: dict[str, dict[str, float]] = {"dockyard": {}, "docker": {}}
+    with tempfile.TemporaryDirectory(prefix="dybench-") as tmp, ExitStack() as stack:
+        sides = {"docker": docker_side(Path(tmp), args, stack) if not args.no_docker else {},
+                 "dockyard": dockyard_side(Path(tmp), args, stack)}
+        for key in ("c2c", "published", "direct", "conns"):
+            times: dict[str, list[float]] = {name: [] for name in sides if sides[name]}
+            for name in times:
+                seconds(sides[name][key])            # warm-up
+            for _ in range(args.runs):
+                for name in times:
+                    times[name].append(seconds(sides[name][key]))
+            for name, ts in times.items():
+                res[name][key] = statistics.median(ts)
+    print("RESULT " + json.dumps(res))
 
 
 def report(res: dict, args) -> None:
