@@ -243,6 +243,8 @@ class ContainerService:
         except BaseException as exc:
             await self._undo_start(rec, net_up, mounted)
             if isinstance(exc, DockyardError):
+                exc.message = _go_words(exc.message)
+                exc.args = (exc.message,)
                 self._record_start_failure(rec, exc.message)
             raise
         rec = self.store.update_state(
@@ -666,6 +668,15 @@ class ContainerService:
         finally:
             svc.close()
         return base + self.size_rw(rec)
+
+
+def _go_words(message: str) -> str:
+    """Kernel error strings as Go (and so dockerd) spells them: lower case. The docker
+    CLI picks run's exit code 126/127 by "permission denied" / "no such file or
+    directory" in the message."""
+    for text in ("Permission denied", "No such file or directory", "Exec format error"):
+        message = message.replace(text, text.lower())
+    return message
 
 
 class _Pending:
