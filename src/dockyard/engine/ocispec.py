@@ -220,7 +220,10 @@ def build_spec(inp: SpecInputs, *, default_init: bool = False,
         args = [INIT_PATH_IN_CONTAINER, "--", *args]
     caps = effective_caps(hc.get("CapAdd"), hc.get("CapDrop"), privileged)
     user = resolve_user(inp.rootfs, config.get("User") or "", hc.get("GroupAdd"))
-    hostname = config.get("Hostname") or inp.container_id[:12]
+    hostname = config.get("Hostname") or ""
+    if not hostname:  # dockerd fills Config.Hostname at create; same rule here
+        hostname = os.uname().nodename if hc.get("NetworkMode") == "host" \
+            else inp.container_id[:12]
 
     process: dict = {
         "user": user.to_oci(),
