@@ -7,8 +7,10 @@ security options, sysctls, ulimits) and raises InvalidArgument with dockerd's wo
 Checks that need other containers (``container:<name>`` exists and runs) are the
 engine's; checks that need the host at start (a ``--device`` path) happen in build_spec.
 
-``normalize_host_config(host_config)`` returns the HostConfig as ``docker inspect``
-shows it for a new container: every field present, dockerd's defaults filled
+``normalize_host_config(host_config)`` returns the HostConfig as ``GET
+/containers/<id>/json`` shows it for a new container: every field present (a null the
+client sent stays null, as in dockerd; the docker CLI sends [] and {} for most lists
+and maps), dockerd's defaults filled
 (IpcMode private, CgroupnsMode host/private by cgroup version, ShmSize 64 MiB,
 MemorySwap twice Memory, OomKillDisable false, default masked/read-only paths unless
 privileged, NetworkMode "default", LogConfig json-file...).
@@ -19,9 +21,13 @@ from __future__ import annotations
 import copy
 import os
 import posixpath
+from typing import TYPE_CHECKING
 
 from dockyard.engine import spec_checks as checks
 from dockyard.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from dockyard.engine.spec_sysinfo import CgroupFeatures
 
 __all__ = ["DEFAULT_MASKED_PATHS", "DEFAULT_READONLY_PATHS", "DEFAULT_SHM_SIZE",
            "cgroup_v2", "normalize_host_config", "validate_create"]
@@ -133,8 +139,14 @@ def _check_devices(hc: dict) -> None:
         parse_cgroup_rule(rule)
 
 
-def validate_create(config: dict, host_config: dict) -> None:
-    """Every check dockerd makes on a create body; InvalidArgument with its words."""
+def validate_create(config: dict, host_config: dict, *,
+                    features: CgroupFeatures | None = None) -> None:
+    """Every check dockerd makes on a create body; InvalidArgument with its words.
+
+    ``features``: the host's cgroup features (default: detected). Options the host
+    cannot enforce are not refused but dropped with a warning by
+    ``spec_sysinfo.adapt_resources``, as dockerd does; call it after this.
+    """
     from dockyard.engine.spec_caps import normalize_caps
 
     if not isinstance(config, dict):
@@ -166,7 +178,11 @@ def validate_create(config: dict, host_config: dict) -> None:
     normalize_caps(hc.get("CapAdd"), "CapAdd")
     normalize_caps(hc.get("CapDrop"), "CapDrop")
 
-    checks.check_resources(hc)
+    if features is None:
+        from dockyard.engine.spec_sysinfo import detect_features
+
+        features = detect_features()
+    checks.check_resources(hc, features)
     if (hc.get("ShmSize") or 0) < 0:
         raise InvalidArgument("SHM size can not be less than 0")
     oom = hc.get("OomScoreAdj") or 0
@@ -196,14 +212,12 @@ _FIELDS: tuple[tuple[str, object], ...] = (
     ("BlkioDeviceReadIOps", None), ("BlkioDeviceWriteIOps", None), ("CpuPeriod", 0),
     ("CpuQuota", 0), ("CpuRealtimePeriod", 0), ("CpuRealtimeRuntime", 0),
     ("CpusetCpus", ""), ("CpusetMems", ""), ("Devices", None), ("DeviceCgroupRules", None),
-    ("DeviceRequests", None), ("MemoryReservation", 0), ("MemorySwap", 0),
+    ("DeviceRequests", None), ("KernelMemory", 0), ("KernelMemoryTCP", 0),
+    ("MemoryReservation", 0), ("MemorySwap", 0),
     ("MemorySwappiness", None), ("OomKillDisable", None), ("PidsLimit", None),
     ("Ulimits", None), ("CpuCount", 0), ("CpuPercent", 0), ("IOMaximumIOps", 0),
     ("IOMaximumBandwidth", 0), ("MaskedPaths", None), ("ReadonlyPaths", None),
 )
-_EMPTY_LISTS = ("Dns", "DnsOptions", "DnsSearch", "BlkioWeightDevice",
-                "BlkioDeviceReadBps", "BlkioDeviceWriteBps", "BlkioDeviceReadIOps",
-                "BlkioDeviceWriteIOps", "Devices", "Ulimits")
 
 
 def normalize_host_config(host_config: dict | None, *, default_runtime: str = "runc",
@@ -223,17 +237,12 @@ def normalize_host_config(host_config: dict | None, *, default_runtime: str = "r
         hc[key] = copy.deepcopy(default) if value is None else value
     hc.update(given)  # Tmpfs, Sysctls, Mounts, Init, ... kept as sent
 
-    for key in _EMPTY_LISTS:
-        if hc[key] is None:
-            hc[key] = []
     if not hc["LogConfig"] or not hc["LogConfig"].get("Type"):
         hc["LogConfig"] = {"Type": "json-file",
                            "Config": (hc["LogConfig"] or {}).get("Config") or {}}
     elif hc["LogConfig"].get("Config") is None:
         hc["LogConfig"]["Config"] = {}
     hc["NetworkMode"] = hc["NetworkMode"] or "default"
-    if hc["PortBindings"] is None:
-        hc["PortBindings"] = {}
     policy = hc["RestartPolicy"] or {}
     hc["RestartPolicy"] = {"Name": policy.get("Name") or "",
                            "MaximumRetryCount": policy.get("MaximumRetryCount") or 0}
@@ -252,6 +261,12 @@ def normalize_host_config(host_config: dict | None, *, default_runtime: str = "r
         hc["MemorySwappiness"] = None
     if hc["OomKillDisable"] is None:
         hc["OomKillDisable"] = False
+    # dockerd turns SELinux labelling off for containers sharing the host's ipc or pid
+    # namespace and for privileged ones, and shows it (even without SELinux).
+    if (hc["IpcMode"] == "host" or hc["PidMode"] == "host" or hc["Privileged"]) and \
+            not any(o.split("=", 1)[0].split(":", 1)[0] == "label"
+                    for o in hc["SecurityOpt"] or ()):
+        hc["SecurityOpt"] = [*(hc["SecurityOpt"] or ()), "label=disable"]
     if "systempaths=unconfined" in (hc["SecurityOpt"] or ()):
         hc["MaskedPaths"], hc["ReadonlyPaths"] = [], []
     if not hc["Privileged"]:

@@ -26,9 +26,17 @@ import copy
 
 from dockyard.errors import InvalidArgument
 
-__all__ = ["command_line", "merge_image_config"]
+__all__ = ["command_line", "fill_hostname", "merge_image_config"]
 
 _HEALTH_NUMBERS = ("Interval", "Timeout", "StartPeriod", "Retries")
+
+# Config fields inspect always shows (no omitempty in dockerd's Config), with the
+# value a request that leaves them out gets.
+_ALWAYS = (("Hostname", ""), ("Domainname", ""), ("User", ""), ("AttachStdin", False),
+           ("AttachStdout", False), ("AttachStderr", False), ("Tty", False),
+           ("OpenStdin", False), ("StdinOnce", False), ("Env", None), ("Cmd", None),
+           ("Image", ""), ("Volumes", None), ("WorkingDir", ""), ("Entrypoint", None),
+           ("OnBuild", None), ("Labels", None))
 
 
 def _env_name(item: str) -> str:
@@ -125,7 +133,21 @@ def merge_image_config(config: dict, image_config: dict) -> dict:
         out["Entrypoint"] = None
     if not out.get("Entrypoint") and not out.get("Cmd"):
         raise InvalidArgument("No command specified")
+    for key, default in _ALWAYS:
+        if key not in out:
+            out[key] = default
     return out
+
+
+def fill_hostname(config: dict, network_mode: str, container_id: str) -> dict:
+    """Config.Hostname as dockerd sets it at create when the request has none: the
+    host's name with ``--network host``, else the first 12 characters of the id."""
+    if config.get("Hostname"):
+        return config
+    import os
+
+    hostname = os.uname().nodename if network_mode == "host" else container_id[:12]
+    return {**config, "Hostname": hostname}
 
 
 def command_line(config: dict) -> list[str]:

@@ -251,11 +251,13 @@ def build_spec(inp: SpecInputs, *, default_init: bool = False,
     devices, rules = device_rules(hc)
 
     linux: dict = {
-        "sysctl": _sysctls(config, hc),
         "resources": build_resources(hc, rules),
         "cgroupsPath": _cgroups_path(inp, hc),
         "namespaces": _namespaces(inp, hc),
     }
+    sysctl = _sysctls(config, hc)
+    if sysctl:
+        linux["sysctl"] = sysctl
     if devices:
         linux["devices"] = devices
     seccomp = _seccomp(hc, caps, opts, seccomp_profile)

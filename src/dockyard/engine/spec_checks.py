@@ -10,8 +10,12 @@ from __future__ import annotations
 import ipaddress
 import os
 import posixpath
+from typing import TYPE_CHECKING
 
 from dockyard.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from dockyard.engine.spec_sysinfo import CgroupFeatures
 
 __all__ = [
     "check_cpuset",
@@ -249,12 +253,21 @@ def check_cpuset(value: str, kind: str) -> None:
                               f"available: {text}")
 
 
-def check_resources(hc: dict) -> None:
-    """verifyPlatformContainerResources' errors, in its order."""
+def check_resources(hc: dict, f: CgroupFeatures | None = None) -> None:
+    """verifyPlatformContainerResources' errors, in its order. A check dockerd makes
+    only after discarding an option the host cannot enforce is skipped on such a host
+    (``f``: the host's cgroup features; adapt_resources then drops the option)."""
+    from dockyard.engine.spec_sysinfo import CgroupFeatures
+
+    f = f or CgroupFeatures()
     mem = hc.get("Memory") or 0
     swap = hc.get("MemorySwap") or 0
     if mem != 0 and mem < MIN_MEMORY:
         raise InvalidArgument("Minimum memory limit allowed is 6MB")
+    if mem > 0 and not f.memory_limit:
+        mem, swap = 0, -1
+    if mem > 0 and swap != -1 and not f.swap_limit:
+        swap = -1
     if mem > 0 and swap > 0 and swap < mem:
         raise InvalidArgument("Minimum memoryswap limit should be larger than memory "
                               "limit, see usage")
@@ -262,17 +275,18 @@ def check_resources(hc: dict) -> None:
         raise InvalidArgument("You should always set the Memory limit when using "
                               "Memoryswap limit, see usage")
     swappiness = hc.get("MemorySwappiness")
-    if swappiness is not None and swappiness != -1 and not 0 <= swappiness <= 100:
+    if swappiness is not None and swappiness != -1 and f.memory_swappiness and \
+            not 0 <= swappiness <= 100:
         raise InvalidArgument(f"Invalid value: {swappiness}, valid memory swappiness "
                               "range is 0-100")
-    reservation = hc.get("MemoryReservation") or 0
-    if reservation != 0 and reservation < MIN_MEMORY:
+    reservation = (hc.get("MemoryReservation") or 0) if f.memory_reservation else 0
+    if reservation > 0 and reservation < MIN_MEMORY:
         raise InvalidArgument("Minimum memory reservation allowed is 6MB")
     if mem > 0 and reservation > 0 and mem < reservation:
         raise InvalidArgument("Minimum memory limit can not be less than memory "
                               "reservation limit, see usage")
-    kmem = hc.get("KernelMemory") or 0
-    if kmem != 0 and kmem < MIN_MEMORY:
+    kmem = (hc.get("KernelMemory") or 0) if f.kernel_memory else 0
+    if kmem > 0 and kmem < MIN_MEMORY:
         raise InvalidArgument("Minimum kernel memory limit allowed is 6MB")
 
     nano = hc.get("NanoCpus") or 0
@@ -284,12 +298,17 @@ def check_resources(hc: dict) -> None:
     if nano > 0 and quota > 0:
         raise InvalidArgument("Conflicting options: Nano CPUs and CPU Quota cannot both "
                               "be set")
+    if nano > 0 and not f.cpu_cfs:
+        raise InvalidArgument("NanoCPUs can not be set, as your kernel does not support "
+                              "CPU CFS scheduler or the cgroup is not mounted")
     ncpu = cpu_count()
     if nano < 0 or nano > ncpu * 1_000_000_000:
         raise InvalidArgument(f"Range of CPUs is from 0.01 to {ncpu}.00, as there are only "
                               f"{ncpu} CPUs available")
     if (hc.get("CpuShares") or 0) < 0:
         raise InvalidArgument("shares: invalid argument")
+    if not f.cpu_cfs:
+        period = quota = 0
     if period != 0 and not 1000 <= period <= 1_000_000:
         raise InvalidArgument("CPU cfs period can not be less than 1ms (i.e. 1000) or "
                               "larger than 1s (i.e. 1000000)")
@@ -300,10 +319,11 @@ def check_resources(hc: dict) -> None:
     if rt_period and rt_runtime and rt_runtime > rt_period:
         raise InvalidArgument("cpu real-time runtime cannot be higher than cpu real-time "
                               "period")
-    check_cpuset(hc.get("CpusetCpus") or "", "cpus")
-    check_cpuset(hc.get("CpusetMems") or "", "mems")
+    if f.cpuset:
+        check_cpuset(hc.get("CpusetCpus") or "", "cpus")
+        check_cpuset(hc.get("CpusetMems") or "", "mems")
     weight = hc.get("BlkioWeight") or 0
-    if weight != 0 and not 10 <= weight <= 1000:
+    if weight < 0 or (weight > 0 and f.blkio_weight and not 10 <= weight <= 1000):
         raise InvalidArgument("Range of blkio weight is from 10 to 1000")
     for item in hc.get("BlkioWeightDevice") or ():
         w = (item or {}).get("Weight") or 0

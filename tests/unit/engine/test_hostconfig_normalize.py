@@ -10,7 +10,8 @@ from dockyard.engine.hostconfig import (
 
 MB = 1024 * 1024
 
-# What dockerd 20.10 showed for `docker run -d --network none busybox` (cgroup v1 host).
+# What dockerd 20.10's API showed for `docker run -d --network none busybox` (cgroup v1
+# host; the CLI's own inspect output hides the two zero KernelMemory fields).
 DOCKER_INSPECT_DEFAULT = {
     "Binds": None, "ContainerIDFile": "", "LogConfig": {"Type": "json-file", "Config": {}},
     "NetworkMode": "none", "PortBindings": {},
@@ -25,7 +26,8 @@ DOCKER_INSPECT_DEFAULT = {
     "BlkioDeviceReadBps": [], "BlkioDeviceWriteBps": [], "BlkioDeviceReadIOps": [],
     "BlkioDeviceWriteIOps": [], "CpuPeriod": 0, "CpuQuota": 0, "CpuRealtimePeriod": 0,
     "CpuRealtimeRuntime": 0, "CpusetCpus": "", "CpusetMems": "", "Devices": [],
-    "DeviceCgroupRules": None, "DeviceRequests": None, "MemoryReservation": 0,
+    "DeviceCgroupRules": None, "DeviceRequests": None, "KernelMemory": 0,
+    "KernelMemoryTCP": 0, "MemoryReservation": 0,
     "MemorySwap": 0, "MemorySwappiness": None, "OomKillDisable": False, "PidsLimit": None,
     "Ulimits": [], "CpuCount": 0, "CpuPercent": 0, "IOMaximumIOps": 0,
     "IOMaximumBandwidth": 0, "MaskedPaths": list(DEFAULT_MASKED_PATHS),
@@ -36,8 +38,16 @@ DOCKER_INSPECT_DEFAULT = {
 def test_matches_docker_inspect_for_a_cli_created_container():
     # roughly what the docker CLI sends for `run -d --network none`
     body = {"NetworkMode": "none", "RestartPolicy": {"Name": "no"}, "LogConfig": {},
-            "Binds": None, "PortBindings": {}, "Dns": [], "DnsOptions": [], "DnsSearch": []}
+            "Binds": None, "PortBindings": {}, "Dns": [], "DnsOptions": [], "DnsSearch": [],
+            "BlkioWeightDevice": [], "BlkioDeviceReadBps": [], "BlkioDeviceWriteBps": [],
+            "BlkioDeviceReadIOps": [], "BlkioDeviceWriteIOps": [], "Devices": [],
+            "Ulimits": []}
     assert normalize_host_config(body, cgroup_v2=False) == DOCKER_INSPECT_DEFAULT
+
+
+def test_nulls_an_api_client_sent_stay_null():
+    hc = normalize_host_config({"Dns": None}, cgroup_v2=False)
+    assert hc["Dns"] is None and hc["PortBindings"] is None and hc["Ulimits"] is None
 
 
 def test_empty_api_body():

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from dockyard.engine.hostconfig import validate_create
+from dockyard.engine.hostconfig import validate_create as _validate_create
+from dockyard.engine.spec_sysinfo import CgroupFeatures
 from dockyard.errors import InvalidArgument
+
+ALL_FEATURES = CgroupFeatures()
+
+
+def validate_create(config, host_config, features=ALL_FEATURES):
+    """The checks as on a host whose cgroups support everything (host-independent)."""
+    return _validate_create(config, host_config, features=features)
 
 MB = 1024 * 1024
 
@@ -220,3 +228,27 @@ def test_non_object_inputs():
         validate_create(None, {})  # type: ignore[arg-type]
     with pytest.raises(InvalidArgument, match="HostConfig must be an object"):
         validate_create({}, ["x"])  # type: ignore[arg-type]
+
+
+NO_BLKIO = CgroupFeatures(blkio_weight=False)
+NO_CFS = CgroupFeatures(cpu_cfs=False)
+
+
+def test_checks_dockerd_skips_when_the_host_discards_the_option():
+    # dockerd drops an option the kernel cannot enforce before checking its range
+    validate_create({}, {"BlkioWeight": 5}, NO_BLKIO)
+    validate_create({}, {"CpuPeriod": 5}, NO_CFS)
+    validate_create({}, {"MemorySwappiness": 500}, CgroupFeatures(memory_swappiness=False))
+    validate_create({}, {"MemoryReservation": 5}, CgroupFeatures(memory_reservation=False))
+    validate_create({}, {"KernelMemory": 5}, CgroupFeatures(kernel_memory=False))
+    validate_create({}, {"CpusetCpus": "4096"}, CgroupFeatures(cpuset=False))
+    validate_create({}, {"Memory": 64 * MB, "MemorySwap": 32 * MB},
+                    CgroupFeatures(swap_limit=False))
+    with pytest.raises(InvalidArgument, match="NanoCPUs can not be set"):
+        validate_create({}, {"NanoCpus": 1_000_000_000}, NO_CFS)
+    with pytest.raises(InvalidArgument, match="Minimum memory limit allowed is 6MB"):
+        validate_create({}, {"Memory": 5}, CgroupFeatures(memory_limit=False))
+
+
+def test_detected_features_are_used_by_default():
+    _validate_create({}, {})

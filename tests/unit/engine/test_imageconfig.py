@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dockyard.engine.imageconfig import command_line, merge_image_config
+from dockyard.engine.imageconfig import command_line, fill_hostname, merge_image_config
 from dockyard.errors import InvalidArgument
 
 IMAGE = {
@@ -35,7 +35,22 @@ def test_empty_request_takes_everything_from_the_image():
 
 def test_shell_and_onbuild_are_not_inherited_by_containers():
     out = merge_image_config({"Image": "x"}, IMAGE)
-    assert "Shell" not in out and "OnBuild" not in out
+    assert "Shell" not in out and out["OnBuild"] is None
+
+
+def test_fields_inspect_always_shows_are_filled():
+    out = merge_image_config({"Image": "x", "Cmd": ["sh"]}, {})
+    assert out["Tty"] is False and out["OpenStdin"] is False and out["Domainname"] == ""
+    assert out["Hostname"] == "" and out["Entrypoint"] is None and out["Image"] == "x"
+
+
+def test_fill_hostname():
+    import os
+
+    cid = "abcdef0123456789" * 4
+    assert fill_hostname({}, "none", cid)["Hostname"] == "abcdef012345"
+    assert fill_hostname({"Hostname": ""}, "host", cid)["Hostname"] == os.uname().nodename
+    assert fill_hostname({"Hostname": "mine"}, "host", cid)["Hostname"] == "mine"
 
 
 def test_request_values_win_and_inputs_are_not_modified():

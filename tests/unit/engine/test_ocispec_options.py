@@ -93,7 +93,7 @@ def test_host_network_has_no_network_namespace_and_host_hostname(tmp_path):
     spec = build(tmp_path, {"NetworkMode": "host"})
     assert "network" not in ns_of(spec)
     assert spec["hostname"] == os.uname().nodename
-    assert "net.ipv4.ping_group_range" not in spec["linux"]["sysctl"]
+    assert "net.ipv4.ping_group_range" not in spec["linux"].get("sysctl", {})
 
 
 def test_joined_network_namespace_path(tmp_path):
@@ -111,7 +111,7 @@ def test_container_network_needs_its_path(tmp_path):
         build(tmp_path, {"NetworkMode": "container:abc"})
     spec = build(tmp_path / "b", {"NetworkMode": "container:abc"}, netns="/proc/7/ns/net")
     assert ns_of(spec)["network"] == "/proc/7/ns/net"
-    assert "net.ipv4.ping_group_range" not in spec["linux"]["sysctl"]
+    assert "net.ipv4.ping_group_range" not in spec["linux"].get("sysctl", {})
 
 
 def test_ipc_pid_uts_modes(tmp_path):
