@@ -149,3 +149,32 @@ def test_seccomp_default_denies_and_unconfined_allows(runtime, busybox_rootfs, c
                          container_id)
     assert code == 0, err
     assert lines(out)["Seccomp"] == "0"
+
+
+def test_privileged_container_runs_on_this_host(runtime, busybox_rootfs, container_id):
+    """Every capability the daemon holds, all devices, no seccomp, writable /sys."""
+    script = (STATUS + "; echo null=$(ls -l /dev/null | cut -c1); "
+              "echo sysrw=$(grep -c ' /sys rw,' /proc/self/mountinfo); "
+              "echo kcore=$(ls /proc/kcore >/dev/null 2>&1 && echo visible)")
+    code, out, err = run(runtime, spec_for(busybox_rootfs, container_id, script, None,
+                                           {"Privileged": True}), container_id)
+    assert code == 0, err
+    got = lines(out)
+    with open("/proc/self/status") as f:
+        ours = next(line.split()[1] for line in f if line.startswith("CapBnd:"))
+    assert got["CapEff"] == got["CapBnd"] == ours
+    assert got["Seccomp"] == "0" and got["null"] == "c" and got["sysrw"] == "1"
+
+
+def test_device_mapping(runtime, busybox_rootfs, container_id):
+    # /dev/kmsg (1:11) is in neither docker's nor runc's default rules: only the
+    # mapping's "w" applies, so opening it for reading is refused
+    script = ("echo dev=$(ls -l /dev/mykmsg | cut -c1); "
+              "head -c1 /dev/mykmsg >/dev/null; echo rc=$?")
+    code, out, err = run(runtime, spec_for(
+        busybox_rootfs, container_id, script, None,
+        {"Devices": [{"PathOnHost": "/dev/kmsg", "PathInContainer": "/dev/mykmsg",
+                      "CgroupPermissions": "w"}]}), container_id)
+    assert code == 0, err
+    got = lines(out)
+    assert got["dev"] == "c" and got["rc"] != "0"
