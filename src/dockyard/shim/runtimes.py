@@ -281,6 +281,13 @@ def _last_error(err: bytes) -> str:
 
 
 def for_request(req) -> Dockyard | External:
-    if req.runtime in ("", "dockyard"):
-        return Dockyard(req.runtime_root, req.container_id, req.bundle)
-    return External(req.runtime, req.runtime_root, req.container_id, req.bundle)
+    """The runtime for a ShimRequest (or its JSON form)."""
+    if isinstance(req, dict):
+        runtime, root, cid, bundle = (req["runtime"], req["runtime_root"],
+                                      req["container_id"], req["bundle"])
+    else:
+        runtime, root, cid, bundle = req.runtime, req.runtime_root, req.container_id, \
+            req.bundle
+    if runtime in ("", "dockyard"):
+        return Dockyard(root, cid, bundle)
+    return External(runtime, root, cid, bundle)
