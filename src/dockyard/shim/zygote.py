@@ -57,10 +57,11 @@ def preload() -> None:
     import dockyard.shim.output
     import dockyard.shim.runtimes
     import dockyard.shim.types
-    import dockyard.shim.worker  # noqa: F401
+    import dockyard.shim.worker
     from dockyard.runtime import security
 
     security.preload()
+    dockyard.shim.monitor.warm()
 
 
 def serve(listener: socket.socket) -> None:
