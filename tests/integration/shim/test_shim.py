@@ -221,3 +221,80 @@ def _gone(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
     except FileNotFoundError:
         return True
+
+
+def test_log_rotation_through_the_shim(tmp_path, busybox_rootfs, container_id):
+    async def scenario():
+        async with harness(tmp_path, busybox_rootfs, container_id) as h:
+            script = "i=0; while [ $i -lt 300 ]; do echo line-$i; i=$((i+1)); done"
+            req, shim, _ = await h.start(["sh", "-c", script],
+                                         log={"max_size": 2000, "max_file": 3})
+            assert (await shim.wait()).exit_code == 0
+            path = req.log.path
+            assert os.path.exists(f"{path}.1") and os.path.exists(f"{path}.2")
+            assert not os.path.exists(f"{path}.3")
+            for name in (path, f"{path}.1"):
+                assert os.path.getsize(name) < 2000 + 200
+            got = [x["log"] for x in log_lines(path)]
+            assert got == [f"line-{i}\n" for i in range(300 - len(got), 300)]
+    run(scenario())
+
+
+def test_twenty_containers_in_parallel(tmp_path, busybox_rootfs, container_id):
+    async def scenario():
+        async with harness(tmp_path, busybox_rootfs, container_id) as h:
+            started = await asyncio.gather(*[
+                h.start(["sh", "-c", f"echo n{i}; sleep 1000"]) for i in range(20)])
+            pids = {pid for _, _, pid in started}
+            assert len(pids) == 20
+            for req, _, _ in started:
+                assert shim_alive(req.bundle)
+            await asyncio.gather(*[shim.kill(signal.SIGKILL) for _, shim, _ in started])
+            statuses = await asyncio.wait_for(
+                asyncio.gather(*[shim.wait() for _, shim, _ in started]), 60)
+            assert [s.exit_code for s in statuses] == [137] * 20
+            for i, (req, _, _) in enumerate(started):
+                assert [x["log"] for x in log_lines(req.log.path)] == [f"n{i}\n"]
+    run(scenario())
+
+
+def test_oom_kill_is_recorded(tmp_path, busybox_rootfs, container_id):
+    def limit(spec):
+        spec["linux"].setdefault("resources", {})["memory"] = {"limit": 16 << 20,
+                                                               "swap": 16 << 20}
+
+    async def scenario():
+        async with harness(tmp_path, busybox_rootfs, container_id) as h:
+            # tail keeps the last "line" of an endless stream without newlines: all of it
+            _, shim, _ = await h.start(["tail", "/dev/zero"], spec_changes=limit)
+            status = await asyncio.wait_for(shim.wait(), 60)
+            assert status.exit_code == 137
+            assert status.oom_killed
+    run(scenario())
+
+
+def test_external_runc_runtime(tmp_path, busybox_rootfs, container_id):
+    import shutil
+
+    runc = shutil.which("runc")
+    if runc is None:
+        pytest.fail("runc is not installed (Debian package runc)")
+
+    async def scenario():
+        async with harness(tmp_path, busybox_rootfs, container_id) as h:
+            req = h.request(["sh", "-c", "echo via-runc; exit 4"])
+            req = type(req)(**{**req.__dict__, "runtime": runc,
+                               "runtime_root": str(tmp_path / "runc-root")})
+            pid = await h.zygote.start(req)
+            assert pid > 0
+            status = await asyncio.wait_for(ShimClient(req.bundle).wait(), 30)
+            assert status.exit_code == 4
+            assert [x["log"] for x in log_lines(req.log.path)] == ["via-runc\n"]
+            assert not os.listdir(tmp_path / "runc-root")  # deleted after exit
+
+            bad = h.request(["/nope"])
+            bad = type(bad)(**{**bad.__dict__, "runtime": runc,
+                               "runtime_root": str(tmp_path / "runc-root")})
+            with pytest.raises(Exception, match="nope"):
+                await h.zygote.start(bad)
+    run(scenario())
