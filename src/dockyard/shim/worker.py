@@ -100,7 +100,7 @@ def prepare_and_launch(req) -> tuple[dict, list[int]]:
     warnings = _Warnings()
     try:
         if req.tty:
-            launched = rt.launch(True, warnings)
+            launched = rt.launch(True, warnings, start=not req.hold)
             ours = [launched.pty_master]
         else:
             out_r, out_w = os.pipe()
@@ -115,7 +115,7 @@ def prepare_and_launch(req) -> tuple[dict, list[int]]:
             os.dup2(err_w, 2)
             os.close(out_w)
             os.close(err_w)
-            launched = rt.launch(False, warnings)
+            launched = rt.launch(False, warnings, start=not req.hold)
             null = os.open(os.devnull, os.O_RDWR)
             for target in (0, 1, 2):  # drop our copies of the container's ends
                 os.dup2(null, target)
@@ -134,6 +134,21 @@ def prepare_and_launch(req) -> tuple[dict, list[int]]:
     if warnings.messages:
         msg["warning"] = warnings.messages[-1]
     return msg, [listener.detach(), *ours]
+
+
+def start_held(req: dict) -> dict:
+    """``start`` of a held container, in a child of the shim: the reply for the op."""
+    from dockyard.shim.monitor import error_reply
+    from dockyard.shim.runtimes import for_request
+
+    warnings = _Warnings()
+    try:
+        for_request(req).start(warnings)
+    except BaseException as e:
+        return error_reply(e)
+    if warnings.messages:
+        return {"error": warnings.messages[-1], "kind": "InvalidArgument"}
+    return {"ok": True}
 
 
 class _Warnings:

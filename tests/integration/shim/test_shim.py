@@ -298,3 +298,33 @@ def test_external_runc_runtime(tmp_path, busybox_rootfs, container_id):
             with pytest.raises(Exception, match="nope"):
                 await h.zygote.start(bad)
     run(scenario())
+
+
+def test_hold_attach_then_start_misses_nothing(tmp_path, busybox_rootfs, container_id):
+    """docker run's order: create, attach, start: the first output reaches the client."""
+    async def scenario():
+        async with harness(tmp_path, busybox_rootfs, container_id) as h:
+            req = h.request(["sh", "-c", "echo first; echo second >&2"])
+            req = type(req)(**{**req.__dict__, "hold": True})
+            pid = await h.zygote.start(req)
+            shim = ShimClient(req.bundle)
+            assert os.path.exists(f"/proc/{pid}")
+            await asyncio.sleep(0.2)
+            assert log_lines(req.log.path) == []  # not started yet
+            reader, writer = await shim.attach(stdin=False, stdout=True, stderr=True)
+            await shim.start()
+            with pytest.raises(Conflict, match="already started"):
+                await shim.start()
+            frames = await asyncio.wait_for(read_frames(reader), 30)
+            writer.close()
+            assert frames == {1: b"first\n", 2: b"second\n"}
+            assert (await shim.wait()).exit_code == 0
+
+            req = h.request(["/no/such/program"])
+            req = type(req)(**{**req.__dict__, "hold": True})
+            await h.zygote.start(req)
+            with pytest.raises(InvalidArgument, match="no such file"):
+                await ShimClient(req.bundle).start()
+            status = await asyncio.wait_for(ShimClient(req.bundle).wait(), 30)
+            assert status.exit_code == 127 and "no such file" in status.error
+    run(scenario())
