@@ -131,6 +131,7 @@ def become_shim(conn: int) -> None:
             answered = True
             return
         m = Monitor(msg, fds, wake_r)
+        _crash_note.bundle = m.bundle
         if msg.get("warning"):  # it started but its program could not run: answer last
             m.answer_fd = conn
             m.answer = {"error": msg["warning"], "kind": "InvalidArgument"}
@@ -147,8 +148,24 @@ def become_shim(conn: int) -> None:
                 write_line(conn, error_reply(e))
             except OSError:
                 pass
+        else:
+            _crash_note(e)
     finally:
         os._exit(code)
+
+
+def _crash_note(e: BaseException) -> None:
+    """A shim that fails after answering has no one to tell: leave the traceback in
+    ``<bundle>/shim.err`` for whoever finds its container without an exit.json."""
+    try:
+        import traceback
+
+        bundle = getattr(_crash_note, "bundle", "")
+        if bundle:
+            with open(os.path.join(bundle, "shim.err"), "a") as f:
+                f.write("".join(traceback.format_exception(e)))
+    except Exception:
+        pass
 
 
 def warm() -> None:

@@ -66,6 +66,8 @@ def run(conn: int, handoff) -> None:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         syscalls.set_process_name("dockyard-start")
         req = read_request(conn)
+        if req is not None:
+            name_parent(f"{files.PROCESS_NAME} {req.container_id[:12]}")
         if req is None:
             handoff.sendmsg([b'{"exit": true}'])
             code = 0
@@ -149,6 +151,26 @@ def start_held(req: dict) -> dict:
     if warnings.messages:
         return {"error": warnings.messages[-1], "kind": "InvalidArgument"}
     return {"ok": True}
+
+
+def name_parent(title: str) -> None:
+    """Show ``title`` as the shim's command line (``ps -f``), in place of the
+    zygote's: written into the shim's argument area through /proc/<pid>/mem (what
+    setproctitle does from inside; no PR_SET_MM without CAP_SYS_RESOURCE). The shim
+    itself set its name (``comm``). Best effort."""
+    pid = os.getppid()
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end (48, 49)
+        data = title.encode()[:max(0, end - start - 1)]
+        fd = os.open(f"/proc/{pid}/mem", os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.pwrite(fd, data.ljust(end - start, b"\0"), start)
+        finally:
+            os.close(fd)
+    except (OSError, ValueError, IndexError):
+        pass
 
 
 class _Warnings:
