@@ -78,7 +78,7 @@ def run(conn: int, handoff) -> None:
             msg, fds = error_reply(e), []
         anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
                 b"".join(fd.to_bytes(4, "little") for fd in fds))] if fds else []
-        handoff.sendmsg([json.dumps(msg).encode()], anc)
+        handoff.sendmsg([encode_handoff(msg)], anc)
         code = 0
     finally:
         os._exit(code)
@@ -136,6 +136,19 @@ def prepare_and_launch(req) -> tuple[dict, list[int]]:
     if warnings.messages:
         msg["warning"] = warnings.messages[-1]
     return msg, [listener.detach(), *ours]
+
+
+def encode_handoff(msg: dict) -> bytes:
+    """The handoff as the shim reads it without parsing JSON (it parses the request
+    only when it needs it): ``pid tty open_stdin stdin_once hold\n<bundle>\n<JSON>``;
+    an error or the "exit" answer is plain JSON (starts with ``{``)."""
+    if "pid" not in msg:
+        return json.dumps(msg).encode()
+    req = msg["request"]
+    head = " ".join(str(int(v)) for v in (msg["pid"], req["tty"], req["open_stdin"],
+                                          req["stdin_once"], req["hold"]))
+    body = {"request": req, "warning": msg.get("warning", "")}
+    return f"{head}\n{req['bundle']}\n".encode() + json.dumps(body).encode()
 
 
 def start_held(req: dict) -> dict:
