@@ -20,23 +20,12 @@ import errno
 import os
 import posixpath
 import stat
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
-from dockyard.engine.mounts import MountPlan
+from dockyard.engine.mounts import FsView, MountPlan
 from dockyard.errors import InvalidArgument, NotFound
 
 MAX_SYMLINKS = 40
-
-
-@dataclass(frozen=True)
-class FsView:
-    """What the engine's ``fs_view()`` yields: a mounted rootfs and the mounts."""
-
-    rootfs: Path
-    mounts: list[MountPlan] = field(default_factory=list)
-    read_only: bool = False     # HostConfig.ReadonlyRootfs
-    container: str = ""         # how messages name the container
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -100,6 +100,17 @@ class MountPlan:
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         known["options"] = tuple(known.get("options") or ())
         return cls(**known)
+
+
+@dataclass(frozen=True)
+class FsView:
+    """What the engine's ``fs_view()`` yields for cp/export: the container's mounted
+    rootfs and its mounts (``engine/fsview.py`` resolves paths over them)."""
+
+    rootfs: Path
+    mounts: list[MountPlan] = field(default_factory=list)
+    read_only: bool = False     # HostConfig.ReadonlyRootfs
+    container: str = ""         # how messages name the container
 
 
 def inspect_mounts(plans: Iterable[MountPlan]) -> list[dict[str, Any]]:
@@ -265,5 +276,5 @@ def copy_up(plans: Iterable[MountPlan], rootfs: Path | str) -> None:
             copy_into_volume(Path(rootfs), plan.destination, Path(plan.source))
 
 
-__all__ = ["MountPlan", "activate_mounts", "copy_up", "inspect_mounts", "parse_requests",
+__all__ = ["FsView", "MountPlan", "activate_mounts", "copy_up", "inspect_mounts", "parse_requests",
            "plan_mounts", "release_mounts"]
