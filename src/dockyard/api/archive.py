@@ -19,6 +19,7 @@ import base64
 import dataclasses
 import json
 import logging
+import os
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -35,11 +36,26 @@ log = logging.getLogger("dockyardd.api")
 STAT_HEADER = "X-Docker-Container-Path-Stat"
 
 
+NETWORK_FILES = ("hostname", "hosts", "resolv.conf")
+
+
 def _view(backend: Backend, ref: str, view: Any) -> Any:
-    """The engine's view, told the container's name and read-only flag."""
+    """The engine's view, told the container's name and read-only flag, with the
+    network files the engine binds over /etc (so ``cp ctr:/etc/hosts`` reads the
+    container's real one, as with dockerd)."""
+    from dockyard.engine.mounts import MountPlan
+
     rec = backend.containers.get(ref)
     read_only = bool((rec.host_config or {}).get("ReadonlyRootfs"))
-    return dataclasses.replace(view, container=ref, read_only=read_only)
+    mounts = list(view.mounts)
+    taken = {m.destination for m in mounts}
+    data_dir = getattr(rec, "data_dir", None)
+    if data_dir is not None:
+        for name in NETWORK_FILES:
+            host = os.path.join(data_dir, name)
+            if f"/etc/{name}" not in taken and os.path.isfile(host):
+                mounts.append(MountPlan("bind", host, f"/etc/{name}"))
+    return dataclasses.replace(view, container=ref, read_only=read_only, mounts=mounts)
 
 
 def stat_header(doc: dict[str, Any]) -> str:

@@ -135,6 +135,9 @@ def extract_into(view: FsView, path: str, chunks: Iterable[bytes], *,
             root, rel, mount = _route(view, table, dest_comps + parts)
             if mount is not None and mount is not loc.mount:
                 _check_writable(view, mount)
+            if mount is not None and not os.path.isdir(root):
+                raise InvalidArgument(f"{cpath}: a file mounted from the host cannot be "
+                                      "replaced by a copy")
             if entry.type == HARDLINK:
                 target = posixpath.normpath(dest + "/" + entry.linkname)
                 if not _within(dest, target):

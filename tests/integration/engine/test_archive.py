@@ -242,3 +242,16 @@ def test_symlink_planted_then_written_through_stays_inside(view: FsView, tmp_pat
     with pytest.raises(NotFound):
         get_archive(view, "/evil/")
     assert not list(outside.iterdir())
+
+
+def test_bind_mounted_files_are_read_and_never_replaced(view: FsView, tmp_path: Path):
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n")
+    v = FsView(view.rootfs, [*view.mounts, MountPlan("bind", str(hosts), "/etc/hosts")],
+               container="ctr")
+    [m] = _members(get_archive(v, "/etc/hosts"))
+    assert m.name == "hosts" and m.size == hosts.stat().st_size
+    assert "etc/hosts" in {x.name for x in _members(get_archive(v, "/etc"))}
+    with pytest.raises(InvalidArgument, match="mounted from the host"):
+        put_archive(v, "/etc", [_tar(lambda t: _add_file(t, "hosts", b"evil"))])
+    assert hosts.read_text() == "127.0.0.1 localhost\n"
