@@ -163,17 +163,12 @@ def get_archive(view: FsView, path: str) -> Iterator[bytes]:
     name = base_name(abs_path)
     if name == "/":
         name = ""
-    table = reachable_mounts(view)
-
-    def mount_at(cpath: str) -> str | None:
-        comps = tuple(c for c in cpath.split("/") if c)
-        m = table.get(comps)
-        return m.source if m is not None else None
+    mounts = {"/" + "/".join(comps): m.source for comps, m in reachable_mounts(view).items()}
 
     def generate() -> Iterator[bytes]:
         try:
             yield from rechunk(iter(TreeTar(pfd, base, name, container_path=loc.cpath,
-                                            mount_at=mount_at)))
+                                            mounts=mounts)))
         finally:
             os.close(pfd)
 

@@ -108,7 +108,6 @@ def xattrs_of(target: int | str, follow: bool = True) -> dict[str, bytes]:
     return out
 
 
-MountLookup = Callable[[str], "str | None"]
 
 
 @dataclass
@@ -123,20 +122,20 @@ class TreeTar:
     ``parent_fd`` (``base`` "": that directory itself), named ``name`` in the tar
     (``name`` "": the root directory gets no entry of its own, as in an export).
 
-    ``container_path`` is where that host path sits in the container and
-    ``mount_at(cpath)`` returns the host directory mounted at a container path
-    (or None): the walk continues there instead of below the mountpoint.
+    ``container_path`` is where that path sits in the container and ``mounts``
+    maps container paths to the host paths mounted there: the walk continues there
+    instead of below the mountpoint (which need not exist in the tree).
     ``skip(cpath)`` leaves an entry (and its subtree) out.
     """
 
     def __init__(self, parent_fd: int, base: str, name: str, *, container_path: str = "/",
-                 mount_at: MountLookup | None = None,
+                 mounts: dict[str, str] | None = None,
                  skip: Callable[[str], bool] | None = None, end: bool = True) -> None:
         self.parent_fd = parent_fd
         self.base = base
         self.name = name
         self.cpath = container_path
-        self.mount_at = mount_at
+        self.mounts = mounts or {}
         self.skip = skip
         self.end = end
         self.links: dict[tuple[int, int], str] = {}
@@ -169,12 +168,16 @@ class TreeTar:
                 d = stack.pop()
                 try:
                     with os.scandir(d.fd) as it:
-                        names = sorted(e.name for e in it)
+                        found = {e.name for e in it}
+                    base = d.cpath.rstrip("/")
+                    found.update(dst.rsplit("/", 1)[1] for dst in self.mounts
+                                 if dst.rsplit("/", 1)[0] == base)
+                    names = sorted(found)
                     for child in names:
                         ccpath = (d.cpath.rstrip("/") + "/" + child)
                         if self.skip is not None and self.skip(ccpath):
                             continue
-                        mounted = self.mount_at(ccpath) if self.mount_at else None
+                        mounted = self.mounts.get(ccpath)
                         if mounted is not None:
                             yield from self._mounted(mounted, d.prefix + child, ccpath, stack)
                             continue
