@@ -20,6 +20,7 @@ pytestmark = pytest.mark.interop
 
 DOCKER = "/usr/bin/docker"
 TOKEN = os.environ.get("DOCKYARD_TEST_TOKEN", "dyt")
+NO_NET = ("--network", "none")   # these tests are about storage: no bridge needed
 
 
 def daemon_env(tmp_path_factory, name: str):
@@ -61,6 +62,17 @@ def text(out: subprocess.CompletedProcess) -> str:
     return out.stdout.decode()
 
 
+def run_logged(env, name: str, *args: str) -> str:
+    """``docker run`` detached, waited for, its logs read and the container removed
+    (the output does not depend on attaching before the start)."""
+    docker(env, "run", *NO_NET, "-d", "--name", name, *args)
+    try:
+        assert text(docker(env, "wait", name)).strip() == "0", text(docker(env, "logs", name))
+        return text(docker(env, "logs", name))
+    finally:
+        docker(env, "rm", "-f", name, check=False)
+
+
 def test_volume_verbs(env):
     d, _ = env
     name = f"dyv-{TOKEN}"
@@ -89,17 +101,18 @@ def test_volume_verbs(env):
 def test_run_with_named_volume_keeps_data_and_copies_up(env):
     d, _ = env
     vol = f"dyrun-{TOKEN}"
-    docker(env, "run", "--rm", "-v", f"{vol}:/data", "busybox:latest", "sh", "-c",
+    docker(env, "run", *NO_NET, "--rm", "-v", f"{vol}:/data", "busybox:latest", "sh", "-c",
            "echo persisted > /data/f")
-    out = docker(env, "run", "--rm", "-v", f"{vol}:/data", "busybox:latest", "cat", "/data/f")
-    assert text(out) == "persisted\n"
+    out = run_logged(env, f"reader-{TOKEN}", "-v", f"{vol}:/data", "busybox:latest",
+                     "cat", "/data/f")
+    assert out == "persisted\n"
     # a new, empty volume over the image's /etc gets the image's files (docker's copy-up)
-    docker(env, "run", "--rm", "-v", f"cu-{TOKEN}:/etc", "busybox:latest", "true")
+    docker(env, "run", *NO_NET, "--rm", "-v", f"cu-{TOKEN}:/etc", "busybox:latest", "true")
     data = d.data_root / "volumes" / f"cu-{TOKEN}" / "_data"
     assert (data / "passwd").is_file()
     # a volume in use cannot be removed
     cname = f"holder-{TOKEN}"
-    docker(env, "create", "--name", cname, "-v", f"{vol}:/data", "busybox:latest", "true")
+    docker(env, "create", *NO_NET, "--name", cname, "-v", f"{vol}:/data", "busybox:latest", "true")
     busy = docker(env, "volume", "rm", vol, check=False)
     assert busy.returncode != 0 and b"volume is in use" in busy.stderr
     mounts = json.loads(text(docker(env, "inspect", "-f", "{{json .Mounts}}", cname)))
@@ -112,7 +125,7 @@ def test_run_with_named_volume_keeps_data_and_copies_up(env):
 
 def test_anonymous_volumes_go_with_rm_v(env):
     cname = f"anon-{TOKEN}"
-    docker(env, "create", "--name", cname, "-v", "/anon", "busybox:latest", "true")
+    docker(env, "create", *NO_NET, "--name", cname, "-v", "/anon", "busybox:latest", "true")
     [anon] = text(docker(env, "volume", "ls", "-q")).split()
     assert len(anon) == 64
     docker(env, "rm", "-v", cname)
@@ -123,11 +136,11 @@ def test_bind_mount_and_tmpfs(env, tmp_path):
     host = tmp_path / "hostdir"
     host.mkdir()
     (host / "in.txt").write_text("from the host\n")
-    out = docker(env, "run", "--rm", "-v", f"{host}:/h:ro", "--tmpfs", "/scratch",
-                 "busybox:latest", "sh", "-c",
-                 "cat /h/in.txt; touch /h/x 2>/dev/null || echo ro; "
-                 "grep -c ' /scratch tmpfs' /proc/mounts")
-    assert text(out).split("\n")[:3] == ["from the host", "ro", "1"]
+    out = run_logged(env, f"bind-{TOKEN}", "-v", f"{host}:/h:ro", "--tmpfs", "/scratch",
+                     "busybox:latest", "sh", "-c",
+                     "cat /h/in.txt; touch /h/x 2>/dev/null || echo ro; "
+                     "grep -c ' /scratch tmpfs' /proc/mounts")
+    assert out.split("\n")[:3] == ["from the host", "ro", "1"]
 
 
 def test_docker_py_volumes(env):
