@@ -22,9 +22,10 @@ times, xattrs kept), unless ``nocopy``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -128,11 +129,14 @@ def _volume_keys(config: dict[str, Any] | None) -> list[str]:
 
 
 def parse_requests(config: dict[str, Any], host_config: dict[str, Any],
-                   image_config: dict[str, Any] | None) -> list[MountRequest]:
-    """Every mount the create body asks for, checked, duplicates refused."""
+                   image_config: dict[str, Any] | None,
+                   covered: Iterable[str] = ()) -> list[MountRequest]:
+    """Every mount the create body asks for, checked, duplicates refused.
+    ``covered``: destinations already mounted (from ``VolumesFrom``)."""
     from dockyard.engine.mountspec import _check_target
 
     hc = host_config or {}
+    volume_driver = hc.get("VolumeDriver") or ""
     taken: set[str] = set()
     reqs: list[MountRequest] = []
 
@@ -150,7 +154,10 @@ def parse_requests(config: dict[str, Any], host_config: dict[str, Any],
     if not isinstance(binds, list):
         raise InvalidArgument("Binds must be a list")
     for raw in binds:
-        add(parse_bind(raw))
+        req = parse_bind(raw)
+        if req.type == "volume" and volume_driver:
+            req = dataclasses.replace(req, driver=volume_driver)
+        add(req)
     mounts = hc.get("Mounts") or []
     if not isinstance(mounts, list):
         raise InvalidArgument("Mounts must be a list")
@@ -161,24 +168,52 @@ def parse_requests(config: dict[str, Any], host_config: dict[str, Any],
     seen_volumes: set[str] = set()
     for dst in [*_volume_keys(image_config), *_volume_keys(config)]:
         target = _check_target("volume", dst)
-        if target in taken or target in seen_volumes:
+        if target in taken or target in seen_volumes or target in covered:
             continue   # a bind, volume or tmpfs already covers it
         seen_volumes.add(target)
         reqs.append(MountRequest(type="volume", source="", target=target, origin="volumes"))
     return reqs
 
 
+def _volumes_from(host_config: dict[str, Any],
+                  mounts_of: Callable[[str], list[MountPlan]] | None) -> list[MountPlan]:
+    """``HostConfig.VolumesFrom`` (``container[:ro|rw]``): the other container's
+    bind and volume mounts, read-only or read-write as asked (else as they were)."""
+    out: list[MountPlan] = []
+    for item in (host_config or {}).get("VolumesFrom") or []:
+        if not isinstance(item, str) or not item:
+            raise InvalidArgument("VolumesFrom entries must be container names or ids")
+        ref, _, mode = item.partition(":")
+        if mode not in ("", "ro", "rw"):
+            raise InvalidArgument(f"invalid mode: {mode}")
+        if mounts_of is None:
+            raise InvalidArgument("VolumesFrom is not available in this daemon")
+        for plan in mounts_of(ref):
+            if plan.type == "tmpfs":
+                continue
+            ro = plan.read_only if not mode else mode == "ro"
+            out.append(dataclasses.replace(plan, read_only=ro, copy_up=False, hidden=False))
+    return out
+
+
 def plan_mounts(config: dict[str, Any], host_config: dict[str, Any],
-                image_config: dict[str, Any] | None, volumes: VolumeService) -> list[MountPlan]:
+                image_config: dict[str, Any] | None, volumes: VolumeService, *,
+                mounts_of: Callable[[str], list[MountPlan]] | None = None
+                ) -> list[MountPlan]:
     """The container's mounts; volumes made and held (see the module docstring).
 
     The caller owns the result: :func:`release_mounts` gives the holds back (and
     removes the anonymous volumes with ``remove_anonymous``), also when the
-    container's creation fails after this returned.
+    container's creation fails after this returned. ``mounts_of(ref)`` gives
+    another container's plans, for ``HostConfig.VolumesFrom`` (NotFound if none).
     """
     from dockyard.engine.volumes import validate_name
 
-    reqs = parse_requests(config, host_config, image_config)
+    inherited = _volumes_from(host_config, mounts_of)
+    reqs = parse_requests(config, host_config, image_config,
+                          covered={p.destination for p in inherited})
+    own = {r.target for r in reqs}
+    inherited = [p for p in inherited if p.destination not in own]   # Binds win
     for req in reqs:
         if req.type == "volume" and req.source:
             validate_name(req.source)
@@ -187,6 +222,10 @@ def plan_mounts(config: dict[str, Any], host_config: dict[str, Any],
     plans: list[MountPlan] = []
     created: list[str] = []
     try:
+        for plan in inherited:
+            if plan.type == "volume" and plan.name:
+                volumes.acquire(plan.name)
+            plans.append(plan)
         for req in reqs:
             plans.append(_realize(req, volumes, created))
     except BaseException:

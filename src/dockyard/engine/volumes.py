@@ -43,7 +43,7 @@ VALID_OPTIONS = ("type", "device", "o", "size")
 # local driver: an option needs the others named here (docker's mandatory options)
 REQUIRED_WITH = {"o": ("device", "type"), "type": ("device",), "device": ("type",)}
 LIST_FILTERS = {"dangling", "driver", "label", "name"}
-PRUNE_FILTERS = {"label", "label!", "until"}
+PRUNE_FILTERS = {"all", "label", "label!", "until"}   # "all": 1.42 spelling of 1.41
 
 InUse = Callable[[str], list[str]]
 

@@ -204,3 +204,41 @@ def test_existing_volume_is_reused_and_not_removed_by_rollback(vols):
     assert plans[0].name == "pre" and not plans[0].anonymous
     release_mounts(plans, vols, remove_anonymous=True)
     assert vols.exists("pre")
+
+
+def test_volumes_from_shares_the_other_containers_mounts(vols, tmp_path):
+    first = plan_mounts({}, _hc(binds=["shared:/data", f"{tmp_path}:/h", "/anon"],
+                                tmpfs={"/t": ""}), None, vols)
+    others = {"first": first}
+
+    def mounts_of(ref):
+        if ref not in others:
+            raise NotFound(f"No such container: {ref}")
+        return others[ref]
+
+    hc = {"VolumesFrom": ["first:ro"], "Binds": ["/override:/h"]}
+    second = plan_mounts({}, hc, {"Volumes": {"/data": {}}}, vols, mounts_of=mounts_of)
+    by_dst = {p.destination: p for p in second}
+    assert sorted(by_dst) == ["/anon", "/data", "/h"]        # no tmpfs, no image volume
+    assert by_dst["/data"].name == "shared" and by_dst["/data"].read_only
+    assert by_dst["/h"].source == "/override"                  # Binds win
+    assert vols.refs("shared") == 2
+    anon = by_dst["/anon"].name
+    release_mounts(second, vols, remove_anonymous=True)
+    assert vols.exists(anon) and vols.refs("shared") == 1     # still held by "first"
+    release_mounts(first, vols, remove_anonymous=True)
+    assert not vols.exists(anon)
+    with pytest.raises(NotFound, match="No such container: nope"):
+        plan_mounts({}, {"VolumesFrom": ["nope"]}, None, vols, mounts_of=mounts_of)
+    with pytest.raises(InvalidArgument):
+        plan_mounts({}, {"VolumesFrom": ["first:bogus"]}, None, vols, mounts_of=mounts_of)
+    with pytest.raises(InvalidArgument, match="VolumesFrom is not available"):
+        plan_mounts({}, {"VolumesFrom": ["first"]}, None, vols)
+
+
+def test_volume_driver_applies_to_binds_volumes(vols):
+    with pytest.raises(NotFound, match='plugin "flocker" not found'):
+        plan_mounts({}, {"Binds": ["dv:/d"], "VolumeDriver": "flocker"}, None, vols)
+    plans = plan_mounts({}, {"Binds": ["dv:/d"], "VolumeDriver": "local"}, None, vols)
+    assert plans[0].driver == "local"
+    release_mounts(plans, vols, remove_anonymous=True)
