@@ -288,7 +288,8 @@ class VolumeService:
     # -- remove / prune --------------------------------------------------------------
     def remove(self, name: str, force: bool = False, in_use: InUse | None = None) -> None:
         """``DELETE /volumes/{name}``: refused while a container uses it (even with
-        force, as dockerd does); force only hides "no such volume"."""
+        force, as dockerd does); force hides "no such volume" and drops holds no
+        container record accounts for."""
         with self._locked():
             try:
                 self._load(name)
@@ -297,9 +298,13 @@ class VolumeService:
                     return
                 raise
             users = self._users(name, in_use)
-            if users or self.refs(name) > 0:
-                shown = users or ["<unknown>"]
-                raise Conflict(f"remove {name}: volume is in use - [{', '.join(shown)}]")
+            if users:
+                raise Conflict(f"remove {name}: volume is in use - [{', '.join(users)}]")
+            if self.refs(name) > 0 and not (force and in_use is not None):
+                # held by a plan no container record names (a create under way, or
+                # one a crash cut short): only force, with the engine's word, drops it
+                raise Conflict(f"remove {name}: volume is in use - [a container being "
+                               "created]")
             self._purge(name)
 
     def _purge(self, name: str) -> None:

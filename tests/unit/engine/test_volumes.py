@@ -157,3 +157,12 @@ def test_volume_names_never_leave_the_root(vols: VolumeService):
             vols.inspect(bad)
         with pytest.raises((NotFound, InvalidArgument)):
             vols.remove(bad)
+
+
+def test_force_drops_holds_no_container_accounts_for(vols: VolumeService):
+    vols.create({"Name": "stale"})
+    vols.acquire("stale")      # a create that crashed before its record was stored
+    with pytest.raises(Conflict, match="being created"):
+        vols.remove("stale", in_use=lambda n: [])
+    vols.remove("stale", force=True, in_use=lambda n: [])
+    assert not vols.exists("stale")
