@@ -378,12 +378,18 @@ class ContainerService:
     async def stop(self, ref: str, timeout: int | None = None,
                    signal: str | None = None) -> None:
         rec = self.get(ref)
-        task = self._restarts.pop(rec.id, None)
-        if task is not None:
-            task.cancel()
-            rec = self.store.update_state(rec.id, status="exited", manually_stopped=True)
-            self.event(rec, "stop")
-            return
+        if rec.state.status == "restarting":
+            # between two runs, or in the middle of a restart's start: no next run
+            self.store.update_state(rec.id, manually_stopped=True)
+            task = self._restarts.pop(rec.id, None)
+            if task is not None:
+                task.cancel()
+            async with self._lock(rec.id):
+                rec = self.store.get(rec.id)
+                if rec.state.status == "restarting":
+                    rec = self.store.update_state(rec.id, status="exited")
+                    self.event(rec, "stop")
+                    return
         if rec.state.status not in ("running", "paused"):
             raise NotModified("container already stopped")
         rec = self.store.update_state(rec.id, manually_stopped=True)
