@@ -544,6 +544,19 @@ def build_process(config: ExecConfig, target: ExecTarget,
 
 # --- one service per daemon ---------------------------------------------------------
 
+def _runtime_of(backend: Any, record: Any) -> str:
+    """A runc-compatible binary the container runs with ("" = dockyard-runtime)."""
+    try:
+        from dockyard.engine.lifecycle import runtime_for
+    except ImportError:
+        return ""
+    try:
+        name = runtime_for(backend, record)
+    except DockyardError:
+        return ""
+    return "" if name in ("", "dockyard", "dockyard-runtime") else name
+
+
 _SERVICES: dict[int, tuple[Any, ExecService]] = {}
 
 
@@ -555,7 +568,13 @@ def exec_service(backend: Any) -> ExecService:
 
     async def lookup(ref: str) -> ExecTarget:
         record = await backend.run(backend.containers.get, ref)
-        return ExecTarget.from_record(record)
+        target = ExecTarget.from_record(record)
+        runtime = _runtime_of(backend, record)
+        if runtime:
+            from dataclasses import replace
+
+            target = replace(target, runtime=(runtime,))
+        return target
 
     svc = ExecService(lookup, str(Path(backend.exec_root) / "runtime"), backend.events)
     _SERVICES[id(backend)] = (backend, svc)

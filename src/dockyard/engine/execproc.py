@@ -226,11 +226,12 @@ class ExecProcess:
         return self.exit_code
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
-        """Signal the exec'd process (the runtime forwards and then exits)."""
-        pid = self.pid
-        for target in ([pid] if pid else []) + [self.proc.pid]:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(target, sig)
+        """Signal the exec'd process. Not the runtime when the pid is known: it is
+        the process's reaper (killed, its child would become a zombie of the
+        container's init, which may never reap)."""
+        target = self.pid or self.proc.pid
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(target, sig)
 
     def _cleanup(self) -> None:
         if self._closed:
