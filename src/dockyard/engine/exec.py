@@ -145,6 +145,7 @@ class ExecRecord:
     pid: int = 0
     process: ExecProcess | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    size: tuple[int, int] | None = None     # a resize that came before the pty
 
     def inspect(self) -> dict[str, Any]:
         if self.process is not None and not self.pid:
@@ -264,6 +265,8 @@ class ExecService:
         try:
             process = build_process(rec.config, target, console_size)
             proc = await self._spawn(target, process, rec.config, attached=not detach)
+            if rec.size is not None:
+                proc.resize(*rec.size)
         except DockyardError as e:
             await self._failed(rec, target, e.message, sink)
             return rec.exit_code
@@ -383,9 +386,11 @@ class ExecService:
 
     async def resize(self, exec_id: str, height: int, width: int) -> None:
         rec = self.get(exec_id)
-        if rec.process is None or not rec.running:
+        if not rec.running:
             raise NotFound(f"no such exec: exec {exec_id} is not running")
-        rec.process.resize(height, width)
+        rec.size = (height, width)
+        if rec.process is not None:    # else applied once the pty exists
+            rec.process.resize(height, width)
 
     async def wait(self, exec_id: str) -> int | None:
         rec = self.get(exec_id)
