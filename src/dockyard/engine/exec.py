@@ -386,8 +386,10 @@ class ExecService:
 
     async def resize(self, exec_id: str, height: int, width: int) -> None:
         rec = self.get(exec_id)
-        if not rec.running:
+        if rec.exit_code is not None:
             raise NotFound(f"no such exec: exec {exec_id} is not running")
+        # Before the start (the docker CLI resizes as soon as its stream is up, which
+        # can be before the process runs): kept and applied once the pty exists.
         rec.size = (height, width)
         if rec.process is not None:    # else applied once the pty exists
             rec.process.resize(height, width)
