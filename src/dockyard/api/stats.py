@@ -1,10 +1,11 @@
 """``GET /containers/{id}/stats`` and ``GET /containers/{id}/top``.
 
-stats: ``stream`` (default true) writes one JSON document per second, each
-with the previous sample as ``precpu_stats``; ``stream=false`` samples twice a
-second apart (so the docker CLI's ``--no-stream`` can show a CPU percentage)
-unless ``one-shot=true`` asks for one sample now. A container that is not
-running gets dockerd's zero document. Cgroup files are read in the worker pool.
+stats: ``stream`` (default true) writes one JSON document per second until the
+client leaves, each with the previous sample as ``precpu_stats``;
+``stream=false`` samples twice a second apart (so the docker CLI's
+``--no-stream`` can show a CPU percentage) unless ``one-shot=true`` asks for one
+sample now. A container that is not running gets dockerd's zero document(s).
+Cgroup files are read in the worker pool.
 
 top: the host's ``ps`` narrowed to the container's cgroup (``engine/top.py``);
 409 "is not running" for a stopped container, like dockerd; a ``top`` event.
@@ -67,30 +68,32 @@ async def stats(request: web.Request) -> web.StreamResponse:
                                        target.id, target.name)
         except (NotFound, Conflict):
             sampler = None   # stopped meanwhile: the zero document
-    if sampler is None:
-        return json_response(st.document(target.id, target.name, None, None))
     if not stream:
+        if sampler is None:
+            return json_response(st.document(target.id, target.name, None, None))
         doc = await _in_thread(request, sampler.next_document)
         if not one_shot:
             await asyncio.sleep(INTERVAL)
             doc = await _in_thread(request, sampler.next_document)
         return json_response(doc)
+    # Streaming, as dockerd does: a document a second until the client leaves; a
+    # container that is not (or no longer) running gets zero documents.
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     await response.prepare(request)
     try:
         while True:
-            try:
-                doc = await _in_thread(request, sampler.next_document)
-            except OSError:
-                break
+            doc = None
+            if sampler is not None and _alive(target.pid):
+                try:
+                    doc = await _in_thread(request, sampler.next_document)
+                except OSError:
+                    sampler = None
+            if doc is None:
+                doc = st.document(target.id, target.name, None, None)
             await response.write(json.dumps(doc).encode() + b"\n")
             await asyncio.sleep(INTERVAL)
-            if not _alive(target.pid):
-                break
     except (ConnectionError, asyncio.CancelledError):
         return response
-    await response.write_eof()
-    return response
 
 
 async def top(request: web.Request) -> web.Response:

@@ -7,8 +7,10 @@ while the container is still ``starting`` inside its start period, and at
 ``Retries`` failures in a row it is ``unhealthy``. The log keeps the last five
 results (Start, End, ExitCode, Output truncated to 4096 bytes).
 
-``HealthMonitor`` is what the engine calls: ``start(record)`` after the
-container started, ``stop(id)`` when it stops (or is removed), ``close()`` at
+``HealthMonitor`` is what the engine calls (on the event loop): ``start(record)``
+after the container started (returns the ``starting`` State.Health to store),
+``stop(id, stored_health)`` when it stops or is removed (returns the
+``unhealthy`` State.Health dockerd shows for a stopped container), ``close()`` at
 daemon shutdown. Each loop sleeps ``Interval``, skips while the container is
 paused, probes through exec (``ExecService.probe``: ``CMD`` runs as given,
 ``CMD-SHELL`` through ``/bin/sh -c``), saves ``State.Health`` through the
@@ -141,6 +143,13 @@ class HealthState:
                    entries[-MAX_LOG_ENTRIES:])
 
 
+def stopped_health(health: dict | None) -> dict | None:
+    """State.Health of a container that stopped: ``unhealthy``, the rest kept."""
+    if not isinstance(health, dict) or not health:
+        return None
+    return {**health, "Status": UNHEALTHY}
+
+
 def health_status(record: Any) -> str:
     """For ``ps --filter health=``: starting|healthy|unhealthy, or none."""
     health = getattr(getattr(record, "state", None), "health", None)
@@ -209,13 +218,16 @@ class HealthMonitor:
             self._loop(record.id, config, state))
         return state.to_docker()
 
-    def stop(self, container_id: str) -> None:
-        """The container stopped, paused for good, or went away: end its loop
-        (State.Health keeps its last value, as in dockerd)."""
+    def stop(self, container_id: str, health: dict | None = None) -> dict | None:
+        """The container stopped or went away: end its loop. Returns the State.Health
+        to store (dockerd marks a stopped container ``unhealthy``, streak and log
+        kept): from the loop's state, else from ``health`` (the stored one); None
+        when the container has no health state."""
         task = self._tasks.pop(container_id, None)
         if task is not None and not task.done():
             task.cancel()
-        self._states.pop(container_id, None)
+        state = self._states.pop(container_id, None)
+        return stopped_health(state.to_docker() if state else health)
 
     def state(self, container_id: str) -> dict | None:
         state = self._states.get(container_id)
@@ -304,4 +316,4 @@ async def close_services(backend: Any) -> None:
 __all__ = ["DEFAULT_INTERVAL", "DEFAULT_RETRIES", "DEFAULT_START_PERIOD", "DEFAULT_TIMEOUT",
            "HEALTHY", "MAX_LOG_ENTRIES", "NONE", "STARTING", "UNHEALTHY", "ExecProber",
            "HealthConfig", "HealthMonitor", "HealthState", "ProbeResult", "Prober",
-           "close_services", "health_monitor", "health_status"]
+           "close_services", "health_monitor", "health_status", "stopped_health"]

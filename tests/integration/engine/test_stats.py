@@ -100,3 +100,8 @@ def test_stats_endpoint_modes(busy, tmp_path):
         with ApiServer(stopped, tmp_path / "api2.sock") as other:
             doc = json.loads(_get(other, f"/containers/{busy.id}/stats?stream=false").read())
             assert doc["read"] == st.ZERO_TIME and doc["memory_stats"] == {}
+            resp = _get(other, f"/containers/{busy.id}/stats")    # dockerd: zeros, on
+            docs = [json.loads(resp.readline()) for _ in range(2)]
+            resp.close()
+            resp.conn.close()
+            assert [d["read"] for d in docs] == [st.ZERO_TIME] * 2

@@ -185,3 +185,21 @@ def test_restart_keeps_the_log_and_starts_over():
 def test_health_status_for_list_filters():
     assert health_status(Rec("c", {}, St())) == "none"
     assert health_status(Rec("c", {}, St({"Status": "healthy"}))) == "healthy"
+
+
+def test_stop_marks_the_container_unhealthy_like_dockerd():
+    async def main():
+        async def save(cid, doc):
+            pass
+
+        mon = HealthMonitor(FakeProber([]), save)
+        mon.start(Rec("c1", {"Healthcheck": {"Test": ["CMD", "x"]}}, St()))
+        doc = mon.stop("c1")
+        assert doc == {"Status": "unhealthy", "FailingStreak": 0, "Log": []}
+        # no loop (e.g. after a daemon restart): from the stored value
+        stored = {"Status": "healthy", "FailingStreak": 0, "Log": [_r(0).to_docker()]}
+        assert mon.stop("c2", stored) == {**stored, "Status": "unhealthy"}
+        assert mon.stop("c3") is None
+        await mon.close()
+
+    _run(main())
