@@ -323,6 +323,7 @@ class ExecService:
             if detached.is_set() and not pump.done():
                 pump.cancel()
                 await asyncio.gather(pump, return_exceptions=True)
+                self._emit(target, "exec_detach", execID=rec.id)
                 self._spawn_background(self._finish(rec, target, proc, None))
                 return None
             pump.result()

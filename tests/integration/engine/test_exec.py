@@ -284,3 +284,29 @@ def test_raw_hijack_upgrade_half_close_and_resize(container, tmp_path):
         head, _ = _http(s, "POST", f"/exec/{exec_id}/start", {})
         assert head.startswith("HTTP/1.1 409"), head
         s.close()
+
+
+def test_detach_keys_leave_the_process_running(container):
+    events = EventBus()
+    svc = service_for(container, events=events)
+
+    async def main():
+        exec_id = await svc.create(container.id, {
+            "Cmd": ["sh", "-c", "read x; echo got $x; sleep 1; exit 9"], "Tty": True,
+            "AttachStdin": True, "AttachStdout": True, "DetachKeys": "ctrl-x,y"})
+        reader = asyncio.StreamReader()
+        out = Output()
+        task = asyncio.ensure_future(svc.start(exec_id, stdin=reader, sink=out))
+        reader.feed_data(b"abc\r")
+        for _ in range(100):
+            if "got abc" in out.stdout:
+                break
+            await asyncio.sleep(0.02)
+        reader.feed_data(b"\x18y")
+        assert await asyncio.wait_for(task, 10) is None      # detached
+        assert svc.inspect(exec_id)["Running"] is True
+        assert await asyncio.wait_for(svc.wait(exec_id), 10) == 9
+        assert "got abc" in out.stdout
+
+    asyncio.run(main())
+    assert "exec_detach" in [e.action for e in events.history(None, None)]
