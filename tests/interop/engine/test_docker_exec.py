@@ -101,3 +101,13 @@ def test_docker_py_exec_run(eng):
         assert res.output.startswith(b"/dev/pts/")
     finally:
         client.close()
+
+
+def test_docker_exec_pipes_megabytes_both_ways(eng):
+    cid = eng.run(["sleep", "300"])
+    data = "".join(f"{i:07d}\n" for i in range(300_000))      # 2.4 MB
+    r = docker(eng, "exec", "-i", cid, "sh", "-c", "cat; cat /proc/self/status >&2",
+               input=data, timeout=120)
+    assert r.returncode == 0, r.stderr[-500:]
+    assert r.stdout == data
+    assert "Name:" in r.stderr

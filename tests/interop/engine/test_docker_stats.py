@@ -61,3 +61,21 @@ def test_docker_py_stats_and_top(eng):
         assert [p[-1] for p in t["Processes"]] == ["sleep 300"]
     finally:
         client.close()
+
+
+def test_docker_stats_streams(eng):
+    import subprocess
+    import time
+
+    from tests.support.dockerd import DOCKER_CLI
+
+    cid = eng.run(["sleep", "300"], name="streamed")
+    proc = subprocess.Popen([DOCKER_CLI, "-H", eng.d.host, "stats", "--format",
+                             "{{.Name}} {{.MemUsage}}", cid], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(3.5)
+    proc.terminate()
+    out, err = proc.communicate(timeout=10)
+    rows = [line for line in out.replace("\x1b[2J\x1b[H", "\n").splitlines()
+            if line.strip().endswith("B") and "streamed" in line]
+    assert len(rows) >= 2, (out, err)
