@@ -111,3 +111,13 @@ def test_docker_exec_pipes_megabytes_both_ways(eng):
     assert r.returncode == 0, r.stderr[-500:]
     assert r.stdout == data
     assert "Name:" in r.stderr
+
+
+def test_exec_in_a_runc_container_uses_runc(eng):
+    cid = eng.run(["sleep", "300"], HostConfig={"NetworkMode": "none", "Runtime": "runc"})
+    r = docker(eng, "exec", cid, "sh", "-c", "echo via runc; exit 2")
+    assert (r.returncode, r.stdout) == (2, "via runc\n"), r.stderr
+    r = docker(eng, "top", cid)
+    assert r.returncode == 0 and "sleep 300" in r.stdout, r.stderr
+    r = docker(eng, "stats", "--no-stream", "--format", "{{.PIDs}}", cid)
+    assert (r.returncode, r.stdout) == (0, "1\n"), r.stderr

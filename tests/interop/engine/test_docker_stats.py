@@ -47,7 +47,8 @@ def test_docker_stats_no_stream_shows_sane_numbers(eng):
 def test_docker_py_stats_and_top(eng):
     import docker as dockerpy
 
-    cid = eng.run(["sleep", "300"], name="topped")
+    cid = eng.run(["sleep", "300"], name="topped",
+                  HostConfig={"NetworkMode": "none", "Memory": 64 << 20})
     client = dockerpy.DockerClient(base_url=eng.d.host, version="1.41", timeout=60)
     try:
         c = client.containers.get(cid)
@@ -56,6 +57,7 @@ def test_docker_py_stats_and_top(eng):
         assert s["cpu_stats"]["cpu_usage"]["total_usage"] > 0
         assert s["precpu_stats"]["cpu_usage"]["total_usage"] > 0
         assert s["memory_stats"]["usage"] > 0
+        assert s["memory_stats"]["limit"] == 64 << 20
         t = c.top()
         assert t["Titles"][1] == "PID"
         assert [p[-1] for p in t["Processes"]] == ["sleep 300"]
