@@ -344,7 +344,8 @@ class ContainerService:
             rec = self.store.update_state(
                 cid, status="exited", pid=0, exit_code=exit_code,
                 finished_at=finished_at or now_rfc3339(), oom_killed=oom_killed,
-                error=error, health=health if health is not None else rec.state.health)
+                error=error, health=health if health is not None else rec.state.health,
+                network_settings=_stopped_settings(rec.network_settings))
             if oom_killed:
                 self.event(rec, "oom")
             self.event(rec, "die", exitCode=str(exit_code))
@@ -403,7 +404,9 @@ class ContainerService:
 
     def _exit_future(self, cid: str) -> asyncio.Future:
         fut = asyncio.get_running_loop().create_future()
-        self._exit_waiters.setdefault(cid, []).append(fut)
+        waiters = self._exit_waiters.setdefault(cid, [])
+        waiters[:] = [f for f in waiters if not f.done()]   # drop abandoned ones
+        waiters.append(fut)
         return fut
 
     async def stop(self, ref: str, timeout: int | None = None,
@@ -713,6 +716,12 @@ class ContainerService:
         finally:
             svc.close()
         return base + self.size_rw(rec)
+
+
+def _stopped_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    from dockyard.engine.netglue import stopped_settings
+
+    return stopped_settings(settings)
 
 
 def _health() -> Any:
