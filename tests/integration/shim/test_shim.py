@@ -304,7 +304,8 @@ def test_hold_attach_then_start_misses_nothing(tmp_path, busybox_rootfs, contain
     """docker run's order: create, attach, start: the first output reaches the client."""
     async def scenario():
         async with harness(tmp_path, busybox_rootfs, container_id) as h:
-            req = h.request(["sh", "-c", "echo first; echo second >&2"])
+            # (the sleep keeps it running for the second start's Conflict)
+            req = h.request(["sh", "-c", "echo first; echo second >&2; sleep 0.5"])
             req = type(req)(**{**req.__dict__, "hold": True})
             pid = await h.zygote.start(req)
             shim = ShimClient(req.bundle)
