@@ -329,3 +329,33 @@ def test_hold_attach_then_start_misses_nothing(tmp_path, busybox_rootfs, contain
             status = await asyncio.wait_for(ShimClient(req.bundle).wait(), 30)
             assert status.exit_code == 127 and "no such file" in status.error
     run(scenario())
+
+
+def test_wait_after_shim_death_and_reconnect(tmp_path, busybox_rootfs, container_id):
+    """wait() survives broken connections; a SIGKILLed shim without exit.json reads
+    as exit 255 "shim died"; the process title names the container."""
+    from dockyard.runtime.container.delete import delete
+    from dockyard.runtime.state import StateStore
+    from dockyard.shim.files import SHIM_PID, read_pid
+
+    async def scenario():
+        async with harness(tmp_path, busybox_rootfs, container_id) as h:
+            req, shim, pid = await h.start(["sleep", "1000"])
+            shim_pid = read_pid(os.path.join(req.bundle, SHIM_PID))
+            with open(f"/proc/{shim_pid}/cmdline", "rb") as f:
+                assert f.read().rstrip(b"\0") == b"dockyard-shim " + \
+                    req.container_id[:12].encode()
+            # several waiters, one of them gives up early: the others still get it
+            early = asyncio.create_task(shim.wait())
+            await asyncio.sleep(0.1)
+            early.cancel()
+            waiters = [asyncio.create_task(ShimClient(req.bundle).wait()) for _ in range(3)]
+            await asyncio.sleep(0.1)
+            assert (await shim.state()) == {"pid": pid, "running": True}
+            os.kill(shim_pid, signal.SIGKILL)
+            statuses = await asyncio.wait_for(asyncio.gather(*waiters), 30)
+            assert {(s.exit_code, s.error) for s in statuses} == {(255, "shim died")}
+            assert read_exit(req.bundle) is None
+            assert os.path.exists(f"/proc/{pid}")  # the container outlived its shim
+            delete(StateStore(req.runtime_root), req.container_id, force=True)
+    run(scenario())
