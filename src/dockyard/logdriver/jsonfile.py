@@ -7,12 +7,11 @@ Each message is one line, byte for byte what dockerd writes::
 The ``log`` string is escaped like dockerd's hand-written encoder: ``\\\\``, ``\\"``,
 ``\\n`` and ``\\r`` get short escapes; every other control character and ``<``, ``>``,
 ``&`` become ``\\u00XX``; U+2028/U+2029 are escaped; each byte of invalid UTF-8
-becomes U+FFFD. ``time`` is Go's RFC3339Nano (trailing zeros dropped).
+is written as ``\\ufffd``. ``time`` is Go's RFC3339Nano (trailing zeros dropped).
 """
 
 from __future__ import annotations
 
-import codecs
 import time
 
 from dockyard.logdriver.entry import LogEntry, format_time
@@ -24,22 +23,14 @@ _ESCAPES.update({
     0x3C: "\\u003c", 0x3E: "\\u003e", 0x26: "\\u0026",
     0x2028: "\\u2028", 0x2029: "\\u2029",
 })
-_ERRORS = "dockyard-rune-error"
-
-
-def _per_byte(err: UnicodeDecodeError) -> tuple[str, int]:
-    # Go's utf8.DecodeRune yields one RuneError per invalid byte.
-    return "\ufffd" * (err.end - err.start), err.end
-
-
-try:
-    codecs.lookup_error(_ERRORS)
-except LookupError:
-    codecs.register_error(_ERRORS, _per_byte)
+# Bytes that are not UTF-8 arrive as lone surrogates U+DC80..U+DCFF (surrogateescape,
+# one per byte, as Go's decoder reports one RuneError per byte); dockerd writes each
+# as the escape \ufffd, while a real U+FFFD in the output stays as it is.
+_ESCAPES.update({c: "\\ufffd" for c in range(0xDC80, 0xDD00)})
 
 
 def escape(data: bytes) -> str:
-    return data.decode("utf-8", _ERRORS).translate(_ESCAPES)
+    return data.decode("utf-8", "surrogateescape").translate(_ESCAPES)
 
 
 def encode(stream: str, data: bytes, t_ns: int) -> bytes:

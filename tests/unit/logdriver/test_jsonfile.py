@@ -26,9 +26,10 @@ def test_line_format_matches_dockerd():
     (b"<a href='x'>&</a>", "\\u003ca href='x'\\u003e\\u0026\\u003c/a\\u003e"),
     ("caf\u00e9 \u2028\u2029".encode(), "caf\u00e9 \\u2028\\u2029"),
     (b"\x7f", "\x7f"),
-    (b"\xff\xfe ok", "\ufffd\ufffd ok"),   # one U+FFFD per invalid byte, like Go
-    (b"\xe2\x82", "\ufffd\ufffd"),         # a truncated sequence: one per byte
-    (b"\xed\xa0\x80", "\ufffd\ufffd\ufffd"),  # an encoded surrogate is invalid
+    (b"\xff\xfe ok", "\\ufffd\\ufffd ok"),  # one escape per invalid byte, like Go
+    (b"\xe2\x82", "\\ufffd\\ufffd"),         # a truncated sequence: one per byte
+    (b"\xed\xa0\x80", "\\ufffd" * 3),       # an encoded surrogate is invalid
+    ("\ufffd".encode(), "\ufffd"),           # a real U+FFFD is kept as it is
 ])
 def test_escaping(raw, escaped):
     assert escape(raw) == escaped
