@@ -89,7 +89,13 @@ def prepare_and_launch(req) -> tuple[dict, list[int]]:
     from dockyard.logdriver.writers import open_writer
     from dockyard.shim.runtimes import for_request
 
+    from dockyard.errors import Conflict, InvalidArgument
+
     bundle = req.bundle
+    if not os.path.isdir(bundle):
+        raise InvalidArgument(f"bundle {bundle!r} is not a directory")
+    if files.shim_alive(bundle):
+        raise Conflict(f"container {req.container_id} already has a shim running")
     for name in (files.EXIT_JSON, files.SHIM_SOCK, files.INIT_PID):
         try:
             os.unlink(os.path.join(bundle, name))

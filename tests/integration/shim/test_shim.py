@@ -359,3 +359,25 @@ def test_wait_after_shim_death_and_reconnect(tmp_path, busybox_rootfs, container
             assert os.path.exists(f"/proc/{pid}")  # the container outlived its shim
             delete(StateStore(req.runtime_root), req.container_id, force=True)
     run(scenario())
+
+
+def test_bad_requests(tmp_path, busybox_rootfs, container_id):
+    async def scenario():
+        async with harness(tmp_path, busybox_rootfs, container_id) as h:
+            req, shim, _ = await h.start(["sleep", "1000"])
+            with pytest.raises(Conflict, match="already has a shim"):
+                await h.zygote.start(req)
+            assert (await shim.state())["running"]  # its files were left alone
+            other = h.request(["true"])
+            dup = type(other)(**{**other.__dict__, "container_id": req.container_id})
+            with pytest.raises(Conflict, match="already exists"):
+                await h.zygote.start(dup)
+            gone = type(other)(**{**other.__dict__, "bundle": str(tmp_path / "nowhere")})
+            with pytest.raises(InvalidArgument, match="not a directory"):
+                await h.zygote.start(gone)
+            bad_log = type(other)(**{**other.__dict__, "log": type(other.log)(driver="gelf")})
+            with pytest.raises(InvalidArgument, match="unknown log driver"):
+                await h.zygote.start(bad_log)
+            await shim.kill(signal.SIGKILL)
+            assert (await shim.wait()).exit_code == 137
+    run(scenario())
