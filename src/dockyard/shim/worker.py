@@ -86,10 +86,9 @@ def run(conn: int, handoff) -> None:
 
 def prepare_and_launch(req) -> tuple[dict, list[int]]:
     """Make the shim's files and fds, create and start the container."""
+    from dockyard.errors import Conflict, InvalidArgument
     from dockyard.logdriver.writers import open_writer
     from dockyard.shim.runtimes import for_request
-
-    from dockyard.errors import Conflict, InvalidArgument
 
     bundle = req.bundle
     if not os.path.isdir(bundle):
