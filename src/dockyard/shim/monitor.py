@@ -69,23 +69,41 @@ def send_reply(fd: int, obj: dict) -> bool:
         return False
 
 
-def detach(keep: tuple[int, ...], name: bytes) -> None:
-    """Leave the zygote's world: session, subreaper, name, descriptors, stdio, cwd."""
-    from dockyard.runtime.syscalls import PR_SET_CHILD_SUBREAPER, prctl_plain
+def detach(keep: tuple[int, ...], name: bytes, rehearse: bool = False) -> None:
+    """Leave the zygote's world: session, subreaper, name, descriptors, stdio, cwd.
 
-    os.setsid()
-    if prctl_plain(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+    ``rehearse`` runs the same steps harmlessly in the zygote (``warm``): no
+    subreaper (the zygote would adopt the shims), no descriptor closed, stdio kept.
+    """
+    from dockyard.runtime.syscalls import (
+        PR_GET_DUMPABLE,
+        PR_SET_CHILD_SUBREAPER,
+        prctl_plain,
+    )
+
+    try:
+        os.setsid()
+    except OSError:
+        if not rehearse:  # the zygote may lead its session already
+            raise
+    option, value = (PR_GET_DUMPABLE, 0) if rehearse else (PR_SET_CHILD_SUBREAPER, 1)
+    if prctl_plain(option, value, 0, 0, 0) < 0:
         raise OSError("prctl(PR_SET_CHILD_SUBREAPER) failed")
     fd = os.open("/proc/self/comm", os.O_WRONLY)
     os.write(fd, name)
     os.close(fd)
-    close_all_but(keep)
+    if not rehearse:
+        close_all_but(keep)
     null = os.open(os.devnull, os.O_RDWR)
-    for target in (0, 1, 2):
+    targets = (os.dup(null), os.dup(null), os.dup(null)) if rehearse else (0, 1, 2)
+    for target in targets:
         if null != target:
             os.dup2(null, target)
     if null > 2:
         os.close(null)
+    if rehearse:
+        for target in targets:
+            os.close(target)
     os.chdir("/")
 
 
@@ -187,6 +205,7 @@ def warm() -> None:
     from dockyard.runtime.syscalls import PR_GET_DUMPABLE, prctl_plain
 
     for _ in range(8):
+        detach((), b"dockyard-zygote", rehearse=True)
         pid = os.fork()
         if pid == 0:
             os._exit(0)
