@@ -13,12 +13,16 @@ class NullWriter:
     def write(self, stream: str, data: bytes, t_ns: int | None = None) -> None:
         pass
 
+    def write_many(self, stream: str, messages: list[bytes], t_ns: int) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
 
 def open_writer(driver: str, path: str, max_size: int | None = None, max_file: int = 1):
-    """A writer with ``write(stream, data, t_ns=None)`` and ``close()``."""
+    """A writer with ``write(stream, data, t_ns=None)``, ``write_many(stream, messages,
+    t_ns)`` (messages read together: batched writes) and ``close()``."""
     if driver in ("none", ""):
         return NullWriter()
     if driver not in ("json-file", "local"):
