@@ -292,6 +292,20 @@ def test_external_runc_runtime(tmp_path, busybox_rootfs, container_id):
             assert [x["log"] for x in log_lines(req.log.path)] == ["via-runc\n"]
             assert not os.listdir(tmp_path / "runc-root")  # deleted after exit
 
+            tty = h.request(["sh", "-c", "tty; read x; echo [$x]"], tty=True, open_stdin=True)
+            tty = type(tty)(**{**tty.__dict__, "runtime": runc,
+                               "runtime_root": str(tmp_path / "runc-root")})
+            await h.zygote.start(tty)
+            reader, writer = await ShimClient(tty.bundle).attach(True, True, True)
+            await ShimClient(tty.bundle).resize(20, 60)
+            writer.write(b"typed\r")
+            await writer.drain()
+            out = await asyncio.wait_for(reader.read(), 30)
+            writer.close()
+            assert b"[typed]" in out
+            assert (await ShimClient(tty.bundle).wait()).exit_code == 0
+            assert "/dev/pts/0" in "".join(x["log"] for x in log_lines(tty.log.path))
+
             bad = h.request(["/nope"])
             bad = type(bad)(**{**bad.__dict__, "runtime": runc,
                                "runtime_root": str(tmp_path / "runc-root")})
