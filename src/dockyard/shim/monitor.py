@@ -312,7 +312,8 @@ class Monitor:
             os.set_blocking(fd, False)
             self.outputs[fd] = stream
             self._watch(fd, _IN, self._on_output)
-        self._reap_children()  # it may have exited already
+        # An init that exited already is reaped by the loop (its SIGCHLD woke the
+        # pipe): the requester gets its answer first, the exit path runs after.
 
     def _watch(self, fd: int, events: int, handler) -> None:
         if fd in self.handlers:
@@ -407,20 +408,20 @@ class Monitor:
         for fd in list(self.outputs):
             self._close_output(fd)
         self.output.close()
-        # No new connections from here; a waiter that finds no socket reads exit.json
-        # (written next) or retries while the shim is alive.
+        error = self.error
+        if self.answer is not None and not error:
+            error = self.answer["error"]
+        status = ExitStatus(self.exit_code(), self.finished_at, self.oom, error).to_json()
+        # exit.json first: a client whose connection is refused or dropped from here
+        # on finds it at once.
+        files.write_atomic(self.path(files.EXIT_JSON),
+                           (fastjson.dumps(status) + "\n").encode())
         try:
             os.unlink(self.path(files.SHIM_SOCK))
         except FileNotFoundError:
             pass
         self._unwatch(self.listener.fileno())
         self.listener.close()
-        error = self.error
-        if self.answer is not None and not error:
-            error = self.answer["error"]
-        status = ExitStatus(self.exit_code(), self.finished_at, self.oom, error).to_json()
-        files.write_atomic(self.path(files.EXIT_JSON),
-                           (fastjson.dumps(status) + "\n").encode())
         for w in self.waiters:
             send_reply(w, status)
             os.close(w)
@@ -489,7 +490,9 @@ class Monitor:
                 data = b""
             if data == b"":
                 c.reading = False
-                if c.stdin and self.stdin_once:
+                # dockerd closes stdin at a StdinOnce client's EOF only without a
+                # TTY: with one, dropping the connection is how clients detach.
+                if c.stdin and self.stdin_once and not self.tty:
                     self._close_stdin()
                 if events & _ERRS and not c.out:
                     self._drop(c)

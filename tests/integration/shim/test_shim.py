@@ -43,6 +43,11 @@ def test_output_reaches_json_log_and_exit_code(tmp_path, busybox_rootfs, contain
                 sorted((x["stream"], x["log"]) for x in lines) == [
                 ("stderr", "err\n"), ("stdout", "out\n")]
             assert all(x["time"].endswith("Z") for x in lines)
+            for _ in range(200):  # the shim removes its socket and exits right after
+                if not shim_alive(req.bundle):
+                    break
+                await asyncio.sleep(0.01)
+            assert not shim_alive(req.bundle)
             assert not os.path.exists(os.path.join(req.bundle, "shim.sock"))
     run(scenario())
 
@@ -394,4 +399,26 @@ def test_bad_requests(tmp_path, busybox_rootfs, container_id):
                 await h.zygote.start(bad_log)
             await shim.kill(signal.SIGKILL)
             assert (await shim.wait()).exit_code == 137
+    run(scenario())
+
+
+def test_tty_stdin_once_keeps_stdin_when_a_client_detaches(tmp_path, busybox_rootfs,
+                                                           container_id):
+    """dockerd's rule: StdinOnce closes stdin at the client's EOF only without a TTY;
+    with one, dropping the connection is how a client detaches (ctrl-p ctrl-q)."""
+    async def scenario():
+        async with harness(tmp_path, busybox_rootfs, container_id) as h:
+            _, shim, _ = await h.start(["sh", "-c", "read x; echo [$x]"], tty=True,
+                                       open_stdin=True, stdin_once=True)
+            _, writer = await shim.attach(stdin=True, stdout=True, stderr=True)
+            writer.close()  # detach
+            await asyncio.sleep(0.3)
+            assert (await shim.state())["running"]
+            reader, writer = await shim.attach(stdin=True, stdout=True, stderr=True)
+            writer.write(b"again\r")
+            await writer.drain()
+            out = await asyncio.wait_for(reader.read(), 30)
+            writer.close()
+            assert b"[again]" in out
+            assert (await shim.wait()).exit_code == 0
     run(scenario())
