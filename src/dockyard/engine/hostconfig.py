@@ -259,6 +259,8 @@ def normalize_host_config(host_config: dict | None, *, default_runtime: str = "r
         hc["MemorySwap"] = hc["Memory"] * 2
     if hc["MemorySwappiness"] == -1:
         hc["MemorySwappiness"] = None
+    if hc["PidsLimit"] is not None and hc["PidsLimit"] <= 0:
+        hc["PidsLimit"] = None  # 0 and negatives mean "unlimited": no limit is stored
     if hc["OomKillDisable"] is None:
         hc["OomKillDisable"] = False
     # dockerd turns SELinux labelling off for containers sharing the host's ipc or pid

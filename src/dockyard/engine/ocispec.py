@@ -80,7 +80,7 @@ class SpecInputs:
 
 def container_env(config: dict) -> list[str]:
     """PATH, HOSTNAME (and TERM with a tty) defaults, overridden or extended by
-    Config.Env; a bare ``NAME`` in Config.Env removes NAME, as in dockerd."""
+    Config.Env; a bare ``NAME`` in Config.Env removes a default NAME, as in dockerd."""
     env = [DEFAULT_PATH_ENV, "HOSTNAME=" + (config.get("Hostname") or "")]
     if config.get("Tty"):
         env.append("TERM=xterm")
@@ -94,8 +94,7 @@ def container_env(config: dict) -> list[str]:
         if name in index:
             env[index[name]] = item
         else:
-            index[name] = len(env)
-            env.append(item)
+            env.append(item)  # dockerd keeps a repeated name twice, in order
     return [e for e in env if e]
 
 

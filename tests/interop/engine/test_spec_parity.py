@@ -128,6 +128,23 @@ CASES = [
                     "TmpfsOptions": {"SizeBytes": 64 * MB, "Mode": 0o1770}}]}),
     ("seccomp-unconfined", "plain", {}, {"SecurityOpt": ["seccomp=unconfined"]}),
     ("seccomp-custom", "plain", {}, {"SecurityOpt": ["seccomp=" + json.dumps(CUSTOM_PROFILE)]}),
+    ("env-edges", "plain", {"Env": ["A=1", "TERM", "A=3", "HOSTNAME=custom", "B"],
+                            "Tty": True}, {}),
+    ("user-group-name", "plain", {"User": "user:daemon"}, {"GroupAdd": ["1000"]}),
+    ("pids-zero-swap-unlimited", "plain", {}, {"PidsLimit": 0, "Memory": 32 * MB,
+                                               "MemorySwap": -1, "NanoCpus": 500_000_000,
+                                               "CgroupnsMode": "host"}),
+    ("tmpfs-ro-nonrecursive", "plain", {}, {
+        "Tmpfs": {"/ro": "ro,size=1m"},
+        "Mounts": [{"Type": "bind", "Source": "{tmp}/bind", "Target": "/nr",
+                    "BindOptions": {"NonRecursive": True}},
+                   {"Type": "bind", "Source": "{tmp}/deep", "Target": "/rw",
+                    "BindOptions": {"Propagation": "private"}}]}),
+    ("config-merge", "rich", {"Cmd": ["sleep", "300"], "Labels": {"l": "1"},
+                              "ExposedPorts": {"9090/udp": {}}, "StopSignal": "SIGUSR1",
+                              "Healthcheck": {"Test": ["CMD", "true"],
+                                              "Interval": 2_000_000_000},
+                              "Volumes": {"/extra": {}}, "WorkingDir": "/opt"}, {}),
     ("rich-image", "rich", {"Cmd": None}, {}),
     ("rich-entrypoint-override", "rich", {"Entrypoint": ["/bin/sleep"], "Cmd": ["300"],
                                           "Env": ["APP=2"]}, {}),
@@ -236,6 +253,8 @@ def _tmpfs_options(spec: dict) -> tuple[str, ...]:
 def _plans(info: dict) -> list[Plan]:
     tmpfs_specs = {m["Target"]: m for m in info["HostConfig"].get("Mounts") or ()
                    if m.get("Type") == "tmpfs"}
+    binds = {m["Target"]: m for m in info["HostConfig"].get("Mounts") or ()
+             if m.get("Type") == "bind"}
     plans = []
     for m in info.get("Mounts") or ():
         if m["Type"] == "tmpfs":
@@ -243,23 +262,38 @@ def _plans(info: dict) -> list[Plan]:
             plans.append(Plan("tmpfs", "", m["Destination"], bool(spec.get("ReadOnly")),
                               options=_tmpfs_options(spec)))
         else:
+            spec = binds.get(m["Destination"], {})
+            nonrecursive = (spec.get("BindOptions") or {}).get("NonRecursive")
             plans.append(Plan(m["Type"], m["Source"], m["Destination"], not m["RW"],
-                              m.get("Propagation") or ""))
+                              m.get("Propagation") or "",
+                              options=("bind",) if nonrecursive else ("rbind",)))
     return plans
 
 
-def _ours(dockerd, info: dict, theirs: dict) -> dict:
+def _ours(dockerd, info: dict, theirs: dict, joined: dict | None = None) -> dict:
+    """dockyard's spec for the container ``info`` describes; ``joined``: the inspect
+    of the container whose namespaces it shares (``container:`` modes)."""
     cid = info["Id"]
+    hc = info["HostConfig"]
     files = {"/etc/resolv.conf": info["ResolvConfPath"], "/etc/hostname": info["HostnamePath"],
              "/etc/hosts": info["HostsPath"]}
     init = [m["source"] for m in theirs["mounts"] if m["destination"] == "/sbin/docker-init"]
     shm = None
-    if info["HostConfig"]["IpcMode"] == "shareable":
+    if hc["IpcMode"] == "shareable":
         shm = str(dockerd.data_root / "containers" / cid / "mounts" / "shm")
-    inp = SpecInputs(cid, info["GraphDriver"]["Data"]["MergedDir"], info["Config"],
-                     info["HostConfig"], mounts=_plans(info), netns=None, files=files,
-                     cgroups_path=f"/docker/{cid}",
-                     init_path=init[0] if init else "/usr/bin/docker-init", shm_path=shm)
+    ns = {}
+    if joined is not None:
+        pid = joined["State"]["Pid"]
+        for key, mode, kind in (("netns", "NetworkMode", "net"), ("ipc_ns", "IpcMode", "ipc"),
+                                ("pid_ns", "PidMode", "pid")):
+            if (hc.get(mode) or "").startswith("container:"):
+                ns[key] = f"/proc/{pid}/ns/{kind}"
+        if hc["IpcMode"].startswith("container:"):
+            shm = str(dockerd.data_root / "containers" / joined["Id"] / "mounts" / "shm")
+    inp = SpecInputs(cid, info["GraphDriver"]["Data"]["MergedDir"], info["Config"], hc,
+                     mounts=_plans(info), files=files, cgroups_path=f"/docker/{cid}",
+                     init_path=init[0] if init else "/usr/bin/docker-init", shm_path=shm,
+                     **ns)
     return build_spec(inp, cgroup_v2=False)
 
 
@@ -334,7 +368,7 @@ def _normalize(theirs: dict, ours: dict, hc: dict) -> list[str]:
     for m in theirs["mounts"]:
         if m["type"] == "bind" and m["destination"] != "/sbin/docker-init":
             break
-        if m["destination"] in ("/run", "/tmp", "/cache"):   # tmpfs user mounts
+        if m["destination"] in ("/run", "/tmp", "/cache", "/ro"):   # tmpfs user mounts
             break
         n_default += 1
     user_part = ours["mounts"][n_default:]
@@ -386,7 +420,8 @@ def test_spec_matches_dockerd(api, dockerd, images, tmp_path, case, image, confi
         merged = merge_image_config(req_config, image_cfg)
         problems = []
         for key in ("Cmd", "Entrypoint", "Env", "WorkingDir", "User", "ExposedPorts",
-                    "Volumes", "Labels", "StopSignal", "Tty", "Domainname"):
+                    "Volumes", "Labels", "StopSignal", "Tty", "Domainname", "Healthcheck",
+                    "OpenStdin", "AttachStdout", "OnBuild", "Image"):
             if merged.get(key) != info["Config"].get(key):
                 problems.append(f"Config.{key}: dockerd {info['Config'].get(key)!r} != "
                                 f"dockyard {merged.get(key)!r}")
@@ -407,6 +442,38 @@ def test_spec_matches_dockerd(api, dockerd, images, tmp_path, case, image, confi
             api.remove_volume(f"dyparity-{TOKEN}-vol", force=True)
         if hc.get("CgroupParent"):
             _cleanup_cgroup_parent(hc["CgroupParent"])
+
+
+def test_joined_namespaces_match_dockerd(api, dockerd, images):
+    """--network/--ipc/--pid container:<other>: the namespace paths of the other's init,
+    its /dev/shm, its network files and its hostname (dockerd copies it at start)."""
+    other = joiner = None
+    try:
+        other = api._result(api._post_json(api._url("/containers/create"), data={
+            "Image": images["plain"], "Cmd": ["sleep", "300"], "Hostname": "sharedhost",
+            "HostConfig": {"NetworkMode": "none", "IpcMode": "shareable"}},
+            params={"name": f"dyparity-{TOKEN}-other"}), True)["Id"]
+        api.start(other)
+        other_info = _wait_running(api, other)
+        target = f"container:dyparity-{TOKEN}-other"
+        hc = {"NetworkMode": target, "IpcMode": target, "PidMode": target}
+        joiner = api._result(api._post_json(api._url("/containers/create"), data={
+            "Image": images["plain"], "Cmd": ["sleep", "300"], "HostConfig": hc},
+            params={"name": f"dyparity-{TOKEN}-joiner"}), True)["Id"]
+        api.start(joiner)
+        info = _wait_running(api, joiner)
+        theirs = _config_json(dockerd, joiner)
+        assert info["HostConfig"]["IpcMode"] == f"container:{other}"  # resolved to the id
+        assert info["Config"]["Hostname"] == "sharedhost"
+        ours = _ours(dockerd, info, theirs, joined=other_info)
+        problems = _check_seccomp("joined", info["HostConfig"], theirs, ours)
+        problems += _normalize(theirs, ours, info["HostConfig"])
+        problems += _diff(theirs, ours)
+        assert not problems, "joined:\n" + "\n".join(problems)
+    finally:
+        for cid in (joiner, other):
+            if cid:
+                api.remove_container(cid, v=True, force=True)
 
 
 # --- refused by both ---------------------------------------------------------------

@@ -81,8 +81,10 @@ def test_network_files_are_bound_after_the_defaults(tmp_path):
 
 def test_env_overrides_and_removals():
     env = container_env({"Hostname": "h", "Tty": True,
-                         "Env": ["PATH=/x", "A=1", "TERM", "B=2", "A=3"]})
-    assert env == ["PATH=/x", "HOSTNAME=h", "A=3", "B=2"]
+                         "Env": ["PATH=/x", "A=1", "TERM", "B=2", "A=3", "B", "HOSTNAME=o"]})
+    # as dockerd: defaults replaced in place, others appended as given (repeats kept),
+    # a bare name removes only a default
+    assert env == ["PATH=/x", "HOSTNAME=o", "A=1", "B=2", "A=3"]
 
 
 def test_tty_adds_terminal_and_term(tmp_path):

@@ -60,10 +60,16 @@ def test_cpu_shares_period_quota_cpuset_realtime(tmp_path):
                    "realtimePeriod": 1000, "realtimeRuntime": 500}
 
 
-@pytest.mark.parametrize(("given", "limit"), [(50, 50), (0, -1), (-1, -1)])
+@pytest.mark.parametrize(("given", "limit"), [(50, 50), (0, None), (-1, None)])
 def test_pids_limit(tmp_path, given, limit):
     res = build(tmp_path, {"PidsLimit": given})["linux"]["resources"]
-    assert res["pids"] == {"limit": limit}
+    assert res.get("pids") == (None if limit is None else {"limit": limit})
+
+
+def test_pids_limit_resources_of_a_stored_value():
+    from dockyard.engine.spec_resources import build_resources
+
+    assert build_resources({"PidsLimit": -1}, [])["pids"] == {"limit": -1}
 
 
 def test_blkio_weight_and_device_throttles(tmp_path):
