@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from dockyard.errors import InvalidArgument
 
 # generate_name and DEFAULT_SECCOMP are importable from here too (lazily, see below).
-__all__ = ["DEFAULT_PATH_ENV", "OCI_VERSION", "SpecInputs", "build_spec", "container_env"]
+__all__ = ["DEFAULT_PATH_ENV", "OCI_VERSION", "SpecInputs", "build_spec", "container_env",
+           "preload"]
 
 OCI_VERSION = "1.0.2-dev"  # what dockerd 20.10 writes; both runc and dockyard-runtime take it
 DEFAULT_PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -278,3 +279,19 @@ def build_spec(inp: SpecInputs, *, default_init: bool = False,
     if hc.get("Annotations"):
         spec["annotations"] = dict(hc["Annotations"])
     return spec
+
+
+def preload() -> None:
+    """Import everything build_spec uses, so the daemon's first ``run`` does not pay
+    for it (call once at daemon start, e.g. in a worker thread)."""
+    import importlib
+
+    for name in ("hostconfig", "imageconfig", "spec_caps", "spec_checks", "spec_devices",
+                 "spec_mounts", "spec_resources", "spec_sysinfo", "spec_user"):
+        importlib.import_module(f"dockyard.engine.{name}")
+    importlib.import_module("dockyard.runtime.rootfs.paths")
+    from dockyard.engine.seccomp_default import DEFAULT_SECCOMP
+    from dockyard.engine.spec_caps import DEFAULT_CAPS
+    from dockyard.runtime.security.profile import docker_profile_to_spec
+
+    docker_profile_to_spec(DEFAULT_SECCOMP, DEFAULT_CAPS)
