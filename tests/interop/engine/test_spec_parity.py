@@ -476,6 +476,37 @@ def test_joined_namespaces_match_dockerd(api, dockerd, images):
                 api.remove_container(cid, v=True, force=True)
 
 
+def test_shared_bind_of_a_private_mount_fails_like_dockerd(api, dockerd, images, tmp_path):
+    """A shared bind needs a shared source mount: dockerd refuses at start, so does
+    build_spec, with the same words (this VM's / is a private mount)."""
+    import docker
+
+    from dockyard.runtime.rootfs.mountinfo import find_mount_of, read_mountinfo
+
+    src = tmp_path / "src"
+    src.mkdir()
+    mount = find_mount_of(os.path.realpath(src), read_mountinfo())
+    if any(tag.startswith("shared:") for tag in mount.optional):
+        pytest.fail(f"{mount.mountpoint} is a shared mount on this host: this test needs a "
+                    "private one (the CI VM's / is private)", pytrace=False)
+    body = {"Image": images["plain"], "Cmd": ["true"],
+            "HostConfig": {"NetworkMode": "none", "Binds": [f"{src}:/x:rshared"]}}
+    cid = api._result(api._post_json(api._url("/containers/create"), data=body,
+                                     params={"name": f"dyparity-{TOKEN}-shared"}), True)["Id"]
+    try:
+        with pytest.raises(docker.errors.APIError) as theirs:
+            api.start(cid)
+        info = api.inspect_container(cid)
+    finally:
+        api.remove_container(cid, v=True, force=True)
+    plans = [Plan("bind", str(src), "/x", False, "rshared")]
+    with pytest.raises(InvalidArgument) as ours:
+        build_spec(SpecInputs(cid, "/nonexistent", info["Config"], info["HostConfig"],
+                              mounts=plans), cgroup_v2=False)
+    assert ours.value.message in theirs.value.explanation, (ours.value.message,
+                                                            theirs.value.explanation)
+
+
 # --- refused by both ---------------------------------------------------------------
 
 REFUSED = [
