@@ -34,6 +34,7 @@ __all__ = ["DEFAULT_PATH_ENV", "OCI_VERSION", "SpecInputs", "build_spec", "conta
 OCI_VERSION = "1.0.2-dev"  # what dockerd 20.10 writes; both runc and dockyard-runtime take it
 DEFAULT_PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_INIT_PATH = "/usr/bin/tini-static"
+_U64 = (1 << 64) - 1
 _UNPRIVILEGED_NET_SYSCTLS = (("net.ipv4.ping_group_range", "0 2147483647"),
                              ("net.ipv4.ip_unprivileged_port_start", "0"))
 
@@ -151,8 +152,10 @@ def _rlimits(hc: dict, default_ulimits: dict | None) -> list[dict]:
     for name, ul in (default_ulimits or {}).items():
         if name not in names:
             ulimits.append(ul)
-    return [{"type": "RLIMIT_" + u["Name"].upper(), "hard": int(u.get("Hard", 0)),
-             "soft": int(u.get("Soft", 0))} for u in ulimits]
+    # -1 (unlimited) becomes RLIM_INFINITY: the spec's fields are unsigned 64-bit, as
+    # dockerd's uint64 conversion gives
+    return [{"type": "RLIMIT_" + u["Name"].upper(), "hard": int(u.get("Hard", 0)) & _U64,
+             "soft": int(u.get("Soft", 0)) & _U64} for u in ulimits]
 
 
 def _seccomp(hc: dict, caps: list[str], opts: dict, default_profile: dict | None

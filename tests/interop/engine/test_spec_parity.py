@@ -145,6 +145,16 @@ CASES = [
                               "Healthcheck": {"Test": ["CMD", "true"],
                                               "Interval": 2_000_000_000},
                               "Volumes": {"/extra": {}}, "WorkingDir": "/opt"}, {}),
+    ("ulimit-unlimited-ipc-sysctl", "plain", {}, {
+        # (raising a hard limit needs CAP_SYS_RESOURCE, which this VM lacks: core's
+        # hard limit is already unlimited)
+        "Ulimits": [{"Name": "core", "Soft": -1, "Hard": -1}],
+        "Sysctls": {"fs.mqueue.msg_max": "20", "kernel.msgmax": "9000"}}),
+    ("device-dir-and-symlink", "plain", {}, {
+        "Devices": [{"PathOnHost": "/dev/net", "PathInContainer": "/dev/net",
+                     "CgroupPermissions": "rwm"},
+                    {"PathOnHost": "{tmp}/null-link", "PathInContainer": "/dev/linked",
+                     "CgroupPermissions": "rw"}]}),
     ("rich-image", "rich", {"Cmd": None}, {}),
     ("rich-entrypoint-override", "rich", {"Entrypoint": ["/bin/sleep"], "Cmd": ["300"],
                                           "Env": ["APP=2"]}, {}),
@@ -399,6 +409,7 @@ def test_spec_matches_dockerd(api, dockerd, images, tmp_path, case, image, confi
                               host_config):
     (tmp_path / "bind").mkdir()
     (tmp_path / "deep").mkdir()
+    os.symlink("/dev/null", tmp_path / "null-link")
     config = _subst(config, tmp_path)
     hc = _subst({"NetworkMode": "none", **host_config}, tmp_path)
     body = {"Image": images[image], "Cmd": ["sleep", "300"], **config, "HostConfig": hc}

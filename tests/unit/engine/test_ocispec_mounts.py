@@ -197,3 +197,28 @@ def test_hidden_tmpfs_plan_yields_to_the_tmpfs_flag_text(tmp_path):
     runs = [m for m in ms if m["destination"] == "/run"]
     assert runs == [{"destination": "/run", "type": "tmpfs", "source": "tmpfs",
                      "options": ["noexec", "nosuid", "nodev", "rprivate", "size=1m", "ro"]}]
+
+
+def test_volfs_mount_plans_convert_like_dockerd(tmp_path):
+    """The real MountPlan (volfs's engine/mounts.py) through build_spec."""
+    mounts_mod = pytest.importorskip(
+        "dockyard.engine.mounts",
+        reason="volfs's engine/mounts.py is not merged into this tree yet; the Plan "
+               "stand-in covers the same fields")
+    mp = mounts_mod.MountPlan
+    plans = [mp(type="bind", source="/h", destination="/b", propagation="rprivate",
+                options=("rbind",)),
+             mp(type="bind", source="/h2", destination="/nr", read_only=True,
+                propagation="rprivate", options=("bind",)),
+             mp(type="volume", source="/v/_data", destination="/vol", name="v",
+                driver="local"),
+             mp(type="tmpfs", source="", destination="/t", options=("size=1m",)),
+             mp(type="tmpfs", source="", destination="/run", read_only=True,
+                options=("size=2m",), hidden=True)]
+    ms, _ = mounts(tmp_path, {"Tmpfs": {"/run": "ro,size=2m"}}, plans)
+    d = by_dest(ms)
+    assert d["/b"]["options"] == ["rbind", "rprivate"]
+    assert d["/nr"]["options"] == ["bind", "ro", "rprivate"]
+    assert d["/vol"]["options"] == ["rbind"]
+    assert d["/t"]["options"] == ["noexec", "nosuid", "nodev", "rprivate", "size=1m"]
+    assert d["/run"]["options"] == ["noexec", "nosuid", "nodev", "rprivate", "ro", "size=2m"]

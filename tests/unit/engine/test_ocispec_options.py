@@ -268,6 +268,12 @@ def test_ulimits_merge_with_daemon_defaults(tmp_path):
         {"type": "RLIMIT_NPROC", "hard": 100, "soft": 50}]
 
 
+def test_unlimited_ulimit_is_rlim_infinity(tmp_path):
+    spec = build(tmp_path, {"Ulimits": [{"Name": "core", "Soft": -1, "Hard": -1}]})
+    assert spec["process"]["rlimits"] == [{"type": "RLIMIT_CORE", "hard": 2**64 - 1,
+                                           "soft": 2**64 - 1}]
+
+
 def test_oom_score_adj(tmp_path):
     assert build(tmp_path, {"OomScoreAdj": 500})["process"]["oomScoreAdj"] == 500
 
