@@ -349,25 +349,28 @@ def check_ulimits(ulimits: list | None) -> None:
 
 
 def check_sysctls(sysctls: dict | None, host_config: dict) -> None:
-    """A sysctl is allowed only when a namespace of the container's own isolates it."""
+    """A sysctl is allowed only when a namespace of the container's own isolates it
+    (runc's rule and words; dockerd itself passes them through and fails at start)."""
     net_mode = host_config.get("NetworkMode") or ""
     ipc_mode = host_config.get("IpcMode") or ""
     uts_mode = host_config.get("UTSMode") or ""
     for key in sysctls or {}:
         if key in _IPC_SYSCTLS or key.startswith("fs.mqueue."):
             if ipc_mode == "host":
-                raise InvalidArgument(f'sysctl "{key}" is not allowed in the host IPC '
-                                      "namespace (--ipc=host)")
-        elif key.startswith("net."):
+                raise InvalidArgument(f'sysctl "{key}" is not allowed in the hosts ipc '
+                                      "namespace")
+            continue
+        if key.startswith("net."):
             if net_mode == "host":
-                raise InvalidArgument(f'sysctl "{key}" is not allowed in the host network '
-                                      "namespace (--network=host)")
-        elif key in _UTS_SYSCTLS:
-            if uts_mode == "host":
-                raise InvalidArgument(f'sysctl "{key}" is not allowed in the host UTS '
-                                      "namespace (--uts=host)")
-        else:
-            raise InvalidArgument(f'sysctl "{key}" is not in a separate kernel namespace')
+                raise InvalidArgument(f'sysctl "{key}" not allowed in host network '
+                                      "namespace")
+            continue
+        if uts_mode != "host" and key in _UTS_SYSCTLS:
+            if key == "kernel.hostname":
+                raise InvalidArgument(f'sysctl "{key}" is not allowed as it conflicts with '
+                                      'the OCI "hostname" field')
+            continue
+        raise InvalidArgument(f'sysctl "{key}" is not in a separate kernel namespace')
 
 
 def parse_security_opts(opts: list[str] | None) -> dict:

@@ -7,8 +7,10 @@ config.json containerd handed to runc, then builds dockyard's from the same cont
 ``GET /containers/<id>/json`` (Config + HostConfig + Mounts) and compares. The same run
 checks merge_image_config and normalize_host_config against what inspect shows; a
 second table checks that dockerd and validate_create refuse the same bodies with the
-same words, and a third that options this host cannot enforce are dropped with
-dockerd's warnings (adapt_resources).
+same words, a third that options this host cannot enforce are dropped with dockerd's
+warnings (adapt_resources), and a fourth that what dockerd/runc refuse only at start
+(namespaced sysctls, missing devices, shared binds of private mounts) dockyard refuses
+with the same words.
 
 Intended differences, normalized away before comparing (each with its reason):
 
@@ -514,6 +516,45 @@ def test_shared_bind_of_a_private_mount_fails_like_dockerd(api, dockerd, images,
     with pytest.raises(InvalidArgument) as ours:
         build_spec(SpecInputs(cid, "/nonexistent", info["Config"], info["HostConfig"],
                               mounts=plans), cgroup_v2=False)
+    assert ours.value.message in theirs.value.explanation, (ours.value.message,
+                                                            theirs.value.explanation)
+
+
+START_REFUSED = [
+    {"Sysctls": {"kernel.panic": "1"}},
+    {"Sysctls": {"kernel.hostname": "x"}},
+    {"NetworkMode": "host", "Sysctls": {"net.ipv4.ip_forward": "1"}},
+    {"IpcMode": "host", "Sysctls": {"kernel.shmmax": "1"}},
+    {"UTSMode": "host", "Sysctls": {"kernel.domainname": "x"}},
+    {"Devices": [{"PathOnHost": "/dev/nonexistent-dyparity", "PathInContainer": "/dev/x",
+                  "CgroupPermissions": "rwm"}]},
+]
+
+
+@pytest.mark.parametrize("host_config", START_REFUSED,
+                         ids=[json.dumps(h)[:60] for h in START_REFUSED])
+def test_start_failures_are_refused_at_create_with_the_same_words(api, images, tmp_path,
+                                                                  host_config):
+    """dockerd (or runc under it) refuses these only at start; dockyard says the same
+    thing earlier (validate_create, or build_spec for a missing device)."""
+    import docker
+
+    hc = {"NetworkMode": "none", **host_config}
+    body = {"Image": images["plain"], "Cmd": ["true"], "HostConfig": hc}
+    cid = api._result(api._post_json(api._url("/containers/create"), data=body,
+                                     params={"name": f"dyparity-{TOKEN}-startfail"}),
+                      True)["Id"]
+    try:
+        with pytest.raises(docker.errors.APIError) as theirs:
+            api.start(cid)
+    finally:
+        api.remove_container(cid, v=True, force=True)
+    with pytest.raises(InvalidArgument) as ours:
+        config = {"Image": "x", "Cmd": ["true"]}
+        validate_create(config, hc)
+        rootfs = tmp_path / "rootfs"
+        rootfs.mkdir()
+        build_spec(SpecInputs(cid, str(rootfs), config, hc), cgroup_v2=False)
     assert ours.value.message in theirs.value.explanation, (ours.value.message,
                                                             theirs.value.explanation)
 

@@ -119,11 +119,14 @@ BAD = [
      'sysctl "kernel.panic" is not in a separate kernel namespace'),
     ({}, {"Sysctls": {"vm.swappiness": "1"}}, "is not in a separate kernel namespace"),
     ({}, {"NetworkMode": "host", "Sysctls": {"net.ipv4.ip_forward": "1"}},
-     "not allowed in the host network namespace"),
+     'sysctl "net.ipv4.ip_forward" not allowed in host network namespace'),
     ({}, {"IpcMode": "host", "Sysctls": {"kernel.shmmax": "1"}},
-     "not allowed in the host IPC namespace"),
+     'sysctl "kernel.shmmax" is not allowed in the hosts ipc namespace'),
     ({}, {"UTSMode": "host", "Sysctls": {"kernel.domainname": "x"}},
-     "not allowed in the host UTS namespace"),
+     'sysctl "kernel.domainname" is not in a separate kernel namespace'),
+    ({}, {"Sysctls": {"kernel.hostname": "x"}},
+     'sysctl "kernel.hostname" is not allowed as it conflicts with the OCI "hostname" '
+     "field"),
     # security options
     ({}, {"SecurityOpt": ["nonsense"]}, 'invalid --security-opt 1: "nonsense"'),
     ({}, {"SecurityOpt": ["what=ever"]}, 'invalid --security-opt 2: "what=ever"'),
