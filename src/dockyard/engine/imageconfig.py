@@ -23,6 +23,7 @@ reads that merged Config, never the image again. The rules, as dockerd applies t
 from __future__ import annotations
 
 import copy
+import posixpath
 
 from dockyard.errors import InvalidArgument
 
@@ -121,6 +122,8 @@ def merge_image_config(config: dict, image_config: dict) -> dict:
         out.pop("Healthcheck")
     if not out.get("WorkingDir"):
         out["WorkingDir"] = image.get("WorkingDir", "") or ""
+    if out["WorkingDir"].startswith("/"):
+        out["WorkingDir"] = posixpath.normpath(out["WorkingDir"])  # as dockerd stores it
     out["Volumes"] = _merge_keys(out.get("Volumes"), image.get("Volumes"))
     if not out.get("StopSignal"):
         if image.get("StopSignal"):

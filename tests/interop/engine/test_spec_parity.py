@@ -146,7 +146,8 @@ CASES = [
                               "ExposedPorts": {"9090/udp": {}}, "StopSignal": "SIGUSR1",
                               "Healthcheck": {"Test": ["CMD", "true"],
                                               "Interval": 2_000_000_000},
-                              "Volumes": {"/extra": {}}, "WorkingDir": "/opt"}, {}),
+                              "Volumes": {"/extra": {}}, "WorkingDir": "/opt/./work//"},
+     {}),
     ("ulimit-unlimited-ipc-sysctl", "plain", {}, {
         # (raising a hard limit needs CAP_SYS_RESOURCE, which this VM lacks: core's
         # hard limit is already unlimited)
