@@ -158,31 +158,6 @@ def _rlimits(hc: dict, default_ulimits: dict | None) -> list[dict]:
              "soft": int(u.get("Soft", 0)) & _U64} for u in ulimits]
 
 
-def _seccomp(hc: dict, caps: list[str], opts: dict, default_profile: dict | None
-             ) -> dict | None:
-    profile_text = opts["seccomp"]
-    if profile_text == "unconfined" or hc.get("Privileged"):
-        return None
-    from dockyard.runtime.security.profile import docker_profile_to_spec
-
-    if profile_text:
-        import json
-
-        try:
-            profile = json.loads(profile_text)
-        except ValueError as e:
-            raise InvalidArgument(f"Decoding seccomp profile failed: {e}") from None
-        if not profile.get("defaultAction") and not profile.get("syscalls"):
-            return None  # dockerd: an empty profile means no filter
-    elif default_profile is not None:
-        profile = default_profile
-    else:
-        from dockyard.engine.seccomp_default import DEFAULT_SECCOMP
-
-        profile = DEFAULT_SECCOMP
-    return docker_profile_to_spec(profile, caps)
-
-
 def _cgroups_path(inp: SpecInputs, hc: dict) -> str:
     parent = hc.get("CgroupParent") or ""
     if parent:
@@ -208,6 +183,7 @@ def build_spec(inp: SpecInputs, *, default_init: bool = False,
     from dockyard.engine.spec_devices import device_rules
     from dockyard.engine.spec_mounts import INIT_PATH_IN_CONTAINER, build_mounts
     from dockyard.engine.spec_resources import build_resources
+    from dockyard.engine.spec_seccomp import seccomp_section
     from dockyard.engine.spec_user import resolve_user
 
     config = inp.config
@@ -263,7 +239,7 @@ def build_spec(inp: SpecInputs, *, default_init: bool = False,
         linux["sysctl"] = sysctl
     if devices:
         linux["devices"] = devices
-    seccomp = _seccomp(hc, caps, opts, seccomp_profile)
+    seccomp = seccomp_section(privileged, opts["seccomp"], caps, seccomp_profile)
     if seccomp is not None:
         linux["seccomp"] = seccomp
     if propagation:
@@ -290,7 +266,8 @@ def preload() -> None:
     import importlib
 
     for name in ("hostconfig", "imageconfig", "spec_caps", "spec_checks", "spec_devices",
-                 "spec_mounts", "spec_resources", "spec_sysinfo", "spec_user"):
+                 "spec_mounts", "spec_resources", "spec_seccomp", "spec_sysinfo",
+                 "spec_user"):
         importlib.import_module(f"dockyard.engine.{name}")
     importlib.import_module("dockyard.runtime.rootfs.paths")
     from dockyard.engine.seccomp_default import DEFAULT_SECCOMP

@@ -422,11 +422,6 @@ def check_security_opts(opts: list[str] | None) -> None:
     parsed = parse_security_opts(opts)
     profile = parsed["seccomp"]
     if profile and profile != "unconfined":
-        import json
+        from dockyard.engine.spec_seccomp import load_profile
 
-        try:
-            doc = json.loads(profile)
-        except ValueError as e:
-            raise InvalidArgument(f"Decoding seccomp profile failed: {e}") from None
-        if not isinstance(doc, dict):
-            raise InvalidArgument("Decoding seccomp profile failed: not a JSON object")
+        load_profile(profile)

@@ -326,3 +326,34 @@ def test_device_directory_without_device_nodes_is_an_error(tmp_path):
     (d / "file").write_text("")
     with pytest.raises(InvalidArgument, match="error gathering device information"):
         build(tmp_path, {"Devices": [{"PathOnHost": str(d), "PathInContainer": "/dev/x"}]})
+
+
+@pytest.mark.parametrize("profile", [
+    {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": "x"},
+    {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": "read",
+                                                      "action": "SCMP_ACT_ALLOW"}]},
+    {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "args": [1]}]},
+    {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "args": [
+        {"index": "0", "value": 1, "op": "SCMP_CMP_EQ"}]}]},
+    {"defaultAction": "SCMP_ACT_ERRNO", "archMap": "x"},
+    {"defaultAction": "SCMP_ACT_ERRNO", "archMap": [1]},
+    {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"],
+                                                      "includes": {"minKernel": "4.8.1"}}]},
+    {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"],
+                                                      "excludes": {"caps": "CAP_KILL"}}]},
+    {"defaultAction": 5},
+    [1, 2],
+])
+def test_malformed_seccomp_profiles_are_the_users_mistake(tmp_path, profile):
+    from dockyard.engine.hostconfig import validate_create
+
+    opt = ["seccomp=" + json.dumps(profile)]
+    with pytest.raises(InvalidArgument, match="Decoding seccomp profile failed"):
+        validate_create({}, {"SecurityOpt": opt})
+    with pytest.raises(InvalidArgument, match="Decoding seccomp profile failed"):
+        build(tmp_path, {"SecurityOpt": opt})
+
+
+def test_daemon_profile_is_shape_checked_too(tmp_path):
+    with pytest.raises(InvalidArgument, match="Decoding seccomp profile failed"):
+        build(tmp_path, seccomp_profile={"defaultAction": "SCMP_ACT_ERRNO", "syscalls": 3})
