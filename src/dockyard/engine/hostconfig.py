@@ -151,9 +151,13 @@ def validate_create(config: dict, host_config: dict, *,
 
     if not isinstance(config, dict):
         raise InvalidArgument("Config cannot be empty in order to create a container")
+    from dockyard.engine.spec_types import check_config_types, check_host_config_types
+
     hc = host_config or {}
     if not isinstance(hc, dict):
         raise InvalidArgument("HostConfig must be an object")
+    check_config_types(config)
+    check_host_config_types(hc)
     _check_network_mode(config, hc)
     _check_namespace_modes(hc)
 
@@ -242,6 +246,9 @@ def normalize_host_config(host_config: dict | None, *, default_runtime: str = "r
                            "Config": (hc["LogConfig"] or {}).get("Config") or {}}
     elif hc["LogConfig"].get("Config") is None:
         hc["LogConfig"]["Config"] = {}
+    for key in ("CapAdd", "CapDrop"):  # StrSlice: inspect shows a list
+        if isinstance(hc[key], str):
+            hc[key] = [hc[key]]
     hc["NetworkMode"] = hc["NetworkMode"] or "default"
     policy = hc["RestartPolicy"] or {}
     hc["RestartPolicy"] = {"Name": policy.get("Name") or "",

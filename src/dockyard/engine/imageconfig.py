@@ -97,8 +97,11 @@ def merge_image_config(config: dict, image_config: dict) -> dict:
     Neither input is modified. Raises InvalidArgument("No command specified") when
     neither has an entrypoint or a command, as dockerd does.
     """
+    from dockyard.engine.spec_types import check_config_types
+
     if not isinstance(config, dict):
         raise InvalidArgument("Config cannot be empty in order to create a container")
+    check_config_types(config)
     image = image_config or {}
     out = copy.deepcopy(config)
     for key in ("Cmd", "Entrypoint"):

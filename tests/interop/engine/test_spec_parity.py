@@ -583,6 +583,7 @@ REFUSED = [
     ({}, {"OomScoreAdj": 1001}),
     ({}, {"CapAdd": ["NET_FOO"]}),
     ({}, {"CapDrop": ["bogus"]}),
+    ({}, {"CapAdd": "NET_FOO"}),
     ({}, {"PortBindings": {"99999/tcp": []}}),
     ({}, {"PortBindings": {"80/tcp": [{"HostPort": "eighty"}]}}),
     ({}, {"ExtraHosts": ["nocolon"]}),
@@ -620,6 +621,35 @@ def test_refused_like_dockerd(api, images, config, host_config):
     with pytest.raises(InvalidArgument) as ours:
         validate_create(config, host_config)
     assert ours.value.message in docker_message, (ours.value.message, docker_message)
+
+
+# dockerd 20.10 answers these with a 500 (its decoding error is not classified as the
+# client's); dockyard answers 400 (a user's mistake is never a 500). Same words.
+TYPE_ERRORS = [
+    ({}, {"Memory": "1g"}, "Memory of type int64"),
+    ({}, {"Dns": "1.1.1.1"}, "Dns of type []string"),
+    ({}, {"Privileged": "yes"}, "Privileged of type bool"),
+    ({"Env": "A=1"}, {}, "Env of type []string"),
+]
+
+
+@pytest.mark.parametrize(("config", "host_config", "field"), TYPE_ERRORS,
+                         ids=[f for _c, _h, f in TYPE_ERRORS])
+def test_wrong_json_types_refused_like_dockerd(api, images, config, host_config, field):
+    import docker
+
+    body = {"Image": images["plain"], "Cmd": ["true"], **config, "HostConfig": host_config}
+    with pytest.raises(docker.errors.APIError) as theirs:
+        created = api._result(api._post_json(api._url("/containers/create"), data=body,
+                                             params={"name": f"dyparity-{TOKEN}-types"}),
+                              True)
+        api.remove_container(created["Id"], force=True)
+    assert theirs.value.response.status_code in (400, 500), theirs.value
+    with pytest.raises(InvalidArgument) as ours:
+        validate_create(config, host_config)
+    for words in ("json: cannot unmarshal", field):
+        assert words in ours.value.message and words in theirs.value.explanation, (
+            ours.value.message, theirs.value.explanation)
 
 
 # --- accepted with the same warnings -----------------------------------------------

@@ -58,7 +58,8 @@ BAD = [
     ({}, {"CpusetCpus": "4096"}, "Requested CPUs are not available - requested 4096"),
     ({}, {"CpusetMems": "77"}, "Requested memory nodes are not available"),
     ({}, {"BlkioWeight": 5}, "Range of blkio weight is from 10 to 1000"),
-    ({}, {"BlkioWeight": -1}, "Range of blkio weight is from 10 to 1000"),
+    ({}, {"BlkioWeight": -1}, "json: cannot unmarshal number into Go struct field "
+                              "HostConfig.BlkioWeight"),
     ({}, {"IOMaximumIOps": 5}, "Invalid QoS settings"),
     # misc numbers
     ({}, {"ShmSize": -1}, "SHM size can not be less than 0"),
