@@ -15,8 +15,14 @@ Deliberate differences from dockerd, each for a reason:
 * Host networking is "no network namespace" rather than joining a bind-mounted copy
   of the host's; the effect is the same.
 * KernelMemory is not passed (see spec_resources.py).
-* Capability "ALL" covers every capability the kernel has (dockerd 20.10 stopped at
-  CAP_AUDIT_READ; newer dockerd does the same as dockyard).
+* ``--privileged`` and ``--cap-add ALL`` get every capability the kernel has that the
+  daemon itself holds (dockerd 20.10 stops at CAP_AUDIT_READ and does not look at its
+  bounding set, so on a host lacking one its privileged containers fail to start).
+* The default seccomp profile is the current official one, not the older copy
+  dockerd 20.10 embeds (see seccomp_default.py).
+
+The parity of all the rest is tested against dockerd 20.10 + runc in
+tests/interop/engine/test_spec_parity.py.
 """
 
 from __future__ import annotations
