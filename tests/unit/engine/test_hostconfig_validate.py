@@ -108,6 +108,10 @@ BAD = [
     # devices
     ({}, {"Devices": [{"PathOnHost": "/dev/null", "PathInContainer": "/dev/null",
                        "CgroupPermissions": "rwx"}]}, "invalid device mode: rwx"),
+    ({}, {"Devices": [{"PathInContainer": "/dev/x"}]},
+     "invalid device mapping: PathOnHost is empty"),
+    ({}, {"BlkioWeightDevice": [{"Path": "/dev/null", "Weight": 5}]},
+     "invalid weight for device: /dev/null: Range of blkio weight is from 10 to 1000"),
     ({}, {"DeviceCgroupRules": ["x 1:2 rwm"]},
      "invalid device cgroup rule format: 'x 1:2 rwm'"),
     ({}, {"DeviceCgroupRules": ["c 1:2"]}, "invalid device cgroup rule format: 'c 1:2'"),

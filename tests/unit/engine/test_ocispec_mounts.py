@@ -101,6 +101,12 @@ def test_user_mounts_sorted_by_depth_after_defaults(tmp_path):
     assert "rootfsPropagation" not in linux
 
 
+def test_shared_bind_without_any_mount_table_entry():
+    with pytest.raises(InvalidArgument, match="Can't find mount point of /srv/x"):
+        build_with_table([Plan("bind", "/srv/x", "/c", propagation="shared")],
+                         table("2 1 0:5 / /private rw - tmpfs tmpfs rw"))
+
+
 def test_shared_bind_makes_the_root_shared():
     _ms, prop = build_with_table([Plan("bind", "/h", "/c", propagation="rshared"),
                                   Plan("bind", "/slave/y", "/d", propagation="rslave")],
