@@ -64,7 +64,8 @@ class SpecInputs:
 
     ``config``/``host_config``: the stored (merged, normalized) Docker JSON.
     ``mounts``: engine/mounts.py MountPlans. ``netns``: the network namespace path to
-    join (None: the host's network when NetworkMode is host, else a new empty one).
+    join; None: the host's network for NetworkMode host or container:<x> (x on the
+    host's network), else a new empty one; "": a new empty one.
     ``ipc_ns``/``pid_ns``: namespace paths for ``container:`` modes. ``files``: the
     network files to bind (/etc/hostname, /etc/hosts, /etc/resolv.conf -> host paths).
     ``cgroups_path``: used unless HostConfig.CgroupParent is set (default
@@ -111,10 +112,12 @@ def _namespaces(inp: SpecInputs, hc: dict) -> list[dict]:
     net_mode = hc.get("NetworkMode") or ""
     if inp.netns:
         nss.append({"type": "network", "path": inp.netns})
-    elif net_mode != "host":
-        if net_mode.startswith("container:"):
+    elif net_mode.startswith("container:"):
+        # None: the joined container runs on the host's network, so does this one
+        if inp.netns is not None:
             raise InvalidArgument(f"network mode {net_mode}: the joined container's "
                                   "network namespace path is missing")
+    elif net_mode != "host":
         nss.append({"type": "network"})
     if hc.get("UTSMode") != "host":
         nss.append({"type": "uts"})

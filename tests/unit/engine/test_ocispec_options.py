@@ -114,7 +114,9 @@ def test_none_network_without_a_path_gets_a_new_namespace(tmp_path):
 
 def test_container_network_needs_its_path(tmp_path):
     with pytest.raises(InvalidArgument, match="network namespace path is missing"):
-        build(tmp_path, {"NetworkMode": "container:abc"})
+        build(tmp_path, {"NetworkMode": "container:abc"}, netns="")
+    # None: the joined container is on the host's network
+    assert "network" not in ns_of(build(tmp_path / "h", {"NetworkMode": "container:abc"}))
     spec = build(tmp_path / "b", {"NetworkMode": "container:abc"}, netns="/proc/7/ns/net")
     assert ns_of(spec)["network"] == "/proc/7/ns/net"
     assert "net.ipv4.ping_group_range" not in spec["linux"].get("sysctl", {})
