@@ -198,6 +198,7 @@ def validate_create(config: dict, host_config: dict, *,
     checks.check_ulimits(hc.get("Ulimits"))
     checks.check_sysctls(hc.get("Sysctls"), hc)
     checks.check_security_opts(hc.get("SecurityOpt"))
+    checks.check_log_config(hc.get("LogConfig"))
 
 
 # Every field inspect shows, with the value a new container gets when it is absent.
@@ -226,13 +227,16 @@ _FIELDS: tuple[tuple[str, object], ...] = (
 
 def normalize_host_config(host_config: dict | None, *, default_runtime: str = "runc",
                           cgroup_v2: bool | None = None, shm_size: int = DEFAULT_SHM_SIZE,
-                          ipc_mode: str = "private") -> dict:
+                          ipc_mode: str = "private", log_driver: str = "json-file",
+                          log_opts: dict | None = None) -> dict:
     """The HostConfig a new container stores (a new dict; the input is not changed).
 
     ``default_runtime``: the name inspect shows when none was asked for.
-    ``cgroup_v2``: the host's cgroup mode (default: detected). ``shm_size`` and
-    ``ipc_mode``: the daemon's defaults (daemon.json ``default-shm-size``,
-    ``default-ipc-mode``). Idempotent: normalizing twice gives the same dict.
+    ``cgroup_v2``: the host's cgroup mode (default: detected). ``shm_size``,
+    ``ipc_mode``, ``log_driver``, ``log_opts``: the daemon's defaults (daemon.json
+    ``default-shm-size``, ``default-ipc-mode``, ``log-driver``, ``log-opts``; the opts
+    fill in what a container of that same driver leaves out, as dockerd merges them).
+    Idempotent: normalizing twice gives the same dict.
     """
     given = copy.deepcopy(host_config or {})
     hc: dict = {}
@@ -241,11 +245,13 @@ def normalize_host_config(host_config: dict | None, *, default_runtime: str = "r
         hc[key] = copy.deepcopy(default) if value is None else value
     hc.update(given)  # Tmpfs, Sysctls, Mounts, Init, ... kept as sent
 
-    if not hc["LogConfig"] or not hc["LogConfig"].get("Type"):
-        hc["LogConfig"] = {"Type": "json-file",
-                           "Config": (hc["LogConfig"] or {}).get("Config") or {}}
-    elif hc["LogConfig"].get("Config") is None:
-        hc["LogConfig"]["Config"] = {}
+    log = dict(hc["LogConfig"] or {})
+    log["Type"] = log.get("Type") or log_driver
+    log["Config"] = dict(log.get("Config") or {})
+    if log["Type"] == log_driver:
+        for key, value in (log_opts or {}).items():
+            log["Config"].setdefault(key, value)
+    hc["LogConfig"] = log
     for key in ("CapAdd", "CapDrop"):  # StrSlice: inspect shows a list
         if isinstance(hc[key], str):
             hc[key] = [hc[key]]

@@ -22,6 +22,7 @@ __all__ = [
     "check_env",
     "check_extra_host",
     "check_healthcheck",
+    "check_log_config",
     "check_mount",
     "check_port_bindings",
     "check_resources",
@@ -425,3 +426,35 @@ def check_security_opts(opts: list[str] | None) -> None:
         from dockyard.engine.spec_seccomp import load_profile
 
         load_profile(profile)
+
+
+_LOG_OPTS = {
+    "json-file": frozenset({"max-file", "max-size", "compress", "labels", "labels-regex",
+                            "env", "env-regex", "tag"}),
+    "local": frozenset({"max-file", "max-size", "compress"}),
+}
+_BUILTIN_LOG_OPTS = frozenset({"mode", "max-buffer-size"})
+
+
+def check_log_config(log_config: dict | None) -> None:
+    """dockerd's ValidateLogOpts for the drivers dockyard has (the driver name itself is
+    the engine's to check against what the shim supports)."""
+    cfg = (log_config or {}).get("Config") or {}
+    driver = (log_config or {}).get("Type") or ""
+    if driver == "none":
+        return
+    mode = cfg.get("mode", "")
+    if mode not in ("", "blocking", "non-blocking"):
+        raise InvalidArgument(f"logger: logging mode not supported: {mode}")
+    if "max-buffer-size" in cfg and mode != "non-blocking":
+        raise InvalidArgument("logger: max-buffer-size option is only supported with "
+                              "'mode=non-blocking'")
+    known = _LOG_OPTS.get(driver)
+    if known is None:
+        return
+    for key in cfg:
+        if key in _BUILTIN_LOG_OPTS or key in known:
+            continue
+        if driver == "json-file":
+            raise InvalidArgument(f"unknown log opt '{key}' for json-file log driver")
+        raise InvalidArgument(f"unknown log opt '{key}' for log driver {driver}")

@@ -602,6 +602,8 @@ REFUSED = [
     ({"Env": ["=oops"]}, {}),
     ({"Healthcheck": {"Interval": 1000}}, {}),
     ({"Healthcheck": {"Retries": -1}}, {}),
+    ({}, {"LogConfig": {"Type": "json-file", "Config": {"max-sise": "1m"}}}),
+    ({}, {"LogConfig": {"Type": "json-file", "Config": {"mode": "fast"}}}),
 ]
 
 

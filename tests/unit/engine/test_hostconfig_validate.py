@@ -166,6 +166,15 @@ BAD = [
     ({"Hostname": "h"}, {"UTSMode": "host"}, "conflicting options: hostname and the UTS mode"),
     ({}, {"NetworkMode": "host", "Links": ["a:b"]},
      "conflicting options: host type networking can't be used with links"),
+    # log options
+    ({}, {"LogConfig": {"Type": "json-file", "Config": {"max-sise": "1m"}}},
+     "unknown log opt 'max-sise' for json-file log driver"),
+    ({}, {"LogConfig": {"Type": "local", "Config": {"labels": "a"}}},
+     "unknown log opt 'labels' for log driver local"),
+    ({}, {"LogConfig": {"Type": "json-file", "Config": {"mode": "fast"}}},
+     "logger: logging mode not supported: fast"),
+    ({}, {"LogConfig": {"Type": "json-file", "Config": {"max-buffer-size": "4m"}}},
+     "max-buffer-size option is only supported with 'mode=non-blocking'"),
     # Config
     ({"WorkingDir": "relative/dir"}, {},
      "the working directory 'relative/dir' is invalid, it needs to be an absolute path"),
@@ -219,6 +228,11 @@ GOOD = [
     {"SecurityOpt": ["no-new-privileges", "seccomp=unconfined", "label=disable",
                      "apparmor=unconfined", "no-new-privileges:true"]},
     {"SecurityOpt": ['seccomp={"defaultAction": "SCMP_ACT_ALLOW"}']},
+    {"LogConfig": {"Type": "json-file", "Config": {"max-size": "1m", "max-file": "3",
+                                                   "mode": "non-blocking",
+                                                   "max-buffer-size": "4m"}}},
+    {"LogConfig": {"Type": "none", "Config": {"anything": "x"}}},
+    {"LogConfig": {"Type": "", "Config": {"tag": "x"}}},
     {"IpcMode": "container:abc", "PidMode": "container:abc", "NetworkMode": "container:abc",
      "UTSMode": "host", "CgroupnsMode": "private", "UsernsMode": "host"},
 ]
