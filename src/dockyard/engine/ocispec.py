@@ -168,6 +168,10 @@ def _rlimits(hc: dict, default_ulimits: dict | None) -> list[dict]:
 
 
 def _cgroups_path(inp: SpecInputs, hc: dict) -> str:
+    """``<CgroupParent>/<id>`` when the container asks for a parent, else the engine's
+    path. A relative parent is taken from the cgroup root: dockerd passes it on
+    relative, and runc then nests it under the shim's own cgroup, a place no one
+    would look for it (and which dockyard's shim does not have)."""
     parent = hc.get("CgroupParent") or ""
     if parent:
         return posixpath.join(parent if parent.startswith("/") else "/" + parent,

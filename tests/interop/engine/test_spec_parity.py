@@ -158,6 +158,8 @@ CASES = [
                      "CgroupPermissions": "rwm"},
                     {"PathOnHost": "{tmp}/null-link", "PathInContainer": "/dev/linked",
                      "CgroupPermissions": "rw"}]}),
+    ("host-network-hostname", "plain", {"Hostname": "myhost"}, {"NetworkMode": "host"}),
+    ("uts-host-only", "plain", {}, {"UTSMode": "host"}),
     ("rich-image", "rich", {"Cmd": None}, {}),
     ("rich-entrypoint-override", "rich", {"Entrypoint": ["/bin/sleep"], "Cmd": ["300"],
                                           "Env": ["APP=2"]}, {}),
