@@ -28,14 +28,18 @@ from dockyard.errors import InvalidArgument
 
 __all__ = [
     "INIT_PATH_IN_CONTAINER",
+    "SHM_DIR",
     "MountLike",
     "build_mounts",
     "default_mounts",
     "merge_tmpfs_options",
     "parse_tmpfs_data",
+    "shareable_shm",
 ]
 
 INIT_PATH_IN_CONTAINER = "/sbin/docker-init"
+#: where dockerd mounts a shareable container's /dev/shm: <data_root>/containers/<id>/SHM_DIR
+SHM_DIR = "mounts/shm"
 NETWORK_FILES = ("/etc/resolv.conf", "/etc/hostname", "/etc/hosts")
 _NO_RO_ON_READONLY_ROOT = frozenset({"/proc", "/dev/pts", "/dev/shm", "/dev/mqueue", "/dev"})
 _PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave")
@@ -52,6 +56,18 @@ class MountLike(Protocol):
     options: tuple[str, ...]   # bind: ("rbind",) or ("bind",); tmpfs: data options
     #                            such as size=64m, mode=1777 (``hidden`` plans, the
     #                            --tmpfs ones, may carry an attribute hidden=True)
+
+
+def shareable_shm(host_config: dict) -> tuple[str, int, str] | None:
+    """What the engine mounts for ``--ipc shareable`` (and the default ``""`` of old
+    containers) before start, as dockerd does: (fstype, MS_* flags, data) of a tmpfs
+    at ``<data_root>/containers/<id>/mounts/shm``, then passed as SpecInputs.shm_path
+    (and to containers joining its IPC namespace). None for other IPC modes."""
+    if (host_config.get("IpcMode") or "") not in ("shareable", ""):
+        return None
+    size = int(host_config.get("ShmSize") or 64 * 1024 * 1024)
+    ms_nosuid, ms_nodev, ms_noexec = 0x2, 0x4, 0x8
+    return "tmpfs", ms_nosuid | ms_nodev | ms_noexec, f"mode=1777,size={size}"
 
 
 def default_mounts() -> list[dict]:

@@ -228,3 +228,12 @@ def test_volfs_mount_plans_convert_like_dockerd(tmp_path):
     assert d["/vol"]["options"] == ["rbind"]
     assert d["/t"]["options"] == ["noexec", "nosuid", "nodev", "rprivate", "size=1m"]
     assert d["/run"]["options"] == ["noexec", "nosuid", "nodev", "rprivate", "ro", "size=2m"]
+
+
+def test_shareable_shm_is_a_tmpfs_of_shm_size():
+    from dockyard.engine.spec_mounts import shareable_shm
+
+    assert shareable_shm({"IpcMode": "shareable", "ShmSize": 1024}) == (
+        "tmpfs", 0x2 | 0x4 | 0x8, "mode=1777,size=1024")
+    assert shareable_shm({"IpcMode": "private"}) is None
+    assert shareable_shm({"IpcMode": "host"}) is None
