@@ -199,6 +199,7 @@ def validate_create(config: dict, host_config: dict, *,
     checks.check_sysctls(hc.get("Sysctls"), hc)
     checks.check_security_opts(hc.get("SecurityOpt"))
     checks.check_log_config(hc.get("LogConfig"))
+    checks.check_device_requests(hc.get("DeviceRequests"))
 
 
 # Every field inspect shows, with the value a new container gets when it is absent.

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "check_cpuset",
+    "check_device_requests",
     "check_env",
     "check_extra_host",
     "check_healthcheck",
@@ -458,3 +459,20 @@ def check_log_config(log_config: dict | None) -> None:
         if driver == "json-file":
             raise InvalidArgument(f"unknown log opt '{key}' for json-file log driver")
         raise InvalidArgument(f"unknown log opt '{key}' for log driver {driver}")
+
+
+def _go_list(value: object) -> str:
+    if isinstance(value, list):
+        return "[" + " ".join(_go_list(v) for v in value) + "]"
+    return str(value)
+
+
+def check_device_requests(requests: list | None) -> None:
+    """``--gpus`` and other device requests need a device driver plugin (nvidia);
+    dockyard has none, so every request fails with dockerd's words for that case."""
+    for req in requests or ():
+        req = req if isinstance(req, dict) else {}
+        driver = req.get("Driver") or ""
+        caps = req.get("Capabilities") or []
+        raise InvalidArgument(f'could not select device driver "{driver}" with '
+                              f"capabilities: {_go_list(caps)}")

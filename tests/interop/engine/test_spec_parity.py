@@ -9,7 +9,8 @@ checks merge_image_config and normalize_host_config against what inspect shows; 
 second table checks that dockerd and validate_create refuse the same bodies with the
 same words, a third that options this host cannot enforce are dropped with dockerd's
 warnings (adapt_resources), and a fourth that what dockerd/runc refuse only at start
-(namespaced sysctls, missing devices, shared binds of private mounts) dockyard refuses
+(namespaced sysctls, missing devices, GPU requests, shared binds of private mounts)
+dockyard refuses
 with the same words.
 
 Intended differences, normalized away before comparing (each with its reason):
@@ -531,6 +532,7 @@ START_REFUSED = [
     {"UTSMode": "host", "Sysctls": {"kernel.domainname": "x"}},
     {"Devices": [{"PathOnHost": "/dev/nonexistent-dyparity", "PathInContainer": "/dev/x",
                   "CgroupPermissions": "rwm"}]},
+    {"DeviceRequests": [{"Driver": "", "Count": -1, "Capabilities": [["gpu"]]}]},
 ]
 
 

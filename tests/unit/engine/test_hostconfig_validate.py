@@ -115,6 +115,10 @@ BAD = [
     ({}, {"DeviceCgroupRules": ["x 1:2 rwm"]},
      "invalid device cgroup rule format: 'x 1:2 rwm'"),
     ({}, {"DeviceCgroupRules": ["c 1:2"]}, "invalid device cgroup rule format: 'c 1:2'"),
+    ({}, {"DeviceRequests": [{"Driver": "", "Count": -1, "Capabilities": [["gpu"]]}]},
+     'could not select device driver "" with capabilities: [[gpu]]'),
+    ({}, {"DeviceRequests": [{"Driver": "nvidia", "Capabilities": [["gpu", "utility"]]}]},
+     'could not select device driver "nvidia" with capabilities: [[gpu utility]]'),
     # ulimits
     ({}, {"Ulimits": [{"Name": "bogus", "Soft": 1, "Hard": 1}]}, "invalid ulimit type: bogus"),
     ({}, {"Ulimits": [{"Name": "nofile", "Soft": 20, "Hard": 10}]},
