@@ -10,8 +10,8 @@ second table checks that dockerd and validate_create refuse the same bodies with
 same words, a third that options this host cannot enforce are dropped with dockerd's
 warnings (adapt_resources), and a fourth that what dockerd/runc refuse only at start
 (namespaced sysctls, missing devices, GPU requests, shared binds of private mounts)
-dockyard refuses
-with the same words.
+dockyard refuses with the same words, and a fifth that wrong JSON types get the
+same "json: cannot unmarshal" answer.
 
 Intended differences, normalized away before comparing (each with its reason):
 
@@ -30,8 +30,10 @@ Intended differences, normalized away before comparing (each with its reason):
 * tmpfs mounts at the same depth: dockerd orders them by Go map iteration (random);
   compared sorted by (depth, destination) after checking dockyard's are depth-sorted.
 * ``--privileged`` is not in the table: this VM's bounding set lacks CAP_SYS_RESOURCE,
-  so runc cannot start a privileged container here and dockerd never writes its
-  config.json. Unit tests cover privileged.
+  so runc cannot start dockerd's privileged container here and dockerd never writes
+  its config.json (dockyard limits privileged to the daemon's bounding set, so its own
+  privileged containers do start: tests/integration/engine/test_ocispec_runs.py).
+* Wrong JSON types: dockerd 20.10 answers 500, dockyard 400.
 """
 
 from __future__ import annotations
