@@ -179,6 +179,53 @@ def _cgroups_path(inp: SpecInputs, hc: dict) -> str:
     return inp.cgroups_path or f"/dockyard/{inp.container_id}"
 
 
+def _process(config: dict, hc: dict, args: list[str], caps: list[str], user: dict,
+             hostname: str, no_new_privileges: bool, default_ulimits: dict | None) -> dict:
+    process: dict = {
+        "user": user,
+        "args": args,
+        "env": container_env({**config, "Hostname": hostname}),
+        "cwd": config.get("WorkingDir") or "/",
+        # A non-root user gets none effective or permitted, as execve would leave it.
+        "capabilities": ({"bounding": list(caps), "effective": list(caps),
+                          "permitted": list(caps)} if user["uid"] == 0 else
+                         {"bounding": list(caps)}),
+        "oomScoreAdj": hc.get("OomScoreAdj") or 0,
+    }
+    if config.get("Tty"):
+        process["terminal"] = True
+    rlimits = _rlimits(hc, default_ulimits)
+    if rlimits:
+        process["rlimits"] = rlimits
+    if no_new_privileges:
+        process["noNewPrivileges"] = True
+    return process
+
+
+def _linux(inp: SpecInputs, config: dict, hc: dict, seccomp: dict | None) -> dict:
+    from dockyard.engine.spec_devices import device_rules
+    from dockyard.engine.spec_resources import build_resources
+
+    devices, rules = device_rules(hc)
+    linux: dict = {
+        "resources": build_resources(hc, rules),
+        "cgroupsPath": _cgroups_path(inp, hc),
+        "namespaces": _namespaces(inp, hc),
+    }
+    sysctl = _sysctls(config, hc)
+    if sysctl:
+        linux["sysctl"] = sysctl
+    if devices:
+        linux["devices"] = devices
+    if seccomp is not None:
+        linux["seccomp"] = seccomp
+    if hc.get("MaskedPaths"):
+        linux["maskedPaths"] = list(hc["MaskedPaths"])
+    if hc.get("ReadonlyPaths"):
+        linux["readonlyPaths"] = list(hc["ReadonlyPaths"])
+    return linux
+
+
 def build_spec(inp: SpecInputs, *, default_init: bool = False,
                default_ulimits: dict | None = None, no_new_privileges: bool = False,
                seccomp_profile: dict | None = None, cgroup_v2: bool | None = None) -> dict:
@@ -193,9 +240,7 @@ def build_spec(inp: SpecInputs, *, default_init: bool = False,
     from dockyard.engine.imageconfig import command_line
     from dockyard.engine.spec_caps import effective_caps
     from dockyard.engine.spec_checks import parse_security_opts
-    from dockyard.engine.spec_devices import device_rules
     from dockyard.engine.spec_mounts import INIT_PATH_IN_CONTAINER, build_mounts
-    from dockyard.engine.spec_resources import build_resources
     from dockyard.engine.spec_seccomp import seccomp_section
     from dockyard.engine.spec_user import resolve_user
 
@@ -216,51 +261,17 @@ def build_spec(inp: SpecInputs, *, default_init: bool = False,
     if not hostname:  # dockerd fills Config.Hostname at create; same rule here
         hostname = os.uname().nodename if hc.get("NetworkMode") == "host" \
             else inp.container_id[:12]
-
-    process: dict = {
-        "user": user.to_oci(),
-        "args": args,
-        "env": container_env({**config, "Hostname": hostname}),
-        "cwd": config.get("WorkingDir") or "/",
-        # A non-root user gets none effective or permitted, as execve would leave it.
-        "capabilities": ({"bounding": list(caps), "effective": list(caps),
-                          "permitted": list(caps)} if user.uid == 0 else
-                         {"bounding": list(caps)}),
-        "oomScoreAdj": hc.get("OomScoreAdj") or 0,
-    }
-    if config.get("Tty"):
-        process["terminal"] = True
-    rlimits = _rlimits(hc, default_ulimits)
-    if rlimits:
-        process["rlimits"] = rlimits
     nnp = opts["no_new_privileges"]
-    if nnp if nnp is not None else no_new_privileges:
-        process["noNewPrivileges"] = True
+    process = _process(config, hc, args, caps, user.to_oci(), hostname,
+                       nnp if nnp is not None else no_new_privileges, default_ulimits)
 
     mounts, propagation = build_mounts(
         plans=list(inp.mounts), host_config=hc, files=inp.files, shm_path=inp.shm_path,
         init_path=inp.init_path if use_init else None)
-    devices, rules = device_rules(hc)
-
-    linux: dict = {
-        "resources": build_resources(hc, rules),
-        "cgroupsPath": _cgroups_path(inp, hc),
-        "namespaces": _namespaces(inp, hc),
-    }
-    sysctl = _sysctls(config, hc)
-    if sysctl:
-        linux["sysctl"] = sysctl
-    if devices:
-        linux["devices"] = devices
-    seccomp = seccomp_section(privileged, opts["seccomp"], caps, seccomp_profile)
-    if seccomp is not None:
-        linux["seccomp"] = seccomp
+    linux = _linux(inp, config, hc, seccomp_section(privileged, opts["seccomp"], caps,
+                                                    seccomp_profile))
     if propagation:
         linux["rootfsPropagation"] = propagation
-    if hc.get("MaskedPaths"):
-        linux["maskedPaths"] = list(hc["MaskedPaths"])
-    if hc.get("ReadonlyPaths"):
-        linux["readonlyPaths"] = list(hc["ReadonlyPaths"])
 
     spec: dict = {"ociVersion": OCI_VERSION, "process": process,
                   "root": {"path": inp.rootfs}, "mounts": mounts, "linux": linux}

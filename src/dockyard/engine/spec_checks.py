@@ -262,6 +262,12 @@ def check_resources(hc: dict, f: CgroupFeatures | None = None) -> None:
     from dockyard.engine.spec_sysinfo import CgroupFeatures
 
     f = f or CgroupFeatures()
+    _check_memory(hc, f)
+    _check_cpu(hc, f)
+    _check_blkio(hc, f)
+
+
+def _check_memory(hc: dict, f: CgroupFeatures) -> None:
     mem = hc.get("Memory") or 0
     swap = hc.get("MemorySwap") or 0
     if mem != 0 and mem < MIN_MEMORY:
@@ -291,6 +297,8 @@ def check_resources(hc: dict, f: CgroupFeatures | None = None) -> None:
     if kmem > 0 and kmem < MIN_MEMORY:
         raise InvalidArgument("Minimum kernel memory limit allowed is 6MB")
 
+
+def _check_cpu(hc: dict, f: CgroupFeatures) -> None:
     nano = hc.get("NanoCpus") or 0
     period = hc.get("CpuPeriod") or 0
     quota = hc.get("CpuQuota") or 0
@@ -324,6 +332,9 @@ def check_resources(hc: dict, f: CgroupFeatures | None = None) -> None:
     if f.cpuset:
         check_cpuset(hc.get("CpusetCpus") or "", "cpus")
         check_cpuset(hc.get("CpusetMems") or "", "mems")
+
+
+def _check_blkio(hc: dict, f: CgroupFeatures) -> None:
     weight = hc.get("BlkioWeight") or 0
     if weight < 0 or (weight > 0 and f.blkio_weight and not 10 <= weight <= 1000):
         raise InvalidArgument("Range of blkio weight is from 10 to 1000")
