@@ -82,3 +82,30 @@ def test_export_and_diff(env):
         assert {"bin/busybox", "etc/passwd", "newd/f"} <= names and "etc/group" not in names
     finally:
         docker(env, "rm", "-f", cname, check=False)
+
+
+def test_docker_py_archive_diff_export(env):
+    docker_py = pytest.importorskip("docker", reason="docker-py is a dev dependency")
+    client = docker_py.DockerClient(base_url=env[0].host, version="1.41")
+    cname = f"dpy-cp-{TOKEN}"
+    try:
+        c = client.containers.create("busybox:latest", "true", name=cname,
+                                     network_mode="none")
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as t:
+            info = tarfile.TarInfo("hello.txt")
+            info.size = 5
+            t.addfile(info, io.BytesIO(b"hello"))
+        assert c.put_archive("/tmp", buf.getvalue()) is True
+        stream, stat = c.get_archive("/tmp/hello.txt")
+        assert stat["name"] == "hello.txt" and stat["size"] == 5
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as t:
+            assert t.extractfile("hello.txt").read() == b"hello"
+        assert {"Path": "/tmp/hello.txt", "Kind": 1} in c.diff()
+        with tarfile.open(fileobj=io.BytesIO(b"".join(c.export()))) as t:
+            assert "tmp/hello.txt" in t.getnames()
+        with pytest.raises(docker_py.errors.NotFound):
+            c.get_archive("/nope")
+    finally:
+        docker(env, "rm", "-f", cname, check=False)
+        client.close()
