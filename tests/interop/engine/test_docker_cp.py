@@ -57,6 +57,10 @@ def test_cp_both_ways(env, tmp_path, running):
         # what went into /data is in the volume, seen from the host
         data = env[0].data_root / "volumes" / vol / "_data"
         assert (data / "sub" / "b.txt").read_text() == "beta\n"
+        # the whole filesystem, volume included
+        docker(env, "cp", f"{cname}:/", str(out / "root"))
+        assert (out / "root" / "data" / "sub" / "b.txt").read_text() == "beta\n"
+        assert (out / "root" / "bin" / "busybox").is_file()
         # tar on stdout
         tar = docker(env, "cp", f"{cname}:/etc/passwd", "-").stdout
         with tarfile.open(fileobj=io.BytesIO(tar)) as t:
