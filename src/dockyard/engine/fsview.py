@@ -84,7 +84,9 @@ def resolve(view: FsView, path: str, *, follow_last: bool) -> tuple[Location, bo
             continue
         try:
             st = os.lstat(locate(view, cand, table).host_path)
-        except (FileNotFoundError, NotADirectoryError):
+        except OSError as e:
+            if e.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG):
+                raise InvalidArgument(f"{path}: {e.strerror}") from None
             exists = False
             resolved.append(comp)
             continue

@@ -18,7 +18,8 @@ pytestmark = pytest.mark.integration
 NAMES = ["v1", "x", "..", "../../etc", "%00", "a" * 300, "ünï", "-", "a/b", " ", "_x",
          "0" * 64, "ctr", "nosuch"]
 PATHS = ["/", "/etc", "/etc/.", "/etc/passwd/", "../../../../etc/shadow", "", "%00", "/nope",
-         "/bin/sh", "/proc/self", "/data", "/data/.", "//", "/a" * 200]
+         "/bin/sh", "/proc/self", "/data", "/data/.", "//", "/a" * 200, "/" + "n" * 300,
+         "/ab" * 1500]
 VALUES = ["", "1", "0", "true", "{", "[]", "null", '{"dangling":["maybe"]}', '{"label":[1]}',
           '{"name":["("]}', '{"driver":["local"]}', '{"label!":["a"]}', '{"until":["1h"]}',
           "\u2603"]
