@@ -226,7 +226,9 @@ class ContainerService:
             mounted = True
             netns, files, settings = await self._net_setup(rec)
             net_up = True
-            await self.backend.run(lifecycle.write_spec, self.backend, rec, netns, files)
+            ipc_ns, pid_ns = lifecycle.namespace_paths(self.get, rec)
+            await self.backend.run(lifecycle.write_spec, self.backend, rec, netns, files,
+                                   ipc_ns, pid_ns)
             for stale in ("exit.json",):
                 with contextlib.suppress(FileNotFoundError):
                     (rec.bundle / stale).unlink()
@@ -262,6 +264,9 @@ class ContainerService:
             network_settings=settings if settings is not None else rec.network_settings)
         self.event(rec, "start")
         self.watch(rec)
+        health = _health().health_monitor(self.backend).start(rec)
+        if health is not None:
+            rec = self.store.update_state(rec.id, health=health)
         for fut in self._start_waiters.pop(rec.id, []):
             if not fut.done():
                 fut.set_result(None)
@@ -335,10 +340,11 @@ class ContainerService:
             await self._net_teardown(rec)
             with contextlib.suppress(Exception):
                 await self.backend.run(lifecycle.unmount_after_exit, rec)
+            health = _health().health_monitor(self.backend).stop(cid, rec.state.health)
             rec = self.store.update_state(
                 cid, status="exited", pid=0, exit_code=exit_code,
                 finished_at=finished_at or now_rfc3339(), oom_killed=oom_killed,
-                error=error)
+                error=error, health=health if health is not None else rec.state.health)
             if oom_killed:
                 self.event(rec, "oom")
             self.event(rec, "die", exitCode=str(exit_code))
@@ -567,7 +573,15 @@ class ContainerService:
 
     async def _remove_locked(self, rec: ContainerRecord, volumes: bool) -> None:
         rec = self.store.update_state(rec.id, status="removing")
+        _health().health_monitor(self.backend).stop(rec.id)
+        with contextlib.suppress(Exception):
+            from dockyard.engine.exec import exec_service
+
+            exec_service(self.backend).forget_container(rec.id)
         await self.backend.run(self._remove_files, rec, volumes)
+        if netglue_available():
+            with contextlib.suppress(Exception):
+                await self.backend.run(self.backend.networks.forget, rec.id)
         self.store.remove(rec.id)
         self._locks.pop(rec.id, None)
         self._backoff.pop(rec.id, None)
@@ -699,6 +713,18 @@ class ContainerService:
         finally:
             svc.close()
         return base + self.size_rw(rec)
+
+
+def _health() -> Any:
+    from dockyard.engine import health
+
+    return health
+
+
+def netglue_available() -> bool:
+    from dockyard.engine.netglue import _service_available
+
+    return _service_available()
 
 
 def _go_words(message: str) -> str:
