@@ -113,6 +113,9 @@ class NetworkService:
         self._dns: dict[str, AsyncDnsServer] = {}
         self._upstream_by_ip: dict[str, list[Upstream]] = {}
         self._holds: dict[str, list] = {}   # container id -> PortReservations
+        self._reaping: dict[str, float] = {}  # host veth name -> deadline
+        self._reap_cond = threading.Condition()
+        self._reaper: threading.Thread | None = None
         from dockyard.network.endpoint_sandbox import Sandboxes
 
         self.sandboxes = Sandboxes(self)
@@ -493,12 +496,59 @@ class NetworkService:
         an empty one when it has no sandbox (not running)."""
         return self.sandboxes.settings(container_id)
 
+    # -- veths going away with their netns -------------------------------------------
+    def reap_later(self, host_ifname: str, grace: float = 3.0) -> None:
+        """Watch a veth whose netns was released: the kernel deletes the pair with the
+        namespace; one still there after ``grace`` (a process kept the netns alive) is
+        deleted explicitly."""
+        with self._reap_cond:
+            self._reaping[host_ifname] = time.monotonic() + grace
+            if self._reaper is None or not self._reaper.is_alive():
+                self._reaper = threading.Thread(target=self._reap_loop, daemon=True,
+                                                name="dockyard-veth-reaper")
+                self._reaper.start()
+
+    def _reap_loop(self) -> None:
+        from dockyard.network import veth
+
+        while True:
+            with self._reap_cond:
+                if not self._reaping:
+                    self._reaper = None
+                    self._reap_cond.notify_all()
+                    return
+                pending = dict(self._reaping)
+            for name, deadline in pending.items():
+                gone = not link_exists(name)
+                if not gone and time.monotonic() > deadline:
+                    try:
+                        veth.detach(name)
+                    except Exception as e:
+                        log.error("delete veth %s: %s", name, e)
+                    gone = True
+                if gone:
+                    with self._reap_cond:
+                        self._reaping.pop(name, None)
+            time.sleep(0.02)
+
+    def settle(self, timeout: float = 10.0) -> bool:
+        """Wait until every watched veth is gone; True when none is left."""
+        deadline = time.monotonic() + timeout
+        with self._reap_cond:
+            while self._reaping:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._reap_cond.wait(min(left, 0.05))
+        return True
+
     # -- for tests and diagnostics --------------------------------------------------
     def kernel_objects(self) -> dict[str, list[str]]:
         """What this service has in the kernel now: links of its bridges and veths,
         netns files, its nft table, held ports, DNS listeners."""
         from dockyard.network.endpoint_sandbox import kernel_objects
 
+        self.settle()
         return kernel_objects(self)
 
     async def uninstall(self) -> None:
@@ -506,6 +556,7 @@ class NetworkService:
         the DNS servers and the state (tests; ``dockyardd --purge-network`` style)."""
         await self.start()
         await asyncio.to_thread(self._uninstall_sync)
+        await asyncio.to_thread(self.settle)
         await self.close()
 
     def _uninstall_sync(self) -> None:

@@ -60,6 +60,7 @@ class SvcLab:
 
     def stop(self, n: int | str) -> None:
         self.call(self.svc.teardown(self.cid(n)))
+        assert self.svc.settle(), "veths of a released netns did not go away"
 
     # -- fake container processes ---------------------------------------------------
     def run(self, net: ContainerNet, *argv: str, check: bool = False, timeout: float = 20):

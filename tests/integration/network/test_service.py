@@ -187,6 +187,7 @@ def test_networks_are_isolated_internal_has_no_way_out_icc_false(svclab):
 def test_bad_input_is_refused_and_leaves_nothing(svclab):
     svc, t = svclab.svc, svclab.token
     svc.create({"Name": f"{t}-fixed", "IPAM": {"Config": [{"Subnet": "10.250.7.0/24"}]}})
+    svc.settle()
     before = (links(), svc.kernel_objects(), len(svc.list()))
     with pytest.raises(Forbidden, match="Pool overlaps with other one on this address space"):
         svc.create({"Name": f"{t}-over", "IPAM": {"Config": [{"Subnet": "10.250.7.128/25"}]}})
@@ -204,6 +205,7 @@ def test_bad_input_is_refused_and_leaves_nothing(svclab):
         svc.remove("bridge")
     with pytest.raises(NotFound):
         svc.remove(f"{t}-nope")
+    assert svc.settle()
     assert (links(), svc.kernel_objects(), len(svc.list())) == before
 
     taken = socket.socket()
@@ -219,6 +221,7 @@ def test_bad_input_is_refused_and_leaves_nothing(svclab):
             svclab.start(1, "bad", f"{t}-fixed", **bad)
     with pytest.raises(NotFound):
         svclab.start(1, "lost", f"{t}-nowhere")
+    assert svc.settle()
     assert (links(), svc.kernel_objects(), len(svc.list())) == before
     # the addresses were given back: the next container gets the first one
     ok = svclab.start(2, "ok", f"{t}-fixed")
