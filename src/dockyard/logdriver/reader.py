@@ -141,8 +141,23 @@ async def read_logs(path: str, driver: str = "json-file", *, since: float | None
                 continue
             change = _changed(path, fd) if fd >= 0 else None
             if change == "replaced":
+                # Rotated once or more since the last look: the files between the one
+                # we read and the new live one are complete; read them first.
+                newer = _newer_rotated(path, fd)
                 os.close(fd)
                 fd = -1
+                for old in newer:
+                    try:
+                        rest = _read_rest(old, _Parser(driver))
+                    finally:
+                        os.close(old)
+                    for e in rest:
+                        ok = wanted(e)
+                        if ok is None:
+                            return
+                        if ok:
+                            yield e
+                parser.reset()
                 continue
             if change == "truncated":
                 os.lseek(fd, 0, os.SEEK_SET)
@@ -154,6 +169,27 @@ async def read_logs(path: str, driver: str = "json-file", *, since: float | None
     finally:
         if fd >= 0:
             os.close(fd)
+
+
+def _newer_rotated(path: str, fd: int) -> list[int]:
+    """Open the rotated files newer than the one ``fd`` reads, oldest first."""
+    own = os.fstat(fd)
+    names = rotated_names(path)[:-1] if os.path.exists(path) else rotated_names(path)
+    start = 0
+    for i, name in enumerate(names):
+        try:
+            st = os.stat(name)
+        except FileNotFoundError:
+            continue
+        if (st.st_ino, st.st_dev) == (own.st_ino, own.st_dev):
+            start = i + 1
+    out = []
+    for name in names[start:]:
+        try:
+            out.append(os.open(name, os.O_RDONLY | os.O_CLOEXEC))
+        except FileNotFoundError:
+            continue
+    return out
 
 
 def _changed(path: str, fd: int) -> str | None:

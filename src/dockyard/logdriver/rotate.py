@@ -3,7 +3,8 @@
 dockerd's rule (loggerutils.LogFile): before a write, if the current file has
 reached ``max_size``, rotate; so a file may end one message past the limit.
 Rotation renames ``<path>.N-1`` -> ``<path>.N`` ... ``<path>`` -> ``<path>.1`` and
-starts an empty ``<path>``; with ``max_file`` 1 the file is truncated instead.
+starts an empty ``<path>``; with ``max_file`` 1 the file is emptied instead (a new
+file renamed over it, so followers notice).
 Each message is one ``write(2)`` on an ``O_APPEND`` descriptor, so a reader that
 follows the file never sees half a record unless the disk is full.
 """
@@ -41,7 +42,15 @@ class RotatingFile:
 
     def rotate(self) -> None:
         if self.max_file < 2:
-            os.ftruncate(self.fd, 0)
+            # "Truncate" by putting a new file in its place: a reader following the
+            # old one sees another inode at the path (a same-inode truncation to a
+            # size it had already read past would be invisible to it).
+            tmp = f"{self.path}.new"
+            fd = os.open(tmp, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_TRUNC |
+                         os.O_CLOEXEC, 0o640)
+            os.rename(tmp, self.path)
+            os.close(self.fd)
+            self.fd = fd
             self.size = 0
             return
         for n in range(self.max_file - 1, 1, -1):

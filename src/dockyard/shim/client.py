@@ -130,6 +130,11 @@ class ShimClient:
             raise errors.Conflict(f"container is not running (no shim: {e})") from None
         return raise_for(answer)
 
+    async def start(self) -> None:
+        """Run the program of a container started with ``ShimRequest(hold=True)``.
+        A program that cannot run raises InvalidArgument (exit code 127 follows)."""
+        await self._call("start")
+
     async def kill(self, signal: int, all: bool = False) -> None:
         await self._call("kill", signal=int(signal), all=bool(all))
 

@@ -1,18 +1,20 @@
 """The shim process: parent of the container's init until it exits.
 
-Forked (twice) from the zygote, so everything it runs is imported already and
-it never imports after the fork. Its life:
+Forked from the zygote, it imports nothing and writes as few pages as it can:
+every page it touches is copied out of the zygote's (copy-on-write), and that
+is what an idle container costs (PSS). So it works on raw descriptors with
+C-level calls (``select.epoll``, ``os.read``/``os.write``, ``_socket``), and the
+whole start (reading the request, pipes, control socket, the runtime's create
+and start) runs in a short-lived child, ``worker``, which hands the results
+back and exits. Its life:
 
 1. ``detach``: own session, child subreaper, named ``dockyard-shim``, every
    inherited descriptor closed, stdio on /dev/null, cwd ``/``;
-2. ``Monitor.start``: log writer, stdio pipes (or a pty), ``shim.sock`` bound, then
-   a short-lived child (``dockyard-start``) creates and starts the container with
-   the pipes as its fds 0-2 and reports the init's pid (and the pty master, passed
-   over a socketpair). The heavy create path thus runs in pages the shim never
-   owns: the idle shim stays small (PSS). The init is reparented to the shim
-   (subreaper) when the child exits;
-3. ``Monitor.loop``: one selector over the output fds, stdin, the control socket,
-   its connections and a SIGCHLD wake-up pipe. No asyncio, no threads;
+2. fork the worker, receive ``{"pid", "request", ...}`` and the descriptors (control
+   socket, output read ends, stdin write end or pty master); answer the zygote's
+   requester ``{"pid": N}`` (or its error);
+3. ``Monitor.loop``: one epoll over outputs, stdin, the control socket and its
+   connections, and a SIGCHLD wake-up pipe. No asyncio, no threads;
 4. when the init is reaped: exit code (128+N when killed by N), OOM-kill flag from
    the memory cgroup, the runtime container deleted (leftover processes killed),
    output drained to EOF (2 s at most), the log closed, ``exit.json`` written
@@ -22,19 +24,21 @@ it never imports after the fork. Its life:
 from __future__ import annotations
 
 import _signal as signal
+import _socket
 import gc
-import json
 import os
-import selectors
-import socket
+import select
 import time
 
+from dockyard.runtime import fastjson
 from dockyard.shim import files
 from dockyard.shim.output import Attach, Output, Stdin
 
 DRAIN_S = 2.0
-_READ = selectors.EVENT_READ
-_WRITE = selectors.EVENT_WRITE
+_IN = select.EPOLLIN
+_OUT = select.EPOLLOUT
+_ERRS = select.EPOLLERR | select.EPOLLHUP
+_FDS_SPACE = _socket.CMSG_SPACE(16 * 4)
 
 
 def error_reply(e: BaseException) -> dict:
@@ -45,24 +49,36 @@ def error_reply(e: BaseException) -> dict:
                     "Unavailable", "SystemError_", "NotModified", "Forbidden"):
         kind = "InvalidArgument" if kind == "ProcessMissing" else "SystemError_"
     msg = getattr(e, "message", None) or str(e) or type(e).__name__
-    if isinstance(e, OSError) and not isinstance(e, DockyardError) and e.strerror:
-        msg = f"{e.strerror}: {e.filename}" if e.filename else e.strerror
     return {"error": msg, "kind": kind}
 
 
 def write_line(fd: int, obj: dict) -> None:
-    data = (json.dumps(obj) + "\n").encode()
+    """Write one JSON line (blocking fd)."""
+    data = (fastjson.dumps(obj) + "\n").encode()
     while data:
         data = data[os.write(fd, data):]
 
 
-def detach(keep: tuple[int, ...], name: str) -> None:
-    """Leave the zygote's world: session, name, descriptors, stdio, cwd."""
-    from dockyard.runtime import syscalls
+def send_reply(fd: int, obj: dict) -> bool:
+    """One JSON line to a non-blocking connection; replies are small enough for the
+    socket buffer, a peer that cannot take one is given up."""
+    try:
+        data = (fastjson.dumps(obj) + "\n").encode()
+        return os.write(fd, data) == len(data)
+    except OSError:
+        return False
+
+
+def detach(keep: tuple[int, ...], name: bytes) -> None:
+    """Leave the zygote's world: session, subreaper, name, descriptors, stdio, cwd."""
+    from dockyard.runtime.syscalls import PR_SET_CHILD_SUBREAPER, prctl_plain
 
     os.setsid()
-    syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
-    syscalls.set_process_name(name)
+    if prctl_plain(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError("prctl(PR_SET_CHILD_SUBREAPER) failed")
+    fd = os.open("/proc/self/comm", os.O_WRONLY)
+    os.write(fd, name)
+    os.close(fd)
     close_all_but(keep)
     null = os.open(os.devnull, os.O_RDWR)
     for target in (0, 1, 2):
@@ -75,42 +91,93 @@ def detach(keep: tuple[int, ...], name: str) -> None:
 
 def close_all_but(keep: tuple[int, ...]) -> None:
     lo = 3
-    for fd in sorted(set(k for k in keep if k >= 3)):
+    for fd in sorted(k for k in keep if k >= 3):
         os.closerange(lo, fd)
         lo = fd + 1
     os.closerange(lo, 1 << 20)
 
 
-def become_shim(req, result_fd: int) -> None:
-    """Body of the shim process; never returns (``os._exit``)."""
+def become_shim(conn: int) -> None:
+    """Body of the shim process (forked by the zygote with the requester's
+    connection); never returns (``os._exit``)."""
     code = 1
     answered = False
     try:
-        detach((result_fd,), files.PROCESS_NAME)
-        m = Monitor(req)
-        failure = m.start()
-        if failure is not None and m.init_pid == 0:
-            write_line(result_fd, failure)
+        detach((conn,), b"dockyard-shim")
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+        signal.signal(signal.SIGCHLD, _noop)
+        ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+        pid = os.fork()
+        if pid == 0:
+            from dockyard.shim import worker
+
+            ours.close()
+            worker.run(conn, theirs)  # never returns
+        theirs.close()
+        try:
+            data, anc, _, _ = ours.recvmsg(1 << 16, _FDS_SPACE)
+        finally:
+            ours.close()
+            _reap(pid)
+        fds = _fds(anc)
+        msg = fastjson.loads(data) if data else {"error": "the shim's start worker died",
+                                                 "kind": "SystemError_"}
+        if msg.get("exit"):
+            code = 0
+            return
+        if "error" in msg:
+            write_line(conn, msg)
             answered = True
             return
-        if failure is None:
-            write_line(result_fd, {"pid": m.init_pid})
-            os.close(result_fd)
-            answered = True
-        else:  # the container started but its program could not run: answer at the end
-            m.answer_fd, m.answer = result_fd, failure
-            answered = True
+        m = Monitor(msg, fds, wake_r)
+        if msg.get("warning"):  # it started but its program could not run: answer last
+            m.answer_fd = conn
+            m.answer = {"error": msg["warning"], "kind": "InvalidArgument"}
+        else:
+            write_line(conn, {"pid": m.init_pid})
+            os.close(conn)
+        answered = True
         gc.freeze()  # what exists now is never scanned again
         m.loop()
         code = 0
     except BaseException as e:
         if not answered:
             try:
-                write_line(result_fd, error_reply(e))
+                write_line(conn, error_reply(e))
             except OSError:
                 pass
     finally:
         os._exit(code)
+
+
+def warm() -> None:
+    """Run, in the zygote, the calls every shim makes at start, until CPython has
+    specialised their bytecode (3.11 rewrites a function's code in place during its
+    first calls): a shim that only re-runs them writes fewer pages of its own."""
+    sample = {"request": {"container_id": "x" * 64, "bundle": "/b", "runtime": "dockyard",
+                          "runtime_root": "/r", "tty": False, "open_stdin": False,
+                          "stdin_once": False,
+                          "log": {"driver": "json-file", "path": "/l", "max_size": None,
+                                  "max_file": 1}},
+              "pid": 1}
+    data = fastjson.dumps(sample).encode()
+    anc = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, bytes(16))]
+    for _ in range(16):
+        fastjson.loads(data)
+        fastjson.dumps({"pid": 12345})
+        _fds(anc)
+        error_reply(OSError(2, "x"))
+
+
+def _fds(ancillary: list) -> list[int]:
+    out = []
+    for level, kind, data in ancillary:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            n = len(data) - len(data) % 4
+            out += [int.from_bytes(data[i:i + 4], "little", signed=True)
+                    for i in range(0, n, 4)]
+    return out
 
 
 def _noop(signum, frame) -> None:
@@ -118,149 +185,94 @@ def _noop(signum, frame) -> None:
 
 
 class Monitor:
-    def __init__(self, req) -> None:
-        from dockyard.shim import runtimes
+    """The shim's state and event loop, built from the worker's handoff."""
 
+    def __init__(self, msg: dict, fds: list[int], wake_fd: int) -> None:
+        req = msg["request"]
         self.req = req
-        self.bundle = req.bundle
-        self.rt = runtimes.for_request(req)
-        self.sel = selectors.DefaultSelector()
-        self.init_pid = 0
+        self.bundle = req["bundle"]
+        self.tty = bool(req["tty"])
+        self.held = bool(req.get("hold"))
+        self.stdin_once = bool(req["stdin_once"])
+        self._rt = None
+        self.ep = select.epoll()
+        self.handlers: dict = {}
+        self.init_pid = msg["pid"]
         self.status: int | None = None
         self.finished_at = ""
         self.error = ""
         self.oom = False
         self.answer_fd = -1
         self.answer: dict | None = None
-        self.waiters: list[socket.socket] = []
+        self.waiters: list[int] = []
+        self.requests: dict[int, bytes] = {}
         self.outputs: dict[int, str] = {}
         self.master = -1
         self.stdin: Stdin | None = None
-        self.output: Output | None = None
-        self.listener: socket.socket | None = None
         self.drain_deadline = 0.0
         self.done = False
-        self.paused_clients: list[Attach] = []
+        self.paused: list[Attach] = []
+        self.output = Output(None, self.tty, req["log"])
+        self._watch(wake_fd, _IN, self._on_sigchld)
+        self.listener = _socket.socket(fileno=fds[0])
+        os.set_blocking(fds[0], False)
+        self._watch(fds[0], _IN, self._on_accept)
+        if self.tty:
+            self.master = fds[1]
+            streams = [(fds[1], "stdout")]
+            if req["open_stdin"]:
+                self.stdin = Stdin(fds[1], tty=True)
+        else:
+            streams = [(fds[1], "stdout"), (fds[2], "stderr")]
+            if req["open_stdin"]:
+                os.set_blocking(fds[3], False)
+                self.stdin = Stdin(fds[3], tty=False)
+        for fd, stream in streams:
+            os.set_blocking(fd, False)
+            self.outputs[fd] = stream
+            self._watch(fd, _IN, self._on_output)
+        self._reap_children()  # it may have exited already
 
-    # --- start ----------------------------------------------------------------------
+    def _watch(self, fd: int, events: int, handler) -> None:
+        if fd in self.handlers:
+            self.ep.modify(fd, events)
+        else:
+            self.ep.register(fd, events)
+        self.handlers[fd] = handler
+
+    def _unwatch(self, fd: int) -> None:
+        if self.handlers.pop(fd, None) is not None:
+            self.ep.unregister(fd)
+
+    @property
+    def rt(self):
+        if self._rt is None:
+            from dockyard.shim import runtimes
+
+            self._rt = runtimes.for_request(self.req)
+        return self._rt
 
     def path(self, name: str) -> str:
         return os.path.join(self.bundle, name)
-
-    def start(self) -> dict | None:
-        """Launch the container; None on success, else the zygote's error answer
-        (with ``init_pid`` set when the container ran and exited: answer later)."""
-        from dockyard.logdriver.writers import open_writer
-
-        req = self.req
-        for name in (files.EXIT_JSON, files.SHIM_SOCK, files.INIT_PID):
-            try:
-                os.unlink(self.path(name))
-            except FileNotFoundError:
-                pass
-        try:
-            writer = open_writer(req.log.driver, req.log.path, req.log.max_size,
-                                 req.log.max_file)
-        except Exception as e:
-            return error_reply(e)
-        self.output = Output(writer, req.tty)
-        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
-        signal.signal(signal.SIGCHLD, _noop)
-        self.sel.register(wake_r, _READ, self._on_sigchld)
-        self.listener = self._listen()
-
-        theirs: tuple[int, int, int] = (-1, -1, -1)
-        ours_out: list[tuple[int, str]] = []
-        null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
-        if req.tty:
-            theirs = (null, null, null)
-        else:
-            out_r, out_w = os.pipe()
-            err_r, err_w = os.pipe()
-            ours_out = [(out_r, "stdout"), (err_r, "stderr")]
-            in_r = null
-            if req.open_stdin:
-                in_r, in_w = os.pipe()
-                os.set_blocking(in_w, False)
-                self.stdin = Stdin(in_w, tty=False)
-            theirs = (in_r, out_w, err_w)
-        result_r, result_w = os.pipe()
-        fd_ours, fd_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        pid = os.fork()
-        if pid == 0:
-            _launch_child(self.rt, req.tty, theirs, result_w, fd_theirs.fileno())
-        for fd in set(theirs) | {result_w, null}:
-            os.close(fd)
-        fd_theirs.close()
-        try:
-            answer = _read_answer(result_r)
-            master = -1
-            if answer.get("tty"):
-                _, fds, _, _ = socket.recv_fds(fd_ours, 16, 1)
-                master = fds[0] if fds else -1
-        finally:
-            os.close(result_r)
-            fd_ours.close()
-            _reap(pid)
-        if "pid" not in answer:
-            for fd, _ in ours_out:
-                os.close(fd)
-            if self.stdin is not None:
-                os.close(self.stdin.fd)
-            self._unlink(files.SHIM_SOCK)
-            return {"error": answer.get("error", "the container did not start"),
-                    "kind": answer.get("kind", "SystemError_")}
-        self.init_pid = answer["pid"]
-        if master >= 0:
-            os.set_blocking(master, False)
-            self.master = master
-            ours_out = [(master, "stdout")]
-            if req.open_stdin:
-                self.stdin = Stdin(master, tty=True)
-        for fd, stream in ours_out:
-            os.set_blocking(fd, False)
-            self.outputs[fd] = stream
-            self.sel.register(fd, _READ, self._on_output)
-        files.write_atomic(self.path(files.INIT_PID), f"{self.init_pid}\n".encode(), False)
-        files.write_atomic(self.path(files.SHIM_PID), f"{os.getpid()}\n".encode(), False)
-        self._reap_children()  # it may have exited already
-        if answer.get("warning"):
-            return {"error": answer["warning"], "kind": "InvalidArgument"}
-        return None
-
-    def _listen(self) -> socket.socket:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-        with files.ShortPath(self.bundle) as short:
-            s.bind(short(files.SHIM_SOCK))
-        os.chmod(self.path(files.SHIM_SOCK), 0o600)
-        s.listen(64)
-        s.setblocking(False)
-        self.sel.register(s, _READ, self._on_accept)
-        return s
-
-    def _unlink(self, name: str) -> None:
-        try:
-            os.unlink(self.path(name))
-        except FileNotFoundError:
-            pass
 
     # --- the loop -------------------------------------------------------------------
 
     def loop(self) -> None:
         while not self.done:
-            timeout = None
+            timeout = -1.0
             if self.status is not None:
                 timeout = max(0.0, self.drain_deadline - time.monotonic())
                 if not self.outputs or timeout == 0.0:
                     self.finish()
                     return
-            for key, events in self.sel.select(timeout):
-                key.data(key, events)
+            for fd, events in self.ep.poll(timeout):
+                handler = self.handlers.get(fd)
+                if handler is not None:
+                    handler(fd, events)
 
-    def _on_sigchld(self, key, events) -> None:
+    def _on_sigchld(self, fd: int, events: int) -> None:
         try:
-            while os.read(key.fd, 512):
+            while os.read(fd, 512):
                 pass
         except BlockingIOError:
             pass
@@ -302,20 +314,27 @@ class Monitor:
 
         for fd in list(self.outputs):
             self._close_output(fd)
-        self.output.writer.close()
+        self.output.close()
+        # No new connections from here; a waiter that finds no socket reads exit.json
+        # (written next) or retries while the shim is alive.
+        try:
+            os.unlink(self.path(files.SHIM_SOCK))
+        except FileNotFoundError:
+            pass
+        self._unwatch(self.listener.fileno())
+        self.listener.close()
         error = self.error
         if self.answer is not None and not error:
             error = self.answer["error"]
-        status = ExitStatus(self.exit_code(), self.finished_at, self.oom, error)
-        doc = json.dumps(status.to_json()).encode()
-        files.write_atomic(self.path(files.EXIT_JSON), doc + b"\n")
+        status = ExitStatus(self.exit_code(), self.finished_at, self.oom, error).to_json()
+        files.write_atomic(self.path(files.EXIT_JSON),
+                           (fastjson.dumps(status) + "\n").encode())
         for w in self.waiters:
-            _send_line(w, status.to_json())
-            w.close()
+            send_reply(w, status)
+            os.close(w)
         for c in self.output.clients:
             c.flush_blocking(1.0)
-            c.sock.close()
-        self._unlink(files.SHIM_SOCK)
+            os.close(c.fd)
         if self.answer_fd >= 0:
             try:
                 write_line(self.answer_fd, self.answer)
@@ -325,8 +344,11 @@ class Monitor:
 
     # --- container output and input ----------------------------------------------------
 
-    def _on_output(self, key, events) -> None:
-        fd = key.fd
+    def _on_output(self, fd: int, events: int) -> None:
+        if events & _OUT and self.stdin is not None and self.stdin.fd == fd:
+            self._on_stdin_writable(fd, events)  # tty: the master is also stdin
+        if not events & (_IN | _ERRS) or fd not in self.outputs:
+            return
         try:
             data = os.read(fd, 65536)
         except BlockingIOError:
@@ -346,171 +368,166 @@ class Monitor:
         stream = self.outputs.pop(fd, None)
         if stream is None:
             return
-        self.sel.unregister(fd)
+        self._unwatch(fd)
         self.output.end(stream)
         if self.stdin is not None and self.stdin.fd == fd:
-            self._unwatch_stdin()
             self.stdin.fd = -1
         os.close(fd)
 
     def _watch_client(self, c: Attach) -> None:
-        events = (_READ if c.reading and c not in self.paused_clients else 0) | \
-            (_WRITE if c.out else 0)
-        try:
-            if events:
-                self.sel.modify(c.sock, events, self._on_client)
-            else:
-                self.sel.unregister(c.sock)
-        except KeyError:
-            if events:
-                self.sel.register(c.sock, events, self._on_client)
+        events = (_IN if c.reading and c not in self.paused else 0) | (_OUT if c.out else 0)
+        if events:
+            self._watch(c.fd, events, self._on_client)
+        else:
+            self._unwatch(c.fd)
 
-    def _on_client(self, key, events) -> None:
-        c = self._client_for(key.fileobj)
+    def _on_client(self, fd: int, events: int) -> None:
+        c = self._client(fd)
         if c is None:
             return
-        if events & _WRITE and not c.flush():
+        if events & _OUT and not c.flush():
             self._drop(c)
             return
-        if events & _READ:
+        if events & (_IN | _ERRS) and c.reading:
             try:
-                data = c.sock.recv(65536)
+                data = os.read(fd, 65536)
             except BlockingIOError:
                 data = None
             except OSError:
                 data = b""
             if data == b"":
                 c.reading = False
-                if c.stdin and self.req.stdin_once:
+                if c.stdin and self.stdin_once:
                     self._close_stdin()
+                if events & _ERRS and not c.out:
+                    self._drop(c)
+                    return
             elif data and c.stdin and self.stdin is not None:
-                self.stdin.feed(data)
-                self._watch_stdin()
+                self._feed_stdin(data)
         self._watch_client(c)
 
-    def _client_for(self, sock) -> Attach | None:
+    def _client(self, fd: int) -> Attach | None:
         for c in self.output.clients:
-            if c.sock is sock:
+            if c.fd == fd:
                 return c
         return None
 
     def _drop(self, c: Attach) -> None:
         if c in self.output.clients:
             self.output.clients.remove(c)
-        if c in self.paused_clients:
-            self.paused_clients.remove(c)
-        try:
-            self.sel.unregister(c.sock)
-        except KeyError:
-            pass
-        c.sock.close()
+        if c in self.paused:
+            self.paused.remove(c)
+        self._unwatch(c.fd)
+        os.close(c.fd)
+
+    def _feed_stdin(self, data: bytes) -> None:
+        self._stdin_do(self.stdin.feed, data)
+
+    def _stdin_do(self, action, *args) -> None:
+        """Run a Stdin action that may close its fd: never leave a closed fd in epoll."""
+        fd = self.stdin.fd
+        if fd >= 0 and fd not in self.outputs:
+            self._unwatch(fd)
+        action(*args)
+        self._watch_stdin()
 
     def _watch_stdin(self) -> None:
         s = self.stdin
-        if s is None:
-            return
-        if s.pending and s.fd >= 0 and s.fd not in self.outputs:
-            try:
-                self.sel.register(s.fd, _WRITE, self._on_stdin_writable)
-            except KeyError:
-                pass
-        elif s.pending and s.fd in self.outputs:  # tty: the master is also the output
-            self.sel.modify(s.fd, _READ | _WRITE, self._on_master)
-        if s.backlogged:
-            for c in self.output.clients:
-                if c.stdin and c not in self.paused_clients:
-                    self.paused_clients.append(c)
-                    self._watch_client(c)
-
-    def _unwatch_stdin(self) -> None:
-        s = self.stdin
         if s is None or s.fd < 0:
             return
-        if s.fd in self.outputs:
-            self.sel.modify(s.fd, _READ, self._on_output)
+        if s.fd in self.outputs:  # tty: the master is also the output
+            self._watch(s.fd, _IN | (_OUT if s.pending else 0), self._on_output)
+        elif s.pending:
+            self._watch(s.fd, _OUT, self._on_stdin_writable)
         else:
-            try:
-                self.sel.unregister(s.fd)
-            except KeyError:
-                pass
+            self._unwatch(s.fd)
+        if s.backlogged:
+            for c in self.output.clients:
+                if c.stdin and c not in self.paused:
+                    self.paused.append(c)
+                    self._watch_client(c)
 
-    def _on_master(self, key, events) -> None:
-        if events & _WRITE:
-            self._on_stdin_writable(key, events)
-        if events & _READ and key.fd in self.outputs:
-            self._on_output(key, events)
-
-    def _on_stdin_writable(self, key, events) -> None:
+    def _on_stdin_writable(self, fd: int, events: int) -> None:
         s = self.stdin
-        fd = s.fd
-        s.drain()
-        if not s.pending or s.fd < 0:
-            if fd >= 0 and fd in self.outputs:
-                self.sel.modify(fd, _READ, self._on_output)
-            elif fd >= 0:
-                try:
-                    self.sel.unregister(fd)
-                except (KeyError, ValueError):
-                    pass
-        if not s.backlogged and self.paused_clients:
-            paused, self.paused_clients = self.paused_clients, []
+        self._stdin_do(s.drain)
+        if not s.backlogged and self.paused:
+            paused, self.paused = self.paused, []
             for c in paused:
                 self._watch_client(c)
 
     def _close_stdin(self) -> None:
-        s = self.stdin
-        if s is None or s.fd < 0:
-            return
-        fd = s.fd
-        s.close()
-        if s.fd < 0 and fd not in self.outputs:
-            try:
-                self.sel.unregister(fd)
-            except (KeyError, ValueError):
-                pass
-        else:
-            self._watch_stdin()
+        if self.stdin is not None and self.stdin.fd >= 0:
+            self._stdin_do(self.stdin.close)
 
     # --- the control socket -----------------------------------------------------------
 
-    def _on_accept(self, key, events) -> None:
+    def _on_accept(self, fd: int, events: int) -> None:
         try:
-            conn, _ = self.listener.accept()
+            conn, _ = self.listener._accept()
+        except OSError:
+            return
+        os.set_blocking(conn, False)
+        self.requests[conn] = b""
+        self._watch(conn, _IN, self._on_request)
+
+    def _on_request(self, fd: int, events: int) -> None:
+        try:
+            data = os.read(fd, 4096)
         except BlockingIOError:
             return
-        conn.setblocking(False)
-        self.sel.register(conn, _READ, _Request(self, conn))
+        except OSError:
+            data = b""
+        buf = self.requests[fd] + data
+        line, nl, rest = buf.partition(b"\n")
+        if not data or (not nl and len(buf) > files.MAX_LINE):
+            del self.requests[fd]
+            self._unwatch(fd)
+            os.close(fd)
+            return
+        if not nl:
+            self.requests[fd] = buf
+            return
+        del self.requests[fd]
+        self._unwatch(fd)
+        try:
+            req = fastjson.loads(line)
+            if not isinstance(req, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            send_reply(fd, {"error": "bad request", "kind": "InvalidArgument"})
+            os.close(fd)
+            return
+        self.handle(fd, req, rest)
 
-    def handle(self, conn: socket.socket, req: dict) -> None:
+    def handle(self, conn: int, req: dict, rest: bytes = b"") -> None:
         """One request line from a control connection."""
         op = req.get("op")
         if op == "attach":
-            self.sel.unregister(conn)
             c = Attach(conn, bool(req.get("stdin")), bool(req.get("stdout")),
                        bool(req.get("stderr")))
-            if not _send_line(conn, {"ok": True}):
-                conn.close()
+            if not send_reply(conn, {"ok": True}):
+                os.close(conn)
                 return
             self.output.clients.append(c)
+            if rest and c.stdin and self.stdin is not None:
+                self._feed_stdin(rest)  # stdin sent right behind the request
             self._watch_client(c)
             return
         if op == "wait":
-            self.sel.unregister(conn)
             self.waiters.append(conn)
             return
         try:
             reply = self._control(op, req)
         except Exception as e:
             reply = error_reply(e)
-        self.sel.unregister(conn)
-        _send_line(conn, reply)
-        conn.close()
+        send_reply(conn, reply)
+        os.close(conn)
 
     def _control(self, op, req: dict) -> dict:
         from dockyard.errors import Conflict, InvalidArgument
 
         if op in ("kill", "pause", "resume") and self.status is not None:
-            raise Conflict(f"container {self.req.container_id} is not running")
+            raise Conflict(f"container {self.req['container_id']} is not running")
         if op == "kill":
             sig = req.get("signal", 15)
             if not isinstance(sig, int) or not 0 < sig < 65:
@@ -527,6 +544,8 @@ class Monitor:
                 console.set_size(self.master, int(req["height"]), int(req["width"]))
         elif op == "close_stdin":
             self._close_stdin()
+        elif op == "start":
+            return self._start_held()
         elif op == "state":
             return {"pid": self.init_pid, "running": self.status is None}
         else:
@@ -534,69 +553,41 @@ class Monitor:
         return {"ok": True}
 
 
-class _Request:
-    """Reads a control connection's request line, then hands it to the monitor."""
+    def _start_held(self) -> dict:
+        """Run the runtime's ``start`` for a held container, in a child (its pages
+        are not the shim's); blocks the loop for the few ms it takes."""
+        from dockyard.errors import Conflict
 
-    __slots__ = ("buf", "conn", "monitor")
+        if not self.held:
+            raise Conflict(f"container {self.req['container_id']} is already started")
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(r)
+                signal.set_wakeup_fd(-1)
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                from dockyard.shim.worker import start_held
 
-    def __init__(self, monitor: Monitor, conn: socket.socket) -> None:
-        self.monitor = monitor
-        self.conn = conn
-        self.buf = b""
-
-    def __call__(self, key, events) -> None:
+                write_line(w, start_held(self.req))
+            finally:
+                os._exit(0)
+        os.close(w)
+        data = b""
         try:
-            data = self.conn.recv(4096)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
-        if not data:
-            self.monitor.sel.unregister(self.conn)
-            self.conn.close()
-            return
-        self.buf += data
-        line, nl, rest = self.buf.partition(b"\n")
-        if not nl:
-            if len(self.buf) > files.MAX_LINE:
-                self.monitor.sel.unregister(self.conn)
-                self.conn.close()
-            return
+            while chunk := os.read(r, 4096):
+                data += chunk
+        finally:
+            os.close(r)
+        self._reap_children()
+        self.held = False
         try:
-            req = json.loads(line)
-            if not isinstance(req, dict):
-                raise ValueError("not an object")
+            reply = fastjson.loads(data)
         except ValueError:
-            self.monitor.sel.unregister(self.conn)
-            _send_line(self.conn, {"error": "bad request", "kind": "InvalidArgument"})
-            self.conn.close()
-            return
-        if rest and req.get("op") == "attach" and self.monitor.stdin is not None \
-                and req.get("stdin"):
-            self.monitor.stdin.feed(rest)  # stdin sent right behind the request
-            self.monitor._watch_stdin()
-        self.monitor.handle(self.conn, req)
-
-
-def _send_line(sock: socket.socket, obj: dict) -> bool:
-    try:
-        sock.settimeout(2.0)
-        sock.sendall((json.dumps(obj) + "\n").encode())
-        sock.setblocking(False)
-        return True
-    except OSError:
-        return False
-
-
-def _read_answer(fd: int) -> dict:
-    data = b""
-    while chunk := os.read(fd, 4096):
-        data += chunk
-    try:
-        return json.loads(data.split(b"\n", 1)[0])
-    except ValueError:
-        return {"error": "the container's start process died without an answer",
-                "kind": "SystemError_"}
+            reply = {"error": "the start process died", "kind": "SystemError_"}
+        if "error" in reply and not self.error:
+            self.error = reply["error"]
+        return reply
 
 
 def _reap(pid: int) -> None:
@@ -608,35 +599,3 @@ def _reap(pid: int) -> None:
             return
         except InterruptedError:
             continue
-
-
-def _launch_child(rt, tty: bool, stdio: tuple[int, int, int], result_w: int,
-                  fd_sock: int) -> None:
-    """The ``dockyard-start`` child: create + start, report, exit. Never returns."""
-    code = 1
-    try:
-        from dockyard.runtime import syscalls
-
-        signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        syscalls.set_process_name("dockyard-start")
-        for target, fd in enumerate(stdio):
-            os.dup2(fd, target)
-        close_all_but((result_w, fd_sock))
-        warnings: list[str] = []
-        launched = rt.launch(tty, lambda msg: warnings.append(msg))
-        answer = {"pid": launched.pid, "tty": launched.pty_master >= 0}
-        if warnings:
-            answer["warning"] = warnings[-1].removeprefix("warning: ").split(": ", 1)[-1]
-        if launched.pty_master >= 0:
-            s = socket.socket(fileno=fd_sock)
-            socket.send_fds(s, [b"m"], [launched.pty_master])
-        write_line(result_w, answer)
-        code = 0
-    except BaseException as e:
-        try:
-            write_line(result_w, error_reply(e))
-        except OSError:
-            pass
-    finally:
-        os._exit(code)

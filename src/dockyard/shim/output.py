@@ -12,7 +12,6 @@ a buffer; while more than 1 MiB waits, clients are not read (back-pressure).
 from __future__ import annotations
 
 import os
-import socket
 import time
 
 from dockyard.logdriver.entry import STREAMS, frame
@@ -23,18 +22,17 @@ STDIN_BACKLOG = 1 << 20
 
 
 class Attach:
-    """One attached client connection."""
+    """One attached client connection (a raw, non-blocking socket fd)."""
 
-    __slots__ = ("closed", "out", "reading", "sock", "stderr", "stdin", "stdout")
+    __slots__ = ("fd", "out", "reading", "stderr", "stdin", "stdout")
 
-    def __init__(self, sock: socket.socket, stdin: bool, stdout: bool, stderr: bool) -> None:
-        self.sock = sock
+    def __init__(self, fd: int, stdin: bool, stdout: bool, stderr: bool) -> None:
+        self.fd = fd
         self.stdin = stdin
         self.stdout = stdout
         self.stderr = stderr
         self.out = bytearray()
         self.reading = True
-        self.closed = False
 
     def wants(self, stream: str) -> bool:
         return self.stdout if stream == "stdout" else self.stderr
@@ -47,7 +45,7 @@ class Attach:
     def flush(self) -> bool:
         while self.out:
             try:
-                n = self.sock.send(self.out)
+                n = os.write(self.fd, self.out)
             except BlockingIOError:
                 return len(self.out) <= CLIENT_BACKLOG
             except OSError:
@@ -56,24 +54,42 @@ class Attach:
         return True
 
     def flush_blocking(self, timeout: float) -> None:
-        if not self.out:
-            return
-        try:
-            self.sock.settimeout(timeout)
-            self.sock.sendall(self.out)
-        except OSError:
-            pass
+        import select
+
+        deadline = time.monotonic() + timeout
+        while self.out and self.flush():
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([], [self.fd], [], left)[1]:
+                break
         self.out.clear()
 
 
 class Output:
-    """Fans a stream's chunks out to the log writer and the attached clients."""
+    """Fans a stream's chunks out to the log writer and the attached clients.
 
-    def __init__(self, writer, tty: bool) -> None:
+    The writer is opened on the first output: an idle container's shim never
+    runs (so never copies the pages of) the log driver's code.
+    """
+
+    def __init__(self, writer, tty: bool, log: dict | None = None) -> None:
         self.writer = writer
+        self.log = log
         self.tty = tty
         self.partial = {"stdout": b"", "stderr": b""}
         self.clients: list[Attach] = []
+
+    def _writer(self):
+        if self.writer is None:
+            from dockyard.logdriver.writers import open_writer
+
+            log = self.log
+            self.writer = open_writer(log["driver"], log["path"], log["max_size"],
+                                      log["max_file"])
+        return self.writer
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
 
     def data(self, stream: str, chunk: bytes) -> list[Attach]:
         """Handle a chunk; return the clients that must be dropped."""
@@ -85,7 +101,7 @@ class Output:
 
     def _log(self, stream: str, chunk: bytes, t_ns: int) -> None:
         buf = self.partial[stream] + chunk if self.partial[stream] else chunk
-        write = self.writer.write
+        write = self._writer().write
         start, size = 0, len(buf)
         while start < size:
             end = buf.find(b"\n", start, start + MAX_MESSAGE)
@@ -103,7 +119,7 @@ class Output:
         """The stream is at EOF: log what is left of its last line."""
         rest = self.partial[stream]
         if rest:
-            self.writer.write(stream, rest, time.time_ns())
+            self._writer().write(stream, rest, time.time_ns())
             self.partial[stream] = b""
 
 

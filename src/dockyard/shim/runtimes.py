@@ -34,7 +34,8 @@ class Dockyard:
         self.id = container_id
         self.bundle = bundle
 
-    def launch(self, tty: bool, warn) -> Launched:
+    def launch(self, tty: bool, warn, start: bool = True) -> Launched:
+        """Create (and unless ``start`` is False, start) the container."""
         from dockyard.runtime.container import create as createmod
         from dockyard.runtime.container import delete as deletemod
         from dockyard.runtime.container import start as startmod
@@ -44,6 +45,8 @@ class Dockyard:
         _check_terminal(self.bundle, tty)
         opts = createmod.CreateOptions(self.bundle, relay_tty=tty)
         c, master = createmod.create(self.store, self.id, opts)
+        if not start:
+            return Launched(c.pid, master)
         try:
             startmod.start(self.store, self.id, warn=warn)
         except BaseException:
@@ -55,6 +58,11 @@ class Dockyard:
                 pass
             raise
         return Launched(c.pid, master)
+
+    def start(self, warn) -> None:
+        from dockyard.runtime.container import start as startmod
+
+        startmod.start(self.store, self.id, warn=warn)
 
     def kill(self, sig: int, all_processes: bool = False) -> None:
         from dockyard.runtime.container import kill
@@ -155,7 +163,7 @@ class External:
                                f"{os.path.basename(self.binary)} {args[0]} failed "
                                f"(exit status {code})")
 
-    def launch(self, tty: bool, warn) -> Launched:
+    def launch(self, tty: bool, warn, start: bool = True) -> Launched:
         _check_terminal(self.bundle, tty)
         pid_file = os.path.join(self.bundle, ".init.pid.runtime")
         master = -1
@@ -169,7 +177,8 @@ class External:
 
             pid = read_pid(pid_file)
             os.unlink(pid_file)
-            self._run("start", self.id)
+            if start:
+                self._run("start", self.id)
         except BaseException:
             if master >= 0:
                 os.close(master)
@@ -205,6 +214,9 @@ class External:
             except FileNotFoundError:
                 pass
             os.rmdir(tmp)
+
+    def start(self, warn) -> None:
+        self._run("start", self.id)
 
     def kill(self, sig: int, all_processes: bool = False) -> None:
         self._run("kill", *(["--all"] if all_processes else []), self.id, str(sig))
@@ -281,6 +293,13 @@ def _last_error(err: bytes) -> str:
 
 
 def for_request(req) -> Dockyard | External:
-    if req.runtime in ("", "dockyard"):
-        return Dockyard(req.runtime_root, req.container_id, req.bundle)
-    return External(req.runtime, req.runtime_root, req.container_id, req.bundle)
+    """The runtime for a ShimRequest (or its JSON form)."""
+    if isinstance(req, dict):
+        runtime, root, cid, bundle = (req["runtime"], req["runtime_root"],
+                                      req["container_id"], req["bundle"])
+    else:
+        runtime, root, cid, bundle = req.runtime, req.runtime_root, req.container_id, \
+            req.bundle
+    if runtime in ("", "dockyard"):
+        return Dockyard(root, cid, bundle)
+    return External(runtime, root, cid, bundle)

@@ -23,6 +23,9 @@ class ShimRequest:
     open_stdin: bool = False
     stdin_once: bool = False
     log: LogConfig = field(default_factory=LogConfig)
+    # Create the container but run its program only at ShimClient.start(): attach
+    # first (docker's create/attach/start), so no early output is missed.
+    hold: bool = False
 
     def to_json(self) -> dict:
         return asdict(self)
