@@ -112,13 +112,20 @@ def test_containers_resolve_each_other_by_name(env):
            "--network-alias", "db", "busybox", "sleep", "1000")
     ip = docker(env, "inspect", "-f", f'{{{{(index .NetworkSettings.Networks "{net}")'
                 '.IPAddress}}', f"{TOKEN}-srv").stdout.strip()
-    out = docker(env, "run", "--rm", "--network", net, "busybox", "nslookup", f"{TOKEN}-srv")
+    docker(env, "run", "-d", "--name", f"{TOKEN}-cli", "--network", net, "busybox",
+           "sleep", "1000")
+    out = docker(env, "exec", f"{TOKEN}-cli", "nslookup", f"{TOKEN}-srv")
     assert ip in out.stdout.split("Name:", 1)[-1], out.stdout
-    out = docker(env, "run", "--rm", "--network", net, "busybox", "ping", "-c", "1", "db")
+    out = docker(env, "exec", f"{TOKEN}-cli", "ping", "-c", "1", "-W", "2", "db")
     assert f"({ip})" in out.stdout or ip in out.stdout
-    # the default bridge has no name resolution (docker's rule)
-    out = docker(env, "run", "--rm", "busybox", "cat", "/etc/resolv.conf")
-    assert "nameserver" in out.stdout
+    resolv = docker(env, "exec", f"{TOKEN}-cli", "cat", "/etc/resolv.conf").stdout
+    gw = ip.rsplit(".", 1)[0] + ".1"
+    assert f"nameserver {gw}" in resolv
+    # the default bridge has no embedded DNS (docker's rule): the host's resolvers
+    docker(env, "run", "-d", "--name", f"{TOKEN}-plain", "busybox", "sleep", "1000")
+    resolv = docker(env, "exec", f"{TOKEN}-plain", "cat", "/etc/resolv.conf").stdout
+    assert "nameserver" in resolv and f"nameserver {gw}" not in resolv
+    docker(env, "rm", "-f", f"{TOKEN}-cli", f"{TOKEN}-plain")
     docker(env, "rm", "-f", f"{TOKEN}-srv")
     docker(env, "network", "rm", net)
 
