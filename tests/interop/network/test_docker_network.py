@@ -153,3 +153,27 @@ def test_docker_py_networks(env):
             client.networks.get(f"{TOKEN}-py")
     finally:
         client.close()
+
+
+def test_networking_survives_a_daemon_kill(env):
+    d = env[0]
+    net = f"{TOKEN}-live"
+    port = free_port()
+    docker(env, "network", "create", net)
+    script = "mkdir -p /www && echo alive > /www/index.html && httpd -f -p 80 -h /www"
+    docker(env, "run", "-d", "--name", f"{TOKEN}-live", "--network", net,
+           "-p", f"127.0.0.1:{port}:80", "busybox", "sh", "-c", script)
+    docker(env, "run", "-d", "--name", f"{TOKEN}-peer", "--network", net, "busybox",
+           "sleep", "1000")
+    assert fetch(f"http://127.0.0.1:{port}/") == "alive\n"
+    d.kill()                                   # SIGKILL: no clean shutdown
+    assert fetch(f"http://127.0.0.1:{port}/", tries=3) == "alive\n"   # kernel NAT stays
+    d.start()
+    assert fetch(f"http://127.0.0.1:{port}/") == "alive\n"
+    out = docker(env, "exec", f"{TOKEN}-peer", "wget", "-q", "-O", "-",
+                 f"http://{TOKEN}-live/")
+    assert out.stdout == "alive\n"              # the new daemon's DNS knows the name
+    # the port is held again by the new daemon
+    out = docker(env, "run", "-d", "-p", f"127.0.0.1:{port}:80", "busybox", "true",
+                 check=False)
+    assert out.returncode != 0 and "port is already allocated" in out.stderr
