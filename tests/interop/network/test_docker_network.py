@@ -104,6 +104,19 @@ def test_run_publish_on_loopback_and_docker_port(env):
     docker(env, "rm", "-f", f"{TOKEN}-web")
     assert fetch(f"http://127.0.0.1:{port}/", tries=3) is None
 
+    # every address (the host's own too) and -P on an exposed port
+    from tests.integration.network.test_service import host_address
+
+    me = host_address()
+    docker(env, "run", "-d", "--name", f"{TOKEN}-all", "-p", f"{port}:80", "--expose", "81",
+           "-P", "busybox", "sh", "-c", script)
+    assert fetch(f"http://{me}:{port}/") == "hello-published\n"
+    assert fetch(f"http://127.0.0.1:{port}/") == "hello-published\n"
+    eph = docker(env, "port", f"{TOKEN}-all", "81").stdout.strip()
+    assert eph.startswith("0.0.0.0:") and int(eph.split(":")[1]) > 1024
+    pruned = docker(env, "network", "prune", "-f").stdout
+    assert "bridge" not in pruned
+
 
 def test_containers_resolve_each_other_by_name(env):
     net = f"{TOKEN}-dns"
