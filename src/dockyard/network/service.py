@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from dockyard.errors import Conflict, Forbidden, InvalidArgument, NotFound
+from dockyard.errors import Conflict, Forbidden, InvalidArgument, NotFound, Unavailable
 from dockyard.network import bridge as bridges
 from dockyard.network import dockercompat, nat
 from dockyard.network.dns import AsyncDnsServer, NameTable, Upstream, host_resolvers
@@ -60,6 +60,19 @@ log = logging.getLogger("dockyardd.network")
 def now_rfc3339() -> str:
     t = time.time()
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
+
+
+def _ip_forward_on() -> None:
+    """Routing between bridges and the outside needs it; dockerd turns it on too."""
+    for path in ("/proc/sys/net/ipv4/ip_forward",):
+        try:
+            with open(path, "r+") as f:
+                if f.read().strip() != "1":
+                    f.seek(0)
+                    f.write("1\n")
+                    log.info("enabled %s", path)
+        except OSError as e:
+            log.warning("cannot enable %s: %s", path, e)
 
 
 class NetworkService:
@@ -135,7 +148,10 @@ class NetworkService:
             self._loop = asyncio.get_running_loop()
             for net in list(self.state.networks.values()):
                 if net.dns:
-                    await self._start_dns(net)
+                    try:
+                        await self._start_dns(net)
+                    except Unavailable as e:   # one network's DNS, not the daemon
+                        log.error("network %s: %s", net.name, e.message)
 
     async def close(self) -> None:
         """Stop the DNS servers and release port holds; bridges, rules and endpoints
@@ -243,6 +259,8 @@ class NetworkService:
 
     def _ensure_bridge(self, net: NetworkRecord) -> None:
         bridges.ensure_bridge(bridges.BridgeSpec(net.bridge, self._gateways(net), net.mtu))
+        if self.iptables:
+            _ip_forward_on()
         if self.iptables and self.docker_compat:
             dockercompat.allow_bridge(net.bridge)
 
