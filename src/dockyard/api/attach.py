@@ -234,7 +234,8 @@ async def _pump(svc: Any, cid: str, conn: _Hijacked, want_in: bool, want_out: bo
     try:
         reader, writer = await client.attach(want_in, want_out and live_out,
                                              want_err and live_out)
-    except DockyardError:
+    except (DockyardError, OSError):
+        # the shim is already gone (a fast container): its output is in the log
         if from_log is None:
             raise
         await _follow_log(rec, conn, from_log[0], from_log[1], want_out, want_err)
@@ -273,7 +274,10 @@ async def _pump(svc: Any, cid: str, conn: _Hijacked, want_in: bool, want_out: bo
     finally:
         for t in (up, down):
             t.cancel()
-        await asyncio.gather(up, down, return_exceptions=True)
+        results = await asyncio.gather(up, down, return_exceptions=True)
+        for r in results:
+            if isinstance(r, Exception) and not isinstance(r, ConnectionError):
+                log.error("attach %s: %s", cid[:12], r, exc_info=r)
         with contextlib.suppress(Exception):
             writer.close()
 

@@ -243,6 +243,8 @@ class ContainerService:
         except BaseException as exc:
             await self._undo_start(rec, net_up, mounted)
             if isinstance(exc, DockyardError):
+                exc.message = _go_words(exc.message)
+                exc.args = (exc.message,)
                 self._record_start_failure(rec, exc.message)
             raise
         rec = self.store.update_state(
@@ -376,12 +378,18 @@ class ContainerService:
     async def stop(self, ref: str, timeout: int | None = None,
                    signal: str | None = None) -> None:
         rec = self.get(ref)
-        task = self._restarts.pop(rec.id, None)
-        if task is not None:
-            task.cancel()
-            rec = self.store.update_state(rec.id, status="exited", manually_stopped=True)
-            self.event(rec, "stop")
-            return
+        if rec.state.status == "restarting":
+            # between two runs, or in the middle of a restart's start: no next run
+            self.store.update_state(rec.id, manually_stopped=True)
+            task = self._restarts.pop(rec.id, None)
+            if task is not None:
+                task.cancel()
+            async with self._lock(rec.id):
+                rec = self.store.get(rec.id)
+                if rec.state.status == "restarting":
+                    rec = self.store.update_state(rec.id, status="exited")
+                    self.event(rec, "stop")
+                    return
         if rec.state.status not in ("running", "paused"):
             raise NotModified("container already stopped")
         rec = self.store.update_state(rec.id, manually_stopped=True)
@@ -666,6 +674,15 @@ class ContainerService:
         finally:
             svc.close()
         return base + self.size_rw(rec)
+
+
+def _go_words(message: str) -> str:
+    """Kernel error strings as Go (and so dockerd) spells them: lower case. The docker
+    CLI picks run's exit code 126/127 by "permission denied" / "no such file or
+    directory" in the message."""
+    for text in ("Permission denied", "No such file or directory", "Exec format error"):
+        message = message.replace(text, text.lower())
+    return message
 
 
 class _Pending:

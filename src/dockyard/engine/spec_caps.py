@@ -6,16 +6,21 @@ ignores add/drop. Otherwise: ``--cap-add ALL`` = every capability minus the drop
 ``--cap-drop ALL`` = only the adds; else the default set minus the drops, then the adds
 (in the order given). An unknown name is an error naming the list it came from.
 
-"Every capability" is every name the runtime knows up to the running kernel's
-``cap_last_cap`` (newer dockerd does the same; 20.10 stopped at CAP_AUDIT_READ, so
-CAP_PERFMON, CAP_BPF and CAP_CHECKPOINT_RESTORE are extra here).
+"Every capability" (privileged, ``--cap-add ALL``) is every name the runtime knows up
+to the running kernel's ``cap_last_cap`` (newer dockerd does the same; 20.10 stopped at
+CAP_AUDIT_READ, so CAP_PERFMON, CAP_BPF and CAP_CHECKPOINT_RESTORE are extra here),
+limited to the daemon's own bounding set: a capability the daemon cannot hold cannot be
+granted, and dockerd's container would fail to start with "unable to apply caps" (as
+it does on a host whose bounding set lacks one, such as a VM without
+CAP_SYS_RESOURCE). A capability asked for by name is passed as asked.
 """
 
 from __future__ import annotations
 
 from dockyard.errors import InvalidArgument
 
-__all__ = ["DEFAULT_CAPS", "all_caps", "effective_caps", "normalize_caps"]
+__all__ = ["DEFAULT_CAPS", "all_caps", "effective_caps", "grantable_caps",
+           "normalize_caps"]
 
 #: Docker's default capability set, in Docker's order (config.json shows this order).
 DEFAULT_CAPS: tuple[str, ...] = (
@@ -42,6 +47,28 @@ def all_caps(last_cap: int | None = None) -> list[str]:
             if nr <= last_cap]
 
 
+def _bounding_mask() -> int | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapBnd:"):
+                    return int(line.split()[1], 16)
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def grantable_caps(last_cap: int | None = None, bounding: int | None = None) -> list[str]:
+    """``all_caps`` limited to the bounding set (default: this process's)."""
+    from dockyard.runtime.security.capabilities import CAPABILITIES
+
+    mask = _bounding_mask() if bounding is None else bounding
+    names = all_caps(last_cap)
+    if mask is None:
+        return names
+    return [n for n in names if mask >> CAPABILITIES[n] & 1]
+
+
 def normalize_caps(names: list[str] | None, what: str = "CapAdd",
                    known: list[str] | None = None) -> list[str]:
     """Upper-case, ``CAP_``-prefixed names (``ALL`` kept); unknown ones raise InvalidArgument."""
@@ -61,17 +88,21 @@ def normalize_caps(names: list[str] | None, what: str = "CapAdd",
 
 
 def effective_caps(cap_add: list[str] | None, cap_drop: list[str] | None,
-                   privileged: bool, *, last_cap: int | None = None) -> list[str]:
-    """The container's capability list (bounding = effective = permitted)."""
+                   privileged: bool, *, last_cap: int | None = None,
+                   bounding: int | None = None) -> list[str]:
+    """The container's capability list (bounding = effective = permitted).
+
+    ``bounding``: the daemon's bounding-set mask (default: read from /proc/self).
+    """
     known = all_caps(last_cap)
     if privileged:
-        return known
+        return grantable_caps(last_cap, bounding)
     if not cap_add and not cap_drop:
         return list(DEFAULT_CAPS)
     drops = normalize_caps(cap_drop, "CapDrop", known)
     adds = normalize_caps(cap_add, "CapAdd", known)
     if _ALL in adds:
-        return [c for c in known if c not in drops]
+        return [c for c in grantable_caps(last_cap, bounding) if c not in drops]
     if _ALL in drops:
         caps = [c for c in adds if c != _ALL]
     else:

@@ -48,7 +48,9 @@ class MountLike(Protocol):
     destination: str
     read_only: bool
     propagation: str    # "" or one of private/rprivate/shared/rshared/slave/rslave
-    options: tuple[str, ...]   # tmpfs: data options such as size=64m, mode=1777
+    options: tuple[str, ...]   # bind: ("rbind",) or ("bind",); tmpfs: data options
+    #                            such as size=64m, mode=1777 (``hidden`` plans, the
+    #                            --tmpfs ones, may carry an attribute hidden=True)
 
 
 def default_mounts() -> list[dict]:
@@ -133,7 +135,8 @@ def _plan_to_oci(plan: MountLike) -> dict:
             data.insert(0, "ro")
         return {"destination": plan.destination, "type": "tmpfs", "source": "tmpfs",
                 "options": parse_tmpfs_data(",".join(data))}
-    options = ["rbind"]
+    # a non-recursive bind (BindOptions.NonRecursive) says so in its options
+    options = ["bind" if "bind" in plan.options else "rbind"]
     if plan.read_only:
         options.append("ro")
     if plan.propagation:
@@ -149,7 +152,11 @@ def _user_mounts(plans: list[MountLike], tmpfs: dict[str, str], files: dict[str,
     # dockerd's order before the depth sort: binds and volumes, the network files,
     # the IPC /dev/shm, then tmpfs mounts (--tmpfs first, then tmpfs-type mounts).
     mounts = [_plan_to_oci(p) for p in plans if p.type != "tmpfs"]
-    tmpfs_plans = [_plan_to_oci(p) for p in plans if p.type == "tmpfs"]
+    # --tmpfs entries are built from HostConfig.Tmpfs itself (its option text, exactly
+    # as dockerd merges it); volfs's hidden plans for them are skipped.
+    flag_dests = {posixpath.normpath(d) for d in tmpfs or {}}
+    tmpfs_plans = [_plan_to_oci(p) for p in plans if p.type == "tmpfs" and not (
+        getattr(p, "hidden", False) and posixpath.normpath(p.destination) in flag_dests)]
     taken = {m["destination"] for m in mounts + tmpfs_plans}
     for dest in NETWORK_FILES:
         if files.get(dest) and dest not in taken:

@@ -121,19 +121,19 @@ def become_shim(conn: int) -> None:
             ours.close()
             _reap(pid)
         fds = _fds(anc)
-        msg = fastjson.loads(data) if data else {"error": "the shim's start worker died",
-                                                 "kind": "SystemError_"}
-        if msg.get("exit"):
+        if not data or data[:1] == b"{":  # not started: an error, or nothing to do
+            msg = fastjson.loads(data) if data else {
+                "error": "the shim's start worker died", "kind": "SystemError_"}
+            if "error" in msg:
+                write_line(conn, msg)
+                answered = True
             code = 0
             return
-        if "error" in msg:
-            write_line(conn, msg)
-            answered = True
-            return
-        m = Monitor(msg, fds, wake_r)
-        if msg.get("warning"):  # it started but its program could not run: answer last
+        m = Monitor(data, fds, wake_r)
+        _crash_note.bundle = m.bundle
+        if m.warned and m.req["warning"]:  # started, but its program could not run
             m.answer_fd = conn
-            m.answer = {"error": msg["warning"], "kind": "InvalidArgument"}
+            m.answer = {"error": m.req["warning"], "kind": "InvalidArgument"}
         else:
             write_line(conn, {"pid": m.init_pid})
             os.close(conn)
@@ -147,8 +147,24 @@ def become_shim(conn: int) -> None:
                 write_line(conn, error_reply(e))
             except OSError:
                 pass
+        else:
+            _crash_note(e)
     finally:
         os._exit(code)
+
+
+def _crash_note(e: BaseException) -> None:
+    """A shim that fails after answering has no one to tell: leave the traceback in
+    ``<bundle>/shim.err`` for whoever finds its container without an exit.json."""
+    try:
+        import traceback
+
+        bundle = getattr(_crash_note, "bundle", "")
+        if bundle:
+            with open(os.path.join(bundle, "shim.err"), "a") as f:
+                f.write("".join(traceback.format_exception(e)))
+    except Exception:
+        pass
 
 
 def warm() -> None:
@@ -168,6 +184,45 @@ def warm() -> None:
         fastjson.dumps({"pid": 12345})
         _fds(anc)
         error_reply(OSError(2, "x"))
+    from dockyard.runtime.syscalls import PR_GET_DUMPABLE, prctl_plain
+
+    for _ in range(8):
+        prctl_plain(PR_GET_DUMPABLE, 0, 0, 0, 0)
+        fd = os.open("/proc/self/comm", os.O_RDONLY)
+        os.read(fd, 64)
+        os.close(fd)
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        previous = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+        signal.signal(signal.SIGCHLD, _noop)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.set_wakeup_fd(previous)
+        os.close(wake_r)
+        os.close(wake_w)
+        a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+        r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        b.sendmsg([b"x"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, r.to_bytes(4, "little"))])
+        _, anc, _, _ = a.recvmsg(1 << 16, _FDS_SPACE)
+        for fd in _fds(anc):
+            os.close(fd)
+        write_line(w, {"pid": 1})
+        os.read(r, 100)
+        for fd in (r, w):
+            os.close(fd)
+        a.close()
+        b.close()
+    # A Monitor built and torn down on throw-away descriptors, a few times.
+    handoff = b"1 0 0 0 0\n/nonexistent\n" + fastjson.dumps(
+        {"request": sample["request"], "warning": ""}).encode()
+    for _ in range(8):
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        wake_r, wake_w = os.pipe()
+        listener = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        m = Monitor(handoff, [listener.detach(), out_r, err_r], wake_r)
+        m.listener.close()
+        m.ep.close()
+        for fd in (out_r, out_w, err_r, err_w, wake_r, wake_w):
+            os.close(fd)
 
 
 def _fds(ancillary: list) -> list[int]:
@@ -187,17 +242,17 @@ def _noop(signum, frame) -> None:
 class Monitor:
     """The shim's state and event loop, built from the worker's handoff."""
 
-    def __init__(self, msg: dict, fds: list[int], wake_fd: int) -> None:
-        req = msg["request"]
-        self.req = req
-        self.bundle = req["bundle"]
-        self.tty = bool(req["tty"])
-        self.held = bool(req.get("hold"))
-        self.stdin_once = bool(req["stdin_once"])
+    def __init__(self, handoff: bytes, fds: list[int], wake_fd: int) -> None:
+        head, bundle, self._raw = handoff.split(b"\n", 2)
+        pid, tty, open_stdin, self.stdin_once, self.held = map(int, head.split())
+        self.tty = tty
+        self.warned = b'"warning": ""' not in self._raw
+        self.bundle = bundle.decode()
+        self._req = None
         self._rt = None
         self.ep = select.epoll()
         self.handlers: dict = {}
-        self.init_pid = msg["pid"]
+        self.init_pid = pid
         self.status: int | None = None
         self.finished_at = ""
         self.error = ""
@@ -212,7 +267,7 @@ class Monitor:
         self.drain_deadline = 0.0
         self.done = False
         self.paused: list[Attach] = []
-        self.output = Output(None, self.tty, req["log"])
+        self.output = Output(None, self.tty, self._log_config)
         self._watch(wake_fd, _IN, self._on_sigchld)
         self.listener = _socket.socket(fileno=fds[0])
         os.set_blocking(fds[0], False)
@@ -220,11 +275,11 @@ class Monitor:
         if self.tty:
             self.master = fds[1]
             streams = [(fds[1], "stdout")]
-            if req["open_stdin"]:
+            if open_stdin:
                 self.stdin = Stdin(fds[1], tty=True)
         else:
             streams = [(fds[1], "stdout"), (fds[2], "stderr")]
-            if req["open_stdin"]:
+            if open_stdin:
                 os.set_blocking(fds[3], False)
                 self.stdin = Stdin(fds[3], tty=False)
         for fd, stream in streams:
@@ -243,6 +298,17 @@ class Monitor:
     def _unwatch(self, fd: int) -> None:
         if self.handlers.pop(fd, None) is not None:
             self.ep.unregister(fd)
+
+    @property
+    def req(self) -> dict:
+        """The request (and the start warning), parsed on first use only."""
+        if self._req is None:
+            body = fastjson.loads(self._raw)
+            self._req = dict(body["request"], warning=body.get("warning", ""))
+        return self._req
+
+    def _log_config(self) -> dict:
+        return self.req["log"]
 
     @property
     def rt(self):

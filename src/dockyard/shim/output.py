@@ -82,7 +82,7 @@ class Output:
         if self.writer is None:
             from dockyard.logdriver.writers import open_writer
 
-            log = self.log
+            log = self.log() if callable(self.log) else self.log
             self.writer = open_writer(log["driver"], log["path"], log["max_size"],
                                       log["max_file"])
         return self.writer

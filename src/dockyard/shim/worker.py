@@ -66,6 +66,8 @@ def run(conn: int, handoff) -> None:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         syscalls.set_process_name("dockyard-start")
         req = read_request(conn)
+        if req is not None:
+            name_parent(f"{files.PROCESS_NAME} {req.container_id[:12]}")
         if req is None:
             handoff.sendmsg([b'{"exit": true}'])
             code = 0
@@ -76,7 +78,7 @@ def run(conn: int, handoff) -> None:
             msg, fds = error_reply(e), []
         anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
                 b"".join(fd.to_bytes(4, "little") for fd in fds))] if fds else []
-        handoff.sendmsg([json.dumps(msg).encode()], anc)
+        handoff.sendmsg([encode_handoff(msg)], anc)
         code = 0
     finally:
         os._exit(code)
@@ -136,6 +138,19 @@ def prepare_and_launch(req) -> tuple[dict, list[int]]:
     return msg, [listener.detach(), *ours]
 
 
+def encode_handoff(msg: dict) -> bytes:
+    """The handoff as the shim reads it without parsing JSON (it parses the request
+    only when it needs it): ``pid tty open_stdin stdin_once hold\n<bundle>\n<JSON>``;
+    an error or the "exit" answer is plain JSON (starts with ``{``)."""
+    if "pid" not in msg:
+        return json.dumps(msg).encode()
+    req = msg["request"]
+    head = " ".join(str(int(v)) for v in (msg["pid"], req["tty"], req["open_stdin"],
+                                          req["stdin_once"], req["hold"]))
+    body = {"request": req, "warning": msg.get("warning", "")}
+    return f"{head}\n{req['bundle']}\n".encode() + json.dumps(body).encode()
+
+
 def start_held(req: dict) -> dict:
     """``start`` of a held container, in a child of the shim: the reply for the op."""
     from dockyard.shim.monitor import error_reply
@@ -149,6 +164,26 @@ def start_held(req: dict) -> dict:
     if warnings.messages:
         return {"error": warnings.messages[-1], "kind": "InvalidArgument"}
     return {"ok": True}
+
+
+def name_parent(title: str) -> None:
+    """Show ``title`` as the shim's command line (``ps -f``), in place of the
+    zygote's: written into the shim's argument area through /proc/<pid>/mem (what
+    setproctitle does from inside; no PR_SET_MM without CAP_SYS_RESOURCE). The shim
+    itself set its name (``comm``). Best effort."""
+    pid = os.getppid()
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end (48, 49)
+        data = title.encode()[:max(0, end - start - 1)]
+        fd = os.open(f"/proc/{pid}/mem", os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.pwrite(fd, data.ljust(end - start, b"\0"), start)
+        finally:
+            os.close(fd)
+    except (OSError, ValueError, IndexError):
+        pass
 
 
 class _Warnings:

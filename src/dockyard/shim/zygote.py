@@ -2,20 +2,19 @@
 
 ``python -m dockyard.shim.zygote --socket <exec_root>/zygote.sock``, started by the
 daemon (subprocess, never a fork of the daemon) with a pipe on its stdin. It
-imports the shim and the runtime's create/start/kill/pause/delete path, freezes
-the collector (``gc.freeze``: those objects are never scanned, so forked shims
-keep sharing their pages), prints ``ready`` and serves one JSON line per
-connection::
+imports the shim and the runtime's create/start/kill/pause/delete path, runs the
+shim's start-up calls until CPython has specialised them, freezes the collector
+(``gc.freeze``), prints ``ready`` and serves one JSON line per connection::
 
     {"op": "start", "request": <ShimRequest JSON>}  ->  {"pid": N}
                                                      |  {"error": "...", "kind": "InvalidArgument"}
-    {"op": "ping"}                                   ->  {"ok": true, "pid": <zygote pid>}
 
-Per start it double-forks: the child exits at once, the grandchild becomes the
-shim (``monitor.become_shim``: own session, subreaper), so shims survive the
-zygote and the daemon. Requests are served concurrently (one selector; a shim
-answers through a pipe when its container runs). The zygote exits when its stdin
-reaches EOF: the daemon closed it or died.
+The zygote itself only accepts and forks: the child forks the shim and exits
+(double fork: the shim belongs to no one but init and survives the zygote and the
+daemon); the shim reads the request (through its worker, see ``monitor``) and
+answers on the same connection once the container runs. Every page the zygote
+writes after a fork is copied into the shims forked before it, so its loop does
+next to nothing. It exits when its stdin reaches EOF (the daemon closed it or died).
 """
 
 from __future__ import annotations

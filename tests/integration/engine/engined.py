@@ -88,16 +88,26 @@ def demux(body: bytes) -> list[tuple[int, bytes]]:
 
 @contextmanager
 def engine_daemon(work: Path, *extra: str) -> Iterator[Engine]:
+    """A daemon whose networks use the session's address pool and token-named links;
+    after it stopped, the network service is uninstalled (bridges and rules outlive a
+    daemon on purpose) and must leave nothing behind."""
+    from tests.interop.network.netdaemon import pool_config, purge
+
     if os.geteuid() != 0:
         pytest.fail("engine integration tests need root (mounts, namespaces, cgroups)")
     if not (work / "root" / "image").exists():
         bootstrap_busybox(work / "root")
-    with running_daemon(work, *extra) as d:
-        eng = Engine(d)
-        try:
-            yield eng
-        finally:
-            eng.remove_all()
+    (work / "daemon.json").write_text(json.dumps(pool_config()))
+    try:
+        with running_daemon(work, *extra) as d:
+            eng = Engine(d)
+            try:
+                yield eng
+            finally:
+                eng.remove_all()
+    finally:
+        left = purge(work)
+        assert not left, f"network objects left behind: {left}"
 
 
 __all__ = ["Engine", "demux", "engine_daemon"]

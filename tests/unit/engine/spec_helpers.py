@@ -44,3 +44,4 @@ class Plan:
     mode: str = ""
     copy_up: bool = False
     anonymous: bool = False
+    hidden: bool = False

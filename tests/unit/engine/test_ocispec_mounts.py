@@ -143,3 +143,18 @@ def test_privileged_makes_sys_and_cgroup_writable(tmp_path):
     d = by_dest(ms)
     assert "ro" not in d["/sys"]["options"]
     assert "ro" not in d["/sys/fs/cgroup"]["options"]
+
+
+def test_non_recursive_bind(tmp_path):
+    ms, _ = mounts(tmp_path, plans=[Plan("bind", "/h", "/c", options=("bind",),
+                                         propagation="rprivate")])
+    assert by_dest(ms)["/c"]["options"] == ["bind", "rprivate"]
+
+
+def test_hidden_tmpfs_plan_yields_to_the_tmpfs_flag_text(tmp_path):
+    ms, _ = mounts(tmp_path, {"Tmpfs": {"/run": "size=1m,ro"}},
+                   plans=[Plan("tmpfs", "", "/run", read_only=True, options=("size=1m",),
+                               hidden=True)])
+    runs = [m for m in ms if m["destination"] == "/run"]
+    assert runs == [{"destination": "/run", "type": "tmpfs", "source": "tmpfs",
+                     "options": ["noexec", "nosuid", "nodev", "rprivate", "size=1m", "ro"]}]
