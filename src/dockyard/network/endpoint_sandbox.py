@@ -32,6 +32,7 @@ __all__ = ["Sandboxes", "kernel_objects"]
 
 log = logging.getLogger("dockyardd.network")
 NOT_HOST = "container cannot be disconnected from host network or connected to host network"
+PENDING = "dockyard.pending"   # a connect made before the container's first start
 NOT_NONE = ("container cannot be connected to multiple networks with one of the networks "
             "in private (none) mode")
 
@@ -66,6 +67,9 @@ class Sandboxes:
         """The networks to join, primary first: what connect/disconnect left, else the
         request's (the network mode plus NetworkingConfig.EndpointsConfig)."""
         stored = self.state.memberships.get(req.container_id)
+        pending = {}
+        if stored is not None and all(c.get(PENDING) for c in stored.values()):
+            pending, stored = stored, None    # connected before its first start
         if stored is None:
             configs = dict(req.endpoints or {})
             first = configs.pop(primary.name, None) or configs.pop(primary.id, None) or {}
@@ -77,6 +81,8 @@ class Sandboxes:
                 if net.driver != "bridge":
                     raise Forbidden(NOT_HOST if net.driver == "host" else NOT_NONE)
                 stored.setdefault(net.id, cfg or {})
+            for nid, cfg in pending.items():
+                stored.setdefault(nid, {k: v for k, v in cfg.items() if k != PENDING})
         out = []
         for nid, cfg in stored.items():
             net = self.state.networks.get(nid)
@@ -380,15 +386,16 @@ class Sandboxes:
                 used = {e.ifname for e in sb.endpoints.values()}
                 index = next(i for i in range(len(used) + 1) if f"eth{i}" not in used)
                 try:
-                    ep = self._add_endpoint(sb, net, cfg, index,
-                                            default_route=not sb.endpoints)
+                    self._add_endpoint(sb, net, cfg, index, default_route=not sb.endpoints)
                     self._rewrite_files(sb)
                 except BaseException:
                     errors: list[str] = []
                     if net.id in sb.endpoints:
                         self._drop_endpoint(sb, sb.endpoints[net.id], errors)
                     raise
-                del ep
+            elif not members or all(c.get(PENDING) for c in members.values()):
+                # never started: joined to what its create request names at start
+                cfg = {**cfg, PENDING: True}
             members[net.id] = cfg
             svc.save()
 

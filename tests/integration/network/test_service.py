@@ -290,6 +290,13 @@ def test_connect_and_disconnect_a_running_container(svclab):
     again = svclab.start(1, "mover", f"{t}-c1")
     assert set(again.settings["Networks"]) == {f"{t}-c1", f"{t}-c2"}
     svclab.svc.forget(cid)
+    # connected before its first start: the create request's network comes first
+    fresh = svclab.cid(3)
+    svclab.call(svclab.svc.connect(f"{t}-c2", fresh, {"Aliases": ["early"]}))
+    first = svclab.start(3, "fresh", f"{t}-c1")
+    assert list(first.settings["Networks"]) == [f"{t}-c1", f"{t}-c2"]
+    assert first.settings["Networks"][f"{t}-c2"]["Aliases"][0] == "early"
+    assert "default via" in sh("nsenter", f"--net={first.netns}", "ip", "route").stdout
 
 
 def test_files_dns_options_container_mode_and_rate(svclab):
