@@ -319,6 +319,7 @@ class Sandboxes:
                         self.teardown(cid)
                     except SystemError_ as e:
                         log.error("restore: %s", e)
+            self._sweep_orphans()
             for r in running:
                 sb = self.state.sandboxes.get(r.container_id)
                 if sb is None:
@@ -346,6 +347,37 @@ class Sandboxes:
                             log.warning("restore: %s", e.message)
             svc.apply_rules()
             svc.save()
+
+    def _sweep_orphans(self) -> None:
+        """What a daemon killed in the middle of a setup left: netns files no sandbox
+        owns, veths on our bridges no endpoint owns, addresses no endpoint holds."""
+        svc = self.svc
+        owned_ns = {os.path.basename(sb.netns) for sb in self.state.sandboxes.values()
+                    if sb.netns}
+        try:
+            files = os.listdir(svc.netns_dir)
+        except OSError:
+            files = []
+        for name in files:
+            if name not in owned_ns:
+                log.warning("restore: removing orphan netns %s", name)
+                try:
+                    netns.remove(svc.netns_dir / name)
+                except SystemError_ as e:
+                    log.error("restore: %s", e)
+        owned = {ep.host_ifname for sb in self.state.sandboxes.values()
+                 for ep in sb.endpoints.values()}
+        ours = {n.bridge for n in self.state.networks.values() if n.bridge}
+        used = {(ep.network_id, a.split("/")[0]) for sb in self.state.sandboxes.values()
+                for ep in sb.endpoints.values() for a in (ep.ipv4, ep.ipv6) if a}
+        for nid, allocs in self.state.ipam.networks.items():
+            for alloc in allocs:
+                alloc.allocated = [ip for ip in alloc.allocated if (nid, ip) in used]
+        for name, master in _masters().items():
+            if name.startswith(svc.link_prefix) and name not in owned and \
+                    name not in ours and master in ours:
+                log.warning("restore: removing orphan veth %s", name)
+                unplug(EndpointRecord("", "", "", host_ifname=name))
 
     def _reattach(self, sb: SandboxRecord, ep: EndpointRecord, net: NetworkRecord) -> None:
         """The host end exists: make sure it sits on the (maybe re-made) bridge; it is
@@ -433,6 +465,17 @@ class Sandboxes:
             if sb is None:
                 return empty_settings()
             return network_settings(sb, self.svc.state.networks)
+
+
+def _masters() -> dict[str, str | None]:
+    """Every link of the daemon's netns and the bridge it is enslaved to."""
+    from pyroute2 import IPRoute
+
+    with IPRoute() as ipr:
+        links = ipr.get_links()
+    names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in links}
+    return {link.get_attr("IFLA_IFNAME"): names.get(link.get_attr("IFLA_MASTER"))
+            for link in links}
 
 
 def kernel_objects(svc: NetworkService) -> dict[str, list[str]]:

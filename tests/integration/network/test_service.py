@@ -358,3 +358,26 @@ def test_bip_sets_the_default_bridge_and_ipv6_networks_work(tmp_path, busybox_bi
     finally:
         left = lab.close()
     assert not left, left
+
+
+def test_restore_sweeps_what_a_killed_daemon_left_mid_setup(svclab):
+    t = svclab.token
+    svclab.svc.create({"Name": f"{t}-sw"})
+    keep = svclab.start(1, "keep", f"{t}-sw")
+    half = svclab.start(2, "half", f"{t}-sw")
+    # as if the daemon died after making the netns and veth but before saving them
+    with svclab.svc._lock:
+        sb = svclab.svc.state.sandboxes.pop(svclab.cid(2))
+        svclab.svc.save()
+    veth = next(iter(sb.endpoints.values())).host_ifname
+    assert veth in links() and os.path.exists(half.netns)
+    svclab.call(svclab.svc.close())
+    svclab.svc = svclab.new_service()
+    svclab.call(svclab.svc.start())
+    svclab.call(svclab.svc.restore([svclab.request(svclab.cid(1), "keep", f"{t}-sw")]))
+    assert svclab.svc.settle()
+    assert not os.path.exists(half.netns) and veth not in links()
+    assert os.path.exists(keep.netns)
+    assert svclab.pings(keep, gateway_of(keep, f"{t}-sw"), seconds=2)
+    again = svclab.start(3, "again", f"{t}-sw")
+    assert ip_of(again, f"{t}-sw") == ip_of(half, f"{t}-sw")   # the address came back
