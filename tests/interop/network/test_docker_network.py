@@ -190,3 +190,26 @@ def test_networking_survives_a_daemon_kill(env):
     out = docker(env, "run", "-d", "-p", f"127.0.0.1:{port}:80", "busybox", "true",
                  check=False)
     assert out.returncode != 0 and "port is already allocated" in out.stderr
+
+
+def test_static_ip_alias_and_network_rate_label(env):
+    net = f"{TOKEN}-st"
+    docker(env, "network", "create", "--subnet", "10.254.88.0/24", net)
+    docker(env, "run", "-d", "--name", f"{TOKEN}-st", "--network", net, "--ip",
+           "10.254.88.77", "--network-alias", "fixed", "--label",
+           "dockyard.network-rate=ingress=4mbit,egress=2mbit", "busybox", "sleep", "1000")
+    doc = json.loads(docker(env, "inspect", f"{TOKEN}-st").stdout)[0]
+    ep = doc["NetworkSettings"]["Networks"][net]
+    assert ep["IPAddress"] == "10.254.88.77" and "fixed" in ep["Aliases"]
+    assert ep["IPAMConfig"]["IPv4Address"] == "10.254.88.77"
+    shaped = []
+    for link in os.listdir("/sys/class/net"):
+        if link.startswith(f"{TOKEN}v"):
+            qd = subprocess.run(["tc", "qdisc", "show", "dev", link], capture_output=True,
+                                text=True).stdout
+            if "tbf" in qd and "ingress" in qd:
+                shaped.append(link)
+    assert len(shaped) == 1, "the container's veth carries the rate limits"
+    out = docker(env, "run", "-d", "--network", net, "--ip", "10.254.88.77", "busybox",
+                 "true", check=False)
+    assert out.returncode != 0 and "already in use" in out.stderr
