@@ -122,6 +122,8 @@ class NetworkService:
         self._booted = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._starting: asyncio.Lock | None = None
+        self._watcher: asyncio.Task | None = None
+        self.dockerd_check_every = 30.0   # seconds between DOCKER-USER checks
         self._tables: dict[str, NameTable] = {}
         self._dns: dict[str, AsyncDnsServer] = {}
         self._upstream_by_ip: dict[str, list[Upstream]] = {}
@@ -152,10 +154,36 @@ class NetworkService:
                         await self._start_dns(net)
                     except Unavailable as e:   # one network's DNS, not the daemon
                         log.error("network %s: %s", net.name, e.message)
+            if self.iptables and self.docker_compat:
+                self._watcher = asyncio.get_running_loop().create_task(
+                    self._watch_dockerd(self.dockerd_check_every))
+
+    async def _watch_dockerd(self, every: float = 30.0) -> None:
+        """dockerd started after us drops our bridges' forwarding (FORWARD policy DROP):
+        when its DOCKER-USER chain appears, open it for every bridge again."""
+        seen = await asyncio.to_thread(dockercompat.docker_user_chains)
+        while True:
+            await asyncio.sleep(every)
+            try:
+                now = await asyncio.to_thread(dockercompat.docker_user_chains)
+                if now and now != seen:
+                    await asyncio.to_thread(self._allow_all_bridges)
+                seen = now
+            except Exception as e:  # never let the watcher die on a transient error
+                log.warning("DOCKER-USER check: %s", e)
+
+    def _allow_all_bridges(self) -> None:
+        with self._lock:
+            for net in self.state.networks.values():
+                if net.bridge and link_exists(net.bridge):
+                    dockercompat.allow_bridge(net.bridge)
 
     async def close(self) -> None:
         """Stop the DNS servers and release port holds; bridges, rules and endpoints
         stay for the containers that keep running."""
+        if self._watcher is not None:
+            self._watcher.cancel()
+            self._watcher = None
         for nid in list(self._dns):
             await self._dns.pop(nid).stop()
         with self._lock:
