@@ -149,15 +149,17 @@ class Sandboxes:
         other = next((s for s in self.state.sandboxes.values()
                       if s.netns == req.joined_netns or s.container_id == ref
                       or s.name == ref.lstrip("/")), None)
+        # joining a host-network container joins the host's network
+        path = None if other is not None and other.netns is None else req.joined_netns
         sb = self._new_sandbox(req, "container:" + (other.container_id if other else ref),
-                               req.joined_netns)
+                               path)
         if other is not None and other.files:
             sb.files = dict(other.files)
         else:
             sb.files = write_files(req.files_dir, self._inputs(req, None))
         self.state.sandboxes[sb.container_id] = sb
         self.svc.save()
-        return ContainerNet(req.joined_netns, dict(sb.files), self.settings(sb.container_id))
+        return ContainerNet(path, dict(sb.files), self.settings(sb.container_id))
 
     def _setup_bridged(self, req: ContainerNetRequest,
                        nets: list[tuple[NetworkRecord, dict]]) -> ContainerNet:

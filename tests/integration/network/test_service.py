@@ -323,6 +323,12 @@ def test_files_dns_options_container_mode_and_rate(svclab):
     assert j.netns == c.netns and j.files == c.files and j.settings["Networks"] == {}
     svclab.stop(2)
     assert netns.is_netns(c.netns)                      # the owner's netns stays
+    h = svclab.start(3, "hostly", "host")
+    jh = svclab.call(svclab.svc.setup(svclab.request(
+        svclab.cid(4), "joinhost", f"container:{svclab.cid(3)}", joined_netns="/nonexistent")))
+    assert jh.netns is None and jh.files == h.files     # joins the host's network
+    svclab.stop(4)
+    svclab.stop(3)
     svclab.stop(1)
     assert not [n for n in links() if n.startswith((f"{t}v", f"{t}i"))]
 
