@@ -387,3 +387,31 @@ def test_restore_sweeps_what_a_killed_daemon_left_mid_setup(svclab):
     assert svclab.pings(keep, gateway_of(keep, f"{t}-sw"), seconds=2)
     again = svclab.start(3, "again", f"{t}-sw")
     assert ip_of(again, f"{t}-sw") == ip_of(half, f"{t}-sw")   # the address came back
+
+
+def test_embedded_dns_forwards_to_upstreams_and_per_container_dns(tmp_path, busybox_binary):
+    require_root()
+    from dockyard.network.dns import DnsServer, NameTable
+    from tests.integration.network.conftest import OCTET
+
+    up_a, up_b = f"127.{OCTET}.0.53", f"127.{OCTET}.0.54"
+    table_a, table_b = NameTable(), NameTable()
+    table_a.add("outside.test", "192.0.2.71")
+    table_b.add("outside.test", "192.0.2.72")
+    with DnsServer(up_a, table_a, port=53, upstreams=[]), \
+            DnsServer(up_b, table_b, port=53, upstreams=[]):
+        lab = SvcLab(tmp_path, os.environ["DOCKYARD_TEST_TOKEN"], busybox_binary,
+                     dns=[up_a])
+        try:
+            t = lab.token
+            lab.svc.create({"Name": f"{t}-fw"})
+            a = lab.start(1, "plain", f"{t}-fw")
+            b = lab.start(2, "own", f"{t}-fw", dns=[up_b])
+            gw = gateway_of(a, f"{t}-fw")
+            assert lab.lookup(a, "outside.test", gw) == ["192.0.2.71"]
+            assert lab.lookup(b, "outside.test", gw) == ["192.0.2.72"]
+            assert lab.lookup(b, "plain", gw) == [ip_of(a, f"{t}-fw")]  # ours first
+            assert up_b not in Path(b.files["/etc/resolv.conf"]).read_text()
+        finally:
+            left = lab.close()
+    assert not left, left
