@@ -156,7 +156,7 @@ def test_publish_all_ranges_and_udp(svclab):
     assert ports["53/udp"][0]["HostPort"] != ports["80/tcp"][0]["HostPort"] or True
     assert ports["7000/tcp"] == [{"HostIp": "0.0.0.0", "HostPort": str(base)}]
     assert ports["7001/tcp"] == [{"HostIp": "0.0.0.0", "HostPort": str(base + 1)}]
-    rules = sh("nft", "list", "table", "inet", f"dockyard-{svclab.token}").stdout
+    rules = sh("nft", "list", "table", "inet", svclab.svc.nft_table).stdout
     assert f"udp dport {ports['53/udp'][0]['HostPort']} dnat ip to" in rules
     assert f"tcp dport {base}-{base + 1}" in rules or f"tcp dport {base} " in rules
 
@@ -415,3 +415,23 @@ def test_embedded_dns_forwards_to_upstreams_and_per_container_dns(tmp_path, busy
         finally:
             left = lab.close()
     assert not left, left
+
+
+def test_outbound_is_masqueraded_and_internal_stays_in(svclab, lab):
+    """An "outside" namespace on a plain bridge with no route back to the containers:
+    it can only answer what was masqueraded to its gateway."""
+    from tests.integration.network.test_nat import _outside
+
+    t = svclab.token
+    svclab.svc.create({"Name": f"{t}-out"})
+    svclab.svc.create({"Name": f"{t}-in2", "Internal": True})
+    svclab.svc.create({"Name": f"{t}-nomasq", "Options": {
+        "com.docker.network.bridge.enable_ip_masquerade": "false"}})
+    _outside(lab, 31)
+    target = lab.ip(31, 9)
+    a = svclab.start(1, "out", f"{t}-out")
+    i = svclab.start(2, "in", f"{t}-in2")
+    n = svclab.start(3, "nomasq", f"{t}-nomasq")
+    assert svclab.pings(a, target, seconds=3), "masquerade: a container reaches outside"
+    assert not svclab.pings(i, target), "internal: no way out"
+    assert not svclab.pings(n, target), "without masquerade the outside cannot answer"
