@@ -338,13 +338,18 @@ def test_bip_sets_the_default_bridge_and_ipv6_networks_work(tmp_path, busybox_bi
     from tests.integration.network.conftest import OCTET
 
     lab = SvcLab(tmp_path, os.environ["DOCKYARD_TEST_TOKEN"], busybox_binary,
-                 bip=f"10.{OCTET}.200.1/24", mtu=1400)
+                 bip=f"10.{OCTET}.200.1/24", mtu=1400, ipv6=True,
+                 **{"fixed-cidr-v6": f"fd00:{OCTET}:9::/64"})
     try:
         bridge = lab.svc.inspect("bridge")
-        assert bridge["IPAM"]["Config"] == [{"Subnet": f"10.{OCTET}.200.0/24",
-                                             "Gateway": f"10.{OCTET}.200.1"}]
+        assert bridge["IPAM"]["Config"] == [
+            {"Subnet": f"10.{OCTET}.200.0/24", "Gateway": f"10.{OCTET}.200.1"},
+            {"Subnet": f"fd00:{OCTET}:9::/64", "Gateway": f"fd00:{OCTET}:9::1"}]
+        assert bridge["EnableIPv6"] is True
         c = lab.start(1, "onbip")
         assert c.settings["IPAddress"] == f"10.{OCTET}.200.2"
+        assert c.settings["GlobalIPv6Address"].startswith(f"fd00:{OCTET}:9::")
+        assert c.settings["IPv6Gateway"] == f"fd00:{OCTET}:9::1"
         assert "mtu 1400" in sh("nsenter", f"--net={c.netns}", "ip", "link", "show",
                                 "eth0").stdout
         v6 = f"fd00:{OCTET}:6::"
