@@ -191,8 +191,32 @@ class NetworkService:
                 for h in holds:
                     h.close()
             self._holds.clear()
+        try:
+            await asyncio.to_thread(self._drop_unused_bridges)
+        except Exception as e:  # shutting down: report, never hang the daemon
+            log.error("network shutdown: %s", e)
         self._loop = None
         self._starting = None
+
+    def _drop_unused_bridges(self) -> None:
+        """At a clean shutdown, bridges no running container uses (and the nft table,
+        when nothing needs it) go; the next start makes them again. Bridges with
+        endpoints stay: their containers keep running."""
+        with self._lock:
+            for net in self.state.networks.values():
+                if net.driver == "bridge" and not self._used(net) and \
+                        link_exists(net.bridge):
+                    if self.iptables and self.docker_compat:
+                        dockercompat.disallow_bridge(net.bridge)
+                    bridges.delete_bridge(net.bridge)
+            if self.iptables:
+                state = self.rules_state()
+                if state.ports or any(link_exists(n.bridge) for n in state.networks):
+                    self.apply_rules()
+                else:
+                    nat.remove(self.nft_table)
+                    self._rules_applied = False
+            self._booted = False   # the next start ensures the bridges again
 
     def boot(self) -> None:
         """The synchronous half of ``start``: safe to call again."""
