@@ -64,8 +64,8 @@ async def stats(request: web.Request) -> web.StreamResponse:
     sampler = None
     if target.status in LIVE and target.pid > 0:
         try:
-            sampler = await _in_thread(request, st.load_sampler, svc.runtime_root,
-                                       target.id, target.name)
+            sampler = await _in_thread(request, st.sampler_for, target.id, target.name,
+                                       target.pid)
         except (NotFound, Conflict):
             sampler = None   # stopped meanwhile: the zero document
     if not stream:
@@ -104,9 +104,9 @@ async def top(request: web.Request) -> web.Response:
     if target.status not in LIVE or target.pid <= 0:
         raise Conflict(f"Container {target.id} is not running")
     try:
-        answer = await _in_thread(request, container_top, svc.runtime_root, target.id,
+        answer = await _in_thread(request, container_top, target.pid,
                                   request.query.get("ps_args", ""))
-    except NotFound:
+    except (NotFound, Conflict):
         raise Conflict(f"Container {target.id} is not running") from None
     svc.emit(target, "top")
     return json_response(answer)

@@ -7,7 +7,8 @@ own ``/proc/<pid>/net/dev`` for ``networks``. The document is built by pure
 functions from that input, so unit tests feed it fixture files of either cgroup
 version; :class:`StatsSampler` does the I/O and keeps the previous sample, which
 becomes the next document's ``precpu_stats`` (what the docker CLI needs to show a
-CPU percentage).
+CPU percentage). The cgroup is found from the init's ``/proc/<pid>/cgroup``
+(``cgroupof.py``), so containers of any runc-compatible runtime are measured.
 
 Docker's Go structs decide the shape: empty ``omitempty`` fields are left out
 (``max_usage`` and ``failcnt`` on v2, ``percpu_usage`` when there is none, a pids
@@ -228,24 +229,33 @@ def read_networks(pid: int) -> dict[str, dict[str, int]] | None:
 class StatsSampler:
     """Samples one running container's cgroup; remembers the previous sample.
 
-    ``manager`` is the runtime's cgroup manager of the container (``load_manager``
-    of its state file's ``cgroup``); ``pid`` its init's host pid.
+    ``version``/``dirs`` are its cgroup (``cgroupof.cgroup_of(pid)``: v1 controller
+    -> directory, or v2 ``{"": directory}``); ``pid`` its init's host pid.
     """
 
-    def __init__(self, container_id: str, name: str, manager: Any, pid: int) -> None:
+    def __init__(self, container_id: str, name: str, pid: int, version: int,
+                 dirs: dict[str, str]) -> None:
         self.container_id = container_id
         self.name = name
-        self.manager = manager
         self.pid = pid
+        self.version = version
+        self.dirs = dirs
         self.previous: Sample | None = None
         self._machine_memory = machine_memory()
         self._clock_ticks = os.sysconf("SC_CLK_TCK") or 100
 
+    def read_cgroup(self) -> CgroupStats:
+        from dockyard.runtime.cgroups.stats import read_v1, read_v2
+
+        if self.version == 2:
+            return read_v2(self.dirs[""])
+        return read_v1(self.dirs)
+
     def sample(self) -> Sample:
-        cg = self.manager.stats()
+        cg = self.read_cgroup()
         with open("/proc/stat") as f:
             system_ns = system_cpu_usage(f.read(), self._clock_ticks)
-        return Sample(time.time_ns(), cg, int(self.manager.version), system_ns,
+        return Sample(time.time_ns(), cg, self.version, system_ns,
                       len(os.sched_getaffinity(0)), read_networks(self.pid),
                       self._machine_memory)
 
@@ -257,22 +267,16 @@ class StatsSampler:
         return doc
 
 
-def load_sampler(runtime_root: str, container_id: str, name: str) -> StatsSampler:
-    """A sampler for a container the runtime (``--root runtime_root``) runs.
+def sampler_for(container_id: str, name: str, pid: int) -> StatsSampler:
+    """A sampler for a running container whose init is ``pid`` (any runtime);
+    Conflict when that process is gone."""
+    from dockyard.engine.cgroupof import cgroup_of
 
-    NotFound when the runtime has no such container; Conflict when it has no
-    cgroup recorded (nothing to read)."""
-    from dockyard.errors import Conflict
-    from dockyard.runtime.cgroups import load_manager
-    from dockyard.runtime.state import StateStore
-
-    state = StateStore(runtime_root).load(container_id)
-    if not state.cgroup:
-        raise Conflict(f"container {container_id} has no cgroup to read stats from")
-    return StatsSampler(container_id, name, load_manager(state.cgroup), state.pid)
+    version, dirs = cgroup_of(pid)
+    return StatsSampler(container_id, name, pid, version, dirs)
 
 
 __all__ = ["BLKIO_KEYS", "NET_KEYS", "ZERO_TIME", "Sample", "StatsSampler", "cpu_percent",
-           "cpu_stats", "document", "load_sampler", "machine_memory", "memory_stats",
+           "cpu_stats", "document", "machine_memory", "memory_stats",
            "memory_usage_no_cache", "parse_net_dev", "read_networks", "rfc3339nano",
-           "system_cpu_usage"]
+           "sampler_for", "system_cpu_usage"]

@@ -124,16 +124,12 @@ def top(paths: dict[str, str], ps_args: str = "") -> dict[str, Any]:
     return parse_ps_output(run_ps(ps_args, pids), pids)
 
 
-def container_top(runtime_root: str, container_id: str, ps_args: str = "") -> dict[str, Any]:
-    """``top`` of a container run by the runtime with ``--root runtime_root``."""
-    from dockyard.errors import Conflict
-    from dockyard.runtime.cgroups import load_manager
-    from dockyard.runtime.state import StateStore
+def container_top(pid: int, ps_args: str = "") -> dict[str, Any]:
+    """``top`` of a running container whose init is ``pid`` (any runtime)."""
+    from dockyard.engine.cgroupof import cgroup_of
 
-    state = StateStore(runtime_root).load(container_id)
-    if not state.cgroup:
-        raise Conflict(f"container {container_id} has no cgroup to list processes from")
-    return top(dict(load_manager(state.cgroup).paths), ps_args)
+    _version, dirs = cgroup_of(pid)
+    return top(dirs, ps_args)
 
 
 __all__ = ["DEFAULT_PS_ARGS", "cgroup_pids", "container_top", "manager_dir",

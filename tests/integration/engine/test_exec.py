@@ -155,7 +155,7 @@ def test_probe_collects_output_and_times_out(container):
 
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        procs = container_top(container.runtime_root, container.id, "")["Processes"]
+        procs = container_top(container.pid, "")["Processes"]
         if len(procs) == 1:
             break
         time.sleep(0.1)

@@ -29,7 +29,7 @@ def busy(runtime_cmd, busybox_rootfs, container_id, tmp_path):
 
 
 def test_numbers_move_under_load(busy):
-    sampler = st.load_sampler(busy.runtime_root, busy.id, "busy")
+    sampler = st.sampler_for(busy.id, "busy", busy.pid)
     first = sampler.next_document()
     time.sleep(1.0)
     doc = sampler.next_document()

@@ -27,10 +27,10 @@ def container(runtime_cmd, busybox_rootfs, container_id, tmp_path):
 
 
 def test_top_lists_the_containers_processes_only(container):
-    got = container_top(container.runtime_root, container.id, "")
+    got = container_top(container.pid, "")
     assert got["Titles"] == ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
     assert [(p[1], p[-1]) for p in got["Processes"]] == [(str(container.pid), "sleep 300")]
-    aux = container_top(container.runtime_root, container.id, "aux")
+    aux = container_top(container.pid, "aux")
     assert aux["Titles"][:2] == ["USER", "PID"] and len(aux["Processes"]) == 1
     # a detached exec shows up too
     svc = service_for(container)
@@ -42,7 +42,7 @@ def test_top_lists_the_containers_processes_only(container):
             if svc.inspect(exec_id)["Pid"]:
                 break
             await asyncio.sleep(0.02)
-        got = container_top(container.runtime_root, container.id, "-o pid,args")
+        got = container_top(container.pid, "-o pid,args")
         await svc.close()
         await asyncio.wait_for(svc.wait(exec_id), 10)
         return got

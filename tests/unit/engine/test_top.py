@@ -58,3 +58,31 @@ def test_manager_dir_prefers_pids():
     assert top.manager_dir({"memory": "/m", "pids": "/p"}) == "/p"
     assert top.manager_dir({"": "/unified"}) == "/unified"
     assert top.manager_dir({"name=systemd": "/s"}) == "/s"
+
+
+def test_cgroup_of_a_process_from_proc_cgroup():
+    from dockyard.engine.cgroupof import parse_proc_cgroup
+    from dockyard.errors import Conflict
+    from dockyard.runtime.cgroups.paths import parse_layout
+
+    mountinfo = (
+        "30 1 0:26 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n"
+        "31 30 0:27 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n"
+        "32 30 0:28 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+        "33 30 0:29 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n"
+        "34 30 0:30 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n")
+    own = "4:pids:/\n3:cpu,cpuacct:/\n2:memory:/\n0::/\n"
+    layout = parse_layout(mountinfo, own)
+    version, dirs = parse_proc_cgroup(
+        "4:pids:/dockyard/abc\n3:cpu,cpuacct:/dockyard/abc\n2:memory:/dockyard/abc\n"
+        "0::/dockyard/abc\n", layout)
+    assert version == 1
+    assert dirs == {"pids": "/sys/fs/cgroup/pids/dockyard/abc",
+                    "cpu": "/sys/fs/cgroup/cpu,cpuacct/dockyard/abc",
+                    "cpuacct": "/sys/fs/cgroup/cpu,cpuacct/dockyard/abc",
+                    "memory": "/sys/fs/cgroup/memory/dockyard/abc"}
+    v2 = parse_layout("40 1 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n", "0::/\n")
+    assert parse_proc_cgroup("0::/system.slice/x.scope\n", v2) == (
+        2, {"": "/sys/fs/cgroup/system.slice/x.scope"})
+    with pytest.raises(Conflict):
+        parse_proc_cgroup("", v2)
