@@ -42,6 +42,10 @@ def test_docker_exec_plain_piped_env_user_workdir(eng):
     assert r.returncode == 126, (r.returncode, r.stdout, r.stderr)
     r = docker(eng, "exec", "-d", cid, "sleep", "2")
     assert r.returncode == 0
+    eng.ok("POST", f"/containers/{cid}/pause")
+    r = docker(eng, "exec", cid, "true")
+    assert r.returncode != 0 and "is paused, unpause the container before exec" in r.stderr
+    eng.ok("POST", f"/containers/{cid}/unpause")
     eng.ok("POST", f"/containers/{cid}/stop", t=1)
     r = docker(eng, "exec", cid, "true")
     assert r.returncode != 0 and "is not running" in r.stderr
