@@ -38,6 +38,15 @@ def test_docker_exec_plain_piped_env_user_workdir(eng):
     r = docker(eng, "exec", "-e", "X=1", "-w", "/tmp", "-u", "1000:1000", cid,
                "sh", "-c", "echo $X $(pwd) $(id -u):$(id -g)")
     assert (r.returncode, r.stdout) == (0, "1 /tmp 1000:1000\n"), r.stderr
+    caps = {}
+    for flag in ((), ("--privileged",)):
+        r = docker(eng, "exec", *flag, cid, "sh", "-c", "grep CapEff /proc/self/status")
+        caps[flag] = int(r.stdout.split()[1], 16)
+    assert caps[("--privileged",)] > caps[()]
+    r = docker(eng, "exec", "-t", cid, "sh", "-c", "tty; echo $TERM")
+    # (text mode reads \r\n as \n)
+    assert r.returncode == 0 and r.stdout.endswith("\nxterm\n"), r.stdout
+    assert r.stdout.startswith("/dev/pts/")
     r = docker(eng, "exec", cid, "/no/such/binary")
     assert r.returncode == 126, (r.returncode, r.stdout, r.stderr)
     r = docker(eng, "exec", "-d", cid, "sleep", "2")
