@@ -51,6 +51,9 @@ def test_docker_exec_plain_piped_env_user_workdir(eng):
     assert r.returncode == 126, (r.returncode, r.stdout, r.stderr)
     r = docker(eng, "exec", "-d", cid, "sleep", "2")
     assert r.returncode == 0
+    exec_ids = eng.inspect(cid)["ExecIDs"]
+    assert exec_ids and len(exec_ids) >= 7
+    assert eng.ok("GET", f"/exec/{exec_ids[0]}/json").json()["ContainerID"] == cid
     eng.ok("POST", f"/containers/{cid}/pause")
     r = docker(eng, "exec", cid, "true")
     assert r.returncode != 0 and "is paused, unpause the container before exec" in r.stderr
