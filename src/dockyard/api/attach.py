@@ -149,12 +149,16 @@ async def _serve(svc: Any, rec: Any, conn: _Hijacked, q: Any, started: Any, exit
                 if started is not None:
                     try:
                         await _wait_started(started, conn)
-                    finally:
+                    except BaseException:
                         pending.release()
+                        raise
                     if _needs_log_fallback(rec):
                         from_log = (since, exited)
-                pending.release()
-                await _pump(svc, rec.id, conn, want_in, want_out, want_err, from_log)
+                        pending.release()
+                else:
+                    pending.release()
+                await _pump(svc, rec.id, conn, want_in, want_out, want_err, from_log,
+                            pending)
         except (ConnectionError, asyncio.CancelledError):
             pass
         except DockyardError as e:
@@ -192,12 +196,12 @@ async def _send_logs(rec: Any, conn: _Hijacked, want_out: bool, want_err: bool) 
 def _needs_log_fallback(rec: Any) -> bool:
     """Attached before start: the shim may have written the first output before our
     attach connection reached it. Without a shim that holds the start for us
-    (``ShimRequest.attach_wait``), output comes from the log (complete, from the
+    (``ShimRequest.hold``), output comes from the log (complete, from the
     start on) for containers without a TTY; a TTY's partial lines (prompts) are
     only in the live stream, so TTY containers attach to the shim directly."""
     from dockyard.engine.containers import _shim_has
 
-    return not _shim_has("attach_wait") and not rec.tty and rec.log_driver != "none"
+    return not _shim_has("hold") and not rec.tty and rec.log_driver != "none"
 
 
 async def _follow_log(rec: Any, conn: _Hijacked, since: float, exited: asyncio.Future,
@@ -220,16 +224,31 @@ async def _follow_log(rec: Any, conn: _Hijacked, since: float, exited: asyncio.F
 
 
 async def _pump(svc: Any, cid: str, conn: _Hijacked, want_in: bool, want_out: bool,
-                want_err: bool, from_log: tuple[float, asyncio.Future] | None = None
-                ) -> None:
+                want_err: bool, from_log: tuple[float, asyncio.Future] | None = None,
+                pending: Any = None) -> None:
+    try:
+        await _pump_connected(svc, cid, conn, want_in, want_out, want_err, from_log,
+                              pending)
+    finally:
+        if pending is not None:
+            pending.release()
+
+
+async def _pump_connected(svc: Any, cid: str, conn: _Hijacked, want_in: bool,
+                          want_out: bool, want_err: bool,
+                          from_log: tuple[float, asyncio.Future] | None,
+                          pending: Any) -> None:
     rec = svc.get(cid)
     if from_log is not None and from_log[1].done():
         # it already ran to its end: everything is in the log
         await _follow_log(rec, conn, from_log[0], from_log[1], want_out, want_err)
         return
-    if rec.state.status not in ("running", "paused"):
+    if rec.state.status not in ("running", "paused", "created", "exited") or \
+            not (rec.bundle / "shim.sock").exists():
         return
-    client = svc.shim(cid)
+    from dockyard.shim import ShimClient
+
+    client = ShimClient(rec.bundle)   # a held start is not "running" in the record yet
     live_out = from_log is None
     try:
         reader, writer = await client.attach(want_in, want_out and live_out,
@@ -240,6 +259,8 @@ async def _pump(svc: Any, cid: str, conn: _Hijacked, want_in: bool, want_out: bo
             raise
         await _follow_log(rec, conn, from_log[0], from_log[1], want_out, want_err)
         return
+    if pending is not None:
+        pending.release()   # connected: a held start may now run the program
 
     async def upstream() -> None:   # client -> container stdin
         while True:

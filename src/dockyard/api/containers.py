@@ -75,9 +75,18 @@ async def inspect(request: web.Request) -> web.Response:
     from dockyard.engine.inspect import inspect as shape
 
     rec = svc.get(_ref(request))
-    doc = shape(rec, rec.graph_data)
+    backend = backend_of(request)
+    settings = None
+    if rec.state.status in ("running", "paused"):
+        from dockyard.engine.containers import netglue_available
+
+        if netglue_available():
+            current = await backend.run(backend.networks.container_ip, rec.id)
+            settings = current or None
+    from dockyard.engine.exec import exec_service
+
+    doc = shape(rec, rec.graph_data, settings, exec_service(backend).ids_for(rec.id))
     if query_bool(request.query, "size"):
-        backend = backend_of(request)
         doc["SizeRw"] = await backend.run(svc.size_rw, rec)
         doc["SizeRootFs"] = await backend.run(svc.size_rootfs, rec)
     return json_response(doc)

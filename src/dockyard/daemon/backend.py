@@ -69,14 +69,18 @@ class Backend:
     async def close(self) -> None:
         """End event streams and wait for the workers. The wait happens off the
         loop: a worker may still need the loop (a body read) to finish."""
-        if "containers" in self.__dict__:
-            await self.containers.close()
+        from dockyard.engine.health import close_services
+
+        await close_services(self)   # health loops and execs (only those made)
+        containers = self.__dict__.get("containers")
+        if hasattr(containers, "close"):   # tests may put a fake service here
+            await containers.close()
         if "networks" in self.__dict__:
             await self.networks.close()
         self.events.close()
         await asyncio.to_thread(self.pool.shutdown, wait=True, cancel_futures=True)
-        if "containers" in self.__dict__:
-            self.containers.store.close()
+        if hasattr(containers, "store"):
+            containers.store.close()
 
     @property
     def registry_config(self) -> RegistryConfig:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("dockyardd.engine")
 KILL_GRACE = 30.0   # after SIGKILL, how long to wait for the exit before giving up
 ATTACH_DRAIN = 10.0  # --rm: how long attached clients may take to read the last output
+ATTACH_CONNECT = 5.0  # a held start waits this long for pending attaches to connect
 
 
 class ContainerService:
@@ -51,6 +52,7 @@ class ContainerService:
         self._backoff: dict[str, restart.Backoff] = {}
         self._attach_pending: dict[str, int] = {}
         self._attached: dict[str, int] = {}
+        self._pending_zero: dict[str, asyncio.Event] = {}
         self._attach_changed = asyncio.Condition()
         self._closing = False
 
@@ -224,13 +226,17 @@ class ContainerService:
             mounted = True
             netns, files, settings = await self._net_setup(rec)
             net_up = True
-            await self.backend.run(lifecycle.write_spec, self.backend, rec, netns, files)
+            ipc_ns, pid_ns = lifecycle.namespace_paths(self.get, rec)
+            await self.backend.run(lifecycle.write_spec, self.backend, rec, netns, files,
+                                   ipc_ns, pid_ns)
             for stale in ("exit.json",):
                 with contextlib.suppress(FileNotFoundError):
                     (rec.bundle / stale).unlink()
             req_kwargs: dict[str, Any] = {}
-            if self._attach_pending.get(rec.id) and _shim_has("attach_wait"):
-                req_kwargs["attach_wait"] = 5.0
+            hold = bool(self._attach_pending.get(rec.id)) and _shim_has("hold")
+            if hold:
+                # docker run: create, let the waiting attaches connect, then run
+                req_kwargs["hold"] = True
             req = ShimRequest(
                 container_id=rec.id, bundle=str(rec.bundle),
                 runtime=lifecycle.runtime_for(self.backend, rec),
@@ -240,6 +246,11 @@ class ContainerService:
                 log=lifecycle.log_config(rec), **req_kwargs)
             started = now_rfc3339()   # before: a fast container may finish before we return
             pid = await zygote.start(req)
+            if hold:
+                await self._release_attaches(rec.id)
+                from dockyard.shim import ShimClient
+
+                await ShimClient(rec.bundle).start()
         except BaseException as exc:
             await self._undo_start(rec, net_up, mounted)
             if isinstance(exc, DockyardError):
@@ -253,9 +264,28 @@ class ContainerService:
             network_settings=settings if settings is not None else rec.network_settings)
         self.event(rec, "start")
         self.watch(rec)
+        health = _health().health_monitor(self.backend).start(rec)
+        if health is not None:
+            rec = self.store.update_state(rec.id, health=health)
         for fut in self._start_waiters.pop(rec.id, []):
             if not fut.done():
                 fut.set_result(None)
+
+    async def _release_attaches(self, cid: str) -> None:
+        """Wake the attaches waiting for this start and give them a moment to connect
+        to the shim (each releases its pending mark once connected)."""
+        for fut in self._start_waiters.pop(cid, []):
+            if not fut.done():
+                fut.set_result(None)
+        if not self._attach_pending.get(cid):
+            return
+        event = self._pending_zero.setdefault(cid, asyncio.Event())
+        event.clear()
+        if not self._attach_pending.get(cid):
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), ATTACH_CONNECT)
+        self._pending_zero.pop(cid, None)
 
     def _record_start_failure(self, rec: ContainerRecord, message: str) -> None:
         """docker's rule: the error and a 126/127/128 exit code, status unchanged."""
@@ -310,10 +340,11 @@ class ContainerService:
             await self._net_teardown(rec)
             with contextlib.suppress(Exception):
                 await self.backend.run(lifecycle.unmount_after_exit, rec)
+            health = _health().health_monitor(self.backend).stop(cid, rec.state.health)
             rec = self.store.update_state(
                 cid, status="exited", pid=0, exit_code=exit_code,
                 finished_at=finished_at or now_rfc3339(), oom_killed=oom_killed,
-                error=error)
+                error=error, health=health if health is not None else rec.state.health)
             if oom_killed:
                 self.event(rec, "oom")
             self.event(rec, "die", exitCode=str(exit_code))
@@ -478,7 +509,7 @@ class ContainerService:
     def attach_pending(self, cid: str) -> _Pending:
         """An attach waits for this container's start; ``release()`` once it started."""
         self._attach_pending[cid] = self._attach_pending.get(cid, 0) + 1
-        return _Pending(self._attach_pending, cid)
+        return _Pending(self._attach_pending, cid, self._pending_zero)
 
     @contextlib.asynccontextmanager
     async def attached(self, cid: str):
@@ -542,7 +573,15 @@ class ContainerService:
 
     async def _remove_locked(self, rec: ContainerRecord, volumes: bool) -> None:
         rec = self.store.update_state(rec.id, status="removing")
+        _health().health_monitor(self.backend).stop(rec.id)
+        with contextlib.suppress(Exception):
+            from dockyard.engine.exec import exec_service
+
+            exec_service(self.backend).forget_container(rec.id)
         await self.backend.run(self._remove_files, rec, volumes)
+        if netglue_available():
+            with contextlib.suppress(Exception):
+                await self.backend.run(self.backend.networks.forget, rec.id)
         self.store.remove(rec.id)
         self._locks.pop(rec.id, None)
         self._backoff.pop(rec.id, None)
@@ -676,6 +715,18 @@ class ContainerService:
         return base + self.size_rw(rec)
 
 
+def _health() -> Any:
+    from dockyard.engine import health
+
+    return health
+
+
+def netglue_available() -> bool:
+    from dockyard.engine.netglue import _service_available
+
+    return _service_available()
+
+
 def _go_words(message: str) -> str:
     """Kernel error strings as Go (and so dockerd) spells them: lower case. The docker
     CLI picks run's exit code 126/127 by "permission denied" / "no such file or
@@ -686,9 +737,11 @@ def _go_words(message: str) -> str:
 
 
 class _Pending:
-    def __init__(self, counts: dict[str, int], cid: str) -> None:
+    def __init__(self, counts: dict[str, int], cid: str,
+                 zero: dict[str, asyncio.Event]) -> None:
         self._counts = counts
         self._cid = cid
+        self._zero = zero
         self._done = False
 
     def release(self) -> None:
@@ -698,6 +751,9 @@ class _Pending:
         n = self._counts.get(self._cid, 1) - 1
         if n <= 0:
             self._counts.pop(self._cid, None)
+            event = self._zero.get(self._cid)
+            if event is not None:
+                event.set()
         else:
             self._counts[self._cid] = n
 

@@ -107,9 +107,10 @@ def log_driver(host_config: dict[str, Any], backend: Backend) -> str:
 def create(backend: Backend, store: ContainerStore, body: dict[str, Any],
            name: str | None, taken: Any = None) -> Created:
     from dockyard.engine.hostconfig import normalize_host_config, validate_create
-    from dockyard.engine.imageconfig import merge_image_config
+    from dockyard.engine.imageconfig import fill_hostname, merge_image_config
     from dockyard.engine.namesgen import generate_name
     from dockyard.engine.restart import check_policy
+    from dockyard.engine.spec_sysinfo import adapt_resources
 
     config, host_config, net_config = split_body(body)
     if name:
@@ -127,9 +128,14 @@ def create(backend: Backend, store: ContainerStore, body: dict[str, Any],
         except NotFound:
             raise NotFound(f"No such image: {_familiar(config['Image'])}") from None
         image_cfg = image_config_doc(svc, image)
+        cid = new_id()
         config = merge_image_config(config, image_cfg)
         host_config = _daemon_defaults(host_config, backend)
+        host_config = _resolve_container_modes(host_config, store)
+        config = fill_hostname(config, host_config.get("NetworkMode") or "", cid)
         validate_create(config, host_config)
+        host_config, warnings = adapt_resources(host_config)
+        warnings = list(warnings)
         host_config = normalize_host_config(
             host_config, default_runtime=backend.config.default_runtime or "dockyard")
         check_policy(host_config.get("RestartPolicy") or {})
@@ -138,8 +144,7 @@ def create(backend: Backend, store: ContainerStore, body: dict[str, Any],
                                                                                   None)):
             raise InvalidArgument("can't create 'AutoRemove' container with restart policy")
         driver = log_driver(host_config, backend)
-        cid = new_id()
-        mounts = _plan_mounts(backend, config, host_config, image_cfg)
+        mounts = _plan_mounts(backend, store, config, host_config, image_cfg)
         top = svc.after_pull(image)
         key = rootfs.prepare(svc, cid, top)
         try:
@@ -200,16 +205,27 @@ def _daemon_defaults(host_config: dict[str, Any], backend: Backend) -> dict[str,
     return out
 
 
-def _plan_mounts(backend: Backend, config: dict, host_config: dict, image_cfg: dict) -> list:
-    try:
-        from dockyard.engine.mounts import plan_mounts
-    except ImportError:   # volfs not merged yet
-        if host_config.get("Binds") or host_config.get("Mounts") or config.get("Volumes") \
-                or image_cfg.get("Volumes"):
-            raise InvalidArgument("volumes and bind mounts are not available yet "
-                                  "(volfs not merged)") from None
-        return []
-    return plan_mounts(config, host_config, image_cfg, backend.volumes)
+def _plan_mounts(backend: Backend, store: ContainerStore, config: dict, host_config: dict,
+                 image_cfg: dict) -> list:
+    from dockyard.engine.lifecycle import mount_plans
+    from dockyard.engine.mounts import plan_mounts
+
+    return plan_mounts(config, host_config, image_cfg, backend.volumes,
+                       mounts_of=lambda ref: mount_plans(store.resolve(ref)))
+
+
+def _resolve_container_modes(host_config: dict[str, Any], store: ContainerStore
+                             ) -> dict[str, Any]:
+    """dockerd stores ``container:<name>`` modes as ``container:<full id>``."""
+    out = dict(host_config)
+    for key in ("NetworkMode", "IpcMode", "PidMode"):
+        value = out.get(key) or ""
+        if value.startswith("container:"):
+            ref = value.split(":", 1)[1]
+            if not ref:
+                raise InvalidArgument(f"invalid {key}: {value}")
+            out[key] = "container:" + store.resolve(ref).id
+    return out
 
 
 def _release(backend: Backend, mounts: list) -> None:

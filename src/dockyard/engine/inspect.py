@@ -96,29 +96,28 @@ def summary(rec: ContainerRecord, size: tuple[int, int] | None = None,
         "Status": status_text(rec, now),
         "HostConfig": {"NetworkMode": rec.host_config.get("NetworkMode") or "default"},
         "NetworkSettings": {"Networks": networks_of(rec)},
-        "Mounts": [mount_point(m) for m in rec.mounts],
+        "Mounts": mounts_of(rec),
     }
     if size is not None:
         doc["SizeRw"], doc["SizeRootFs"] = size
     return doc
 
 
-def mount_point(plan: dict[str, Any]) -> dict[str, Any]:
-    """A MountPlan dict as Docker's ``Mounts`` entry (volfs's to_inspect when present)."""
-    try:
-        from dockyard.engine.mounts import MountPlan
-    except ImportError:   # volfs not merged yet: nothing mounts but the rootfs
-        MountPlan = None
-    if MountPlan is not None:
-        return MountPlan.from_dict(plan).to_inspect()
-    return dict(plan)
+def mounts_of(rec: ContainerRecord) -> list[dict[str, Any]]:
+    """Docker's ``Mounts`` (volfs's inspect_mounts: --tmpfs ones are hidden)."""
+    if not rec.mounts:
+        return []
+    from dockyard.engine.mounts import MountPlan, inspect_mounts
+
+    return inspect_mounts(MountPlan.from_dict(m) for m in rec.mounts)
 
 
-def inspect(rec: ContainerRecord, graph_data: dict[str, str] | None = None
-            ) -> dict[str, Any]:
+def inspect(rec: ContainerRecord, graph_data: dict[str, str] | None = None,
+            network_settings: dict[str, Any] | None = None,
+            exec_ids: list[str] | None = None) -> dict[str, Any]:
     path, args = command_of(rec.config)
     files = rec.data_dir
-    settings = dict(rec.network_settings or {})
+    settings = dict(network_settings or rec.network_settings or {})
     settings.setdefault("Networks", {})
     return {
         "Id": rec.id,
@@ -138,13 +137,13 @@ def inspect(rec: ContainerRecord, graph_data: dict[str, str] | None = None
         "MountLabel": "",
         "ProcessLabel": "",
         "AppArmorProfile": "",
-        "ExecIDs": list(rec.exec_ids) or None,
+        "ExecIDs": list(exec_ids if exec_ids is not None else rec.exec_ids) or None,
         "HostConfig": rec.host_config,
         "GraphDriver": {"Data": graph_data or {}, "Name": rec.driver},
-        "Mounts": [mount_point(m) for m in rec.mounts],
+        "Mounts": mounts_of(rec),
         "Config": rec.config,
         "NetworkSettings": settings,
     }
 
 
-__all__ = ["command_of", "inspect", "mount_point", "ports_of", "status_text", "summary"]
+__all__ = ["command_of", "inspect", "mounts_of", "ports_of", "status_text", "summary"]

@@ -27,6 +27,11 @@ DEFAULT_STOP_TIMEOUT = 10
 
 def mount_for_start(backend: Backend, rec: ContainerRecord) -> None:
     rootfs.make_bundle(rec.bundle, rec.data_dir)
+    plans = mount_plans(rec)
+    if plans:
+        from dockyard.engine.mounts import activate_mounts
+
+        activate_mounts(plans, backend.volumes)
     svc = backend.open_images()
     try:
         rootfs.mount(svc, rec.snapshot_key, rec.rootfs)
@@ -72,11 +77,46 @@ def write_spec(backend: Backend, rec: ContainerRecord, netns: str | None,
         host_config=rec.host_config, mounts=mount_plans(rec), netns=netns,
         ipc_ns=ipc_ns, pid_ns=pid_ns, files=files,
         cgroups_path=f"{parent.rstrip('/')}/{rec.id}", **kwargs)
-    spec = ocispec.build_spec(inputs)
+    cfg = backend.config
+    spec = ocispec.build_spec(inputs, default_init=bool(cfg.init),
+                              default_ulimits=cfg.default_ulimits or None,
+                              no_new_privileges=bool(cfg.no_new_privileges),
+                              seccomp_profile=_seccomp_profile(cfg.seccomp_profile))
     path = rec.bundle / "config.json"
     tmp = path.with_name(".config.json.tmp")
     tmp.write_text(json.dumps(spec))
     os.replace(tmp, path)
+
+
+def _seccomp_profile(path: str) -> dict | None:
+    """daemon.json ``seccomp-profile``: a Docker-format profile file (or "unconfined")."""
+    if not path:
+        return None
+    if path == "unconfined":
+        return {"defaultAction": "SCMP_ACT_ALLOW"}
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise InvalidArgument(f"cannot read seccomp-profile {path}: {e}") from None
+
+
+def namespace_paths(svc_get: Any, rec: ContainerRecord) -> tuple[str | None, str | None]:
+    """(ipc_ns, pid_ns) for ``container:<id>`` IPC and PID modes: the other running
+    container's namespaces through its init's /proc entry."""
+    out: list[str | None] = []
+    for key, ns in (("IpcMode", "ipc"), ("PidMode", "pid")):
+        mode = rec.host_config.get(key) or ""
+        if not mode.startswith("container:"):
+            out.append(None)
+            continue
+        other = svc_get(mode.split(":", 1)[1])
+        if other.state.status not in ("running", "paused") or not other.state.pid:
+            from dockyard.errors import Conflict
+
+            raise Conflict(f"cannot join {ns} namespace of a non running container: "
+                           f"{other.id}")
+        out.append(f"/proc/{other.state.pid}/ns/{ns}")
+    return out[0], out[1]
 
 
 def _default_init() -> str:

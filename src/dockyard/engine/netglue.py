@@ -52,14 +52,13 @@ async def setup(svc: ContainerService, rec: ContainerRecord
 def build_request(svc: ContainerService, rec: ContainerRecord) -> Any:
     from dockyard.network.service import ContainerNetRequest
 
-    backend = svc.backend
     mode = network_mode(rec)
     joined = None
     if mode.startswith("container:"):
         other = svc.get(mode.split(":", 1)[1])
         if other.state.status not in ("running", "paused"):
             raise Conflict(f"cannot join network of a non running container: {other.id}")
-        joined = str(backend.exec_root / "netns" / other.id)
+        joined = f"/proc/{other.state.pid}/ns/net"
     cfg = rec.config
     host = rec.host_config
     req = ContainerNetRequest(

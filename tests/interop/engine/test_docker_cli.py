@@ -45,6 +45,9 @@ def test_run_foreground_output_and_exit_code(env):
                  "echo to-out; echo to-err >&2; exit 3", check=False)
     assert out.returncode == 3
     assert out.stdout == b"to-out\n" and out.stderr == b"to-err\n"
+    for i in range(5):   # attach-before-start never loses a fast container's output
+        out = docker(env, "run", "--rm", "--network", "none", "busybox", "echo", f"n{i}")
+        assert out.stdout == f"n{i}\n".encode()
     out = docker(env, "run", "--rm", "busybox", "echo", "bridged")
     assert out.stdout == b"bridged\n"
     assert text(docker(env, "ps", "-aq")).split() == [text(docker(env, "ps", "-aq",
