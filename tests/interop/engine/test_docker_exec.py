@@ -137,3 +137,30 @@ def test_exec_in_a_runc_container_uses_runc(eng):
     assert r.returncode == 0 and "sleep 300" in r.stdout, r.stderr
     r = docker(eng, "stats", "--no-stream", "--format", "{{.PIDs}}", cid)
     assert (r.returncode, r.stdout) == (0, "1\n"), r.stderr
+
+
+def test_docker_exec_it_detach_keys_leave_the_shell_running(eng):
+    cid = eng.run(["sleep", "300"])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([DOCKER_CLI, "-H", eng.d.host, "exec", "-it", cid, "sh", "-c",
+                             "echo ready; exec sleep 123"],
+                            stdin=slave, stdout=slave, stderr=slave, env=env,
+                            start_new_session=True)
+    os.close(slave)
+    out = b""
+    try:
+        deadline = time.monotonic() + 20
+        while b"ready" not in out and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.2)[0]:
+                out += os.read(master, 4096)
+        os.write(master, b"\x10\x11")          # ctrl-p ctrl-q
+        proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    assert b"ready" in out
+    r = docker(eng, "top", cid)
+    assert "sleep 123" in r.stdout, r.stdout
