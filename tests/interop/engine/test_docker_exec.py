@@ -164,3 +164,17 @@ def test_docker_exec_it_detach_keys_leave_the_shell_running(eng):
     assert b"ready" in out
     r = docker(eng, "top", cid)
     assert "sleep 123" in r.stdout, r.stdout
+
+
+def test_concurrent_docker_execs(eng):
+    from concurrent.futures import ThreadPoolExecutor
+
+    cid = eng.run(["sleep", "300"])
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(
+            lambda i: docker(eng, "exec", cid, "sh", "-c", f"echo {i}; exit {i % 5}"),
+            range(16)))
+    for i, r in enumerate(results):
+        assert (r.returncode, r.stdout) == (i % 5, f"{i}\n"), (i, r.stderr)
+    r = docker(eng, "top", cid)
+    assert [line.split(None, 7)[-1] for line in r.stdout.splitlines()[1:]] == ["sleep 300"]
