@@ -60,9 +60,12 @@ class ContainerService:
 
     async def open(self) -> None:
         """Backend.start: the zygote, then live restore of what the last daemon left."""
-        from dockyard.engine import recovery
+        from dockyard.engine import ocispec, recovery
 
+        warm = asyncio.ensure_future(self.backend.run(ocispec.preload))
         await self._ensure_zygote()
+        with contextlib.suppress(Exception):
+            await warm
         await recovery.recover(self)
 
     async def _ensure_zygote(self) -> Any:
@@ -227,8 +230,9 @@ class ContainerService:
             netns, files, settings = await self._net_setup(rec)
             net_up = True
             ipc_ns, pid_ns = lifecycle.namespace_paths(self.get, rec)
+            shm = await self.backend.run(lifecycle.shm_path, self.get, rec)
             await self.backend.run(lifecycle.write_spec, self.backend, rec, netns, files,
-                                   ipc_ns, pid_ns)
+                                   ipc_ns, pid_ns, shm)
             for stale in ("exit.json",):
                 with contextlib.suppress(FileNotFoundError):
                     (rec.bundle / stale).unlink()
