@@ -13,6 +13,7 @@ first use (the seams are in /docs/architecture.md).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
 import uuid
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, TypeVar
 from dockyard.daemon.config import DaemonConfig
 from dockyard.daemon.events import EventBus
 from dockyard.daemon.hostinfo import HostInfo, probe
+from dockyard.errors import DockyardError
 
 if TYPE_CHECKING:
     from dockyard.engine.containers import ContainerService
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from dockyard.registry.config import RegistryConfig
 
 T = TypeVar("T")
+log = logging.getLogger("dockyardd")
 WORKERS = 8
 
 
@@ -64,7 +67,12 @@ class Backend:
         # the first request, and a broken data root fails the start, not a request.
         await self.images(lambda svc: svc.store.drop_dead_leases())
         if _network_service_available():
-            await self.networks.start()
+            try:
+                await self.networks.start()
+            except DockyardError as e:
+                # The daemon still serves images and --network none/host containers;
+                # bridged starts report the network error themselves.
+                log.error("the network service did not start: %s", e.message)
         # Containers: the shim zygote, then live restore of what a previous daemon left
         # (running containers are watched again, vanished ones get their exit path).
         await self.containers.open()
