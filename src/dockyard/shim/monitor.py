@@ -115,13 +115,20 @@ def close_all_but(keep: tuple[int, ...]) -> None:
     os.closerange(lo, 1 << 20)
 
 
-def become_shim(conn: int) -> None:
+def become_shim(conn: int, spare: tuple[int, int, int] | None = None) -> None:
     """Body of the shim process (forked by the zygote with the requester's
-    connection); never returns (``os._exit``)."""
+    connection); never returns (``os._exit``).
+
+    With ``spare`` = (zygote's listener, control pipe, notify pipe) the shim is made
+    before any request: session, signals and the worker are ready when it accepts a
+    connection on the zygote's socket itself; it then tells the zygote (a byte on
+    ``notify``: make another spare). It leaves quietly when the control pipe ends.
+    """
     code = 1
     answered = False
     try:
-        detach((conn,), b"dockyard-shim")
+        detach((conn,) if spare is None else spare,
+               b"dockyard-shim" if spare is None else b"dockyard-spare")
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
         signal.signal(signal.SIGCHLD, _noop)
@@ -133,6 +140,15 @@ def become_shim(conn: int) -> None:
             ours.close()
             worker.run(conn, theirs)  # never returns
         theirs.close()
+        if spare is not None:
+            conn = _take_connection(*spare)
+            if conn < 0:  # the zygote is going away
+                ours.close()
+                _reap(pid)
+                code = 0
+                return
+            ours.sendmsg([b"c"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS,
+                                   conn.to_bytes(4, "little"))])
         try:
             data, anc, _, _ = ours.recvmsg(1 << 16, _FDS_SPACE)
         finally:
@@ -160,15 +176,54 @@ def become_shim(conn: int) -> None:
         m.loop()
         code = 0
     except BaseException as e:
-        if not answered:
+        if not answered and conn >= 0:
             try:
                 write_line(conn, error_reply(e))
             except OSError:
                 pass
-        else:
+        elif answered:
             _crash_note(e)
     finally:
         os._exit(code)
+
+
+def _take_connection(listener: int, control: int, notify: int) -> int:
+    """A spare's wait: the next connection on the zygote's socket, or -1 when the
+    control pipe ends (the daemon closed it: the zygote is leaving)."""
+    sock = _socket.socket(fileno=listener)
+    os.set_blocking(listener, False)
+    poller = select.poll()
+    poller.register(listener, select.POLLIN)
+    poller.register(control, select.POLLIN)
+    conn = -1
+    while conn < 0:
+        for fd, _ in poller.poll():
+            if fd == control:
+                try:
+                    if not os.read(control, 4096):
+                        return -1
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    return -1
+                continue
+            try:
+                conn, _ = sock._accept()  # another may have taken it: poll again
+            except (BlockingIOError, InterruptedError):
+                continue
+            break
+    os.set_blocking(conn, True)
+    fd = os.open("/proc/self/comm", os.O_WRONLY)
+    os.write(fd, b"dockyard-shim")
+    os.close(fd)
+    try:
+        os.write(notify, b"+")
+    except OSError:
+        pass
+    for fd in (notify, control):
+        os.close(fd)
+    sock.close()  # our copy of the zygote's listener
+    return conn
 
 
 def _crash_note(e: BaseException) -> None:
@@ -252,12 +307,16 @@ def warm() -> None:
 
 
 def _fds(ancillary: list) -> list[int]:
+    """Descriptors received with SCM_RIGHTS, made close-on-exec (they arrive
+    inheritable: nothing we spawn may keep them)."""
     out = []
     for level, kind, data in ancillary:
         if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
             n = len(data) - len(data) % 4
             out += [int.from_bytes(data[i:i + 4], "little", signed=True)
                     for i in range(0, n, 4)]
+    for fd in out:
+        os.set_inheritable(fd, False)
     return out
 
 

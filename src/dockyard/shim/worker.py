@@ -56,7 +56,7 @@ def read_request(conn: int):
 
 
 def run(conn: int, handoff) -> None:
-    """The worker's body; never returns."""
+    """The worker's body; never returns. ``conn`` -1: wait for it on ``handoff``."""
     from dockyard.runtime import syscalls
     from dockyard.shim.monitor import error_reply
 
@@ -65,6 +65,15 @@ def run(conn: int, handoff) -> None:
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         syscalls.set_process_name("dockyard-start")
+        if conn < 0:  # a spare's worker: the connection comes from the shim
+            from dockyard.shim.monitor import _FDS_SPACE, _fds
+
+            _, anc, _, _ = handoff.recvmsg(16, _FDS_SPACE)
+            fds = _fds(anc)
+            if not fds:  # the spare is leaving
+                code = 0
+                return
+            conn = fds[0]
         req = read_request(conn)
         if req is not None:
             name_parent(f"{files.PROCESS_NAME} {req.container_id[:12]}")

@@ -422,3 +422,51 @@ def test_tty_stdin_once_keeps_stdin_when_a_client_detaches(tmp_path, busybox_roo
             assert b"[again]" in out
             assert (await shim.wait()).exit_code == 0
     run(scenario())
+
+
+def _spares(exec_root) -> list[int]:
+    """Spare shims of the zygote serving ``exec_root`` (their command line is the
+    zygote's until they take a request)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/comm") as f:
+                comm = f.read().strip()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if comm == "dockyard-spare" and str(exec_root).encode() in cmd:
+            out.append(int(entry))
+    return out
+
+
+def test_spare_shims_are_replaced_and_leave_with_the_zygote(tmp_path, busybox_rootfs,
+                                                            container_id):
+    async def scenario():
+        async with harness(tmp_path, busybox_rootfs, container_id) as h:
+            for _ in range(300):
+                first = _spares(h.exec_root)
+                if first:
+                    break
+                await asyncio.sleep(0.01)
+            assert len(first) == 1
+            for _ in range(3):
+                _, shim, _ = await h.start(["true"])
+                assert (await shim.wait()).exit_code == 0
+            for _ in range(200):
+                now = _spares(h.exec_root)
+                if len(now) == 1 and now != first:
+                    break
+                await asyncio.sleep(0.01)
+            assert len(now) == 1 and now != first
+            await h.zygote.close()
+            h.zygote = None
+            for _ in range(300):
+                if not _spares(h.exec_root):
+                    break
+                await asyncio.sleep(0.01)
+            assert _spares(h.exec_root) == []
+    run(scenario())
