@@ -52,10 +52,12 @@ def preload() -> None:
     import dockyard.runtime.process.stage_parent
     import dockyard.runtime.rootfs
     import dockyard.runtime.security
+    import dockyard.shim.launch
     import dockyard.shim.monitor
     import dockyard.shim.output
     import dockyard.shim.runtimes
     import dockyard.shim.types
+    import dockyard.shim.wire
     import dockyard.shim.worker
     from dockyard.runtime import security
 
@@ -76,7 +78,7 @@ def preload() -> None:
         cgroups.load_manager(cgroups.create_manager(None, "dockyard-zygote").to_state())
     except Exception:  # an unusual host: the worker will say what is wrong
         pass
-    dockyard.shim.monitor.warm()
+    dockyard.shim.launch.warm()
 
 
 SPARES = 1  # shims made ahead of requests (each with its worker): one start's fork cost
@@ -134,7 +136,7 @@ def _fork_spare(lfd: int, notify_w: int) -> None:
     if os.fork() == 0:
         try:
             if os.fork() == 0:
-                from dockyard.shim.monitor import become_shim
+                from dockyard.shim.launch import become_shim
 
                 control = os.dup(0)  # the shim's stdin becomes /dev/null
                 become_shim(-1, spare=(lfd, control, notify_w))  # never returns
@@ -157,7 +159,7 @@ def _child(conn: int, listener: int) -> None:
     the shim starts with as few copied pages as possible)."""
     try:
         if os.fork() == 0:
-            from dockyard.shim.monitor import become_shim
+            from dockyard.shim.launch import become_shim
 
             os.close(listener)
             become_shim(conn)  # never returns
@@ -175,6 +177,7 @@ def listen(path: str) -> socket.socket:
         s.bind(short(os.path.basename(path)))
     os.chmod(path, 0o600)
     s.listen(128)
+    s.setblocking(False)  # spares accept on it too: a poll's connection may be gone
     return s
 
 
