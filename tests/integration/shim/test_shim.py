@@ -254,6 +254,11 @@ def test_twenty_containers_in_parallel(tmp_path, busybox_rootfs, container_id):
             assert len(pids) == 20
             for req, _, _ in started:
                 assert shim_alive(req.bundle)
+            # the program runs when start returns, but may not have printed yet
+            for _ in range(1000):
+                if all(os.path.getsize(req.log.path) for req, _, _ in started):
+                    break
+                await asyncio.sleep(0.01)
             await asyncio.gather(*[shim.kill(signal.SIGKILL) for _, shim, _ in started])
             statuses = await asyncio.wait_for(
                 asyncio.gather(*[shim.wait() for _, shim, _ in started]), 60)
