@@ -12,6 +12,7 @@ import textwrap
 import pytest
 
 from dockyard.errors import Conflict, InvalidArgument
+from dockyard.runtime.state import StateStore
 from dockyard.shim import ShimClient, read_exit, shim_alive
 from tests.conftest import require_root
 from tests.integration.shim.support import harness, log_lines, read_frames
@@ -147,12 +148,23 @@ def test_pause_resume_kill(tmp_path, busybox_rootfs, container_id):
     async def scenario():
         async with harness(tmp_path, busybox_rootfs, container_id) as h:
             # pid 1 of a pid namespace ignores signals it has no handler for: trap it
-            script = "trap 'exit 5' TERM; while true; do sleep 0.05; done"
-            _, shim, pid = await h.start(["sh", "-c", script])
+            script = "trap 'exit 5' TERM; while true; do echo tick; sleep 0.05; done"
+            req, shim, _ = await h.start(["sh", "-c", script])
+            store = StateStore(req.runtime_root)
+            await asyncio.sleep(0.2)
             await shim.pause()
-            with open(f"/proc/{pid}/stat") as f:
-                assert f.read().rsplit(")", 1)[1].split()[0] in ("S", "D")
+            assert store.load(req.container_id).current_status() == "paused"
+            await asyncio.sleep(0.1)
+            ticks = len(log_lines(req.log.path))
+            await asyncio.sleep(0.4)
+            assert len(log_lines(req.log.path)) == ticks  # frozen: no output
             await shim.resume()
+            assert store.load(req.container_id).current_status() == "running"
+            for _ in range(200):
+                if len(log_lines(req.log.path)) > ticks:
+                    break
+                await asyncio.sleep(0.01)
+            assert len(log_lines(req.log.path)) > ticks
             await shim.kill(signal.SIGTERM, all=True)
             status = await asyncio.wait_for(shim.wait(), 30)
             assert status.exit_code == 5
