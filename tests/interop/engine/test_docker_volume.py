@@ -32,6 +32,11 @@ def daemon_env(tmp_path_factory, name: str):
         pytest.fail("interop tests need root")
     work = short_workdir(tmp_path_factory, name)
     bootstrap_busybox(work / "root")
+    # a pool of our own: these tests need no bridge, and a busy host's predefined
+    # pools may all be taken by other daemons' bridges
+    octet = 64 + int.from_bytes(os.urandom(1), "big") % 128
+    (work / "daemon.json").write_text(json.dumps(
+        {"default-address-pools": [{"base": f"10.{octet}.0.0/16", "size": 24}]}))
     with running_daemon(work) as d:
         e = (d, {**os.environ, "DOCKER_HOST": d.host,
                  "DOCKER_CONFIG": str(work / "docker-config")})
