@@ -164,3 +164,18 @@ def test_docker_py_volumes(env):
             client.volumes.get(name)
     finally:
         client.close()
+
+
+def test_inspect_mounts_and_volumes_from(env, tmp_path):
+    first, second = f"vf1-{TOKEN}", f"vf2-{TOKEN}"
+    docker(env, "create", *NO_NET, "--name", first, "-v", f"vfvol-{TOKEN}:/shared",
+           "-v", f"{tmp_path}:/h:ro", "--tmpfs", "/scratch", "busybox:latest", "true")
+    try:
+        mounts = json.loads(text(docker(env, "inspect", "-f", "{{json .Mounts}}", first)))
+        assert sorted(m["Destination"] for m in mounts) == ["/h", "/shared"]  # no --tmpfs
+        out = run_logged(env, second, "--volumes-from", f"{first}:ro", "busybox:latest",
+                         "sh", "-c", "ls -d /shared /h; touch /shared/x 2>/dev/null || echo ro")
+        assert out.split() == ["/h", "/shared", "ro"]
+    finally:
+        docker(env, "rm", "-f", "-v", first, check=False)
+        docker(env, "volume", "rm", f"vfvol-{TOKEN}", check=False)
