@@ -179,3 +179,22 @@ def test_inspect_mounts_and_volumes_from(env, tmp_path):
     finally:
         docker(env, "rm", "-f", "-v", first, check=False)
         docker(env, "volume", "rm", f"vfvol-{TOKEN}", check=False)
+
+
+def test_tmpfs_volume_is_mounted_while_a_container_holds_it(env):
+    d, _ = env
+    vol, cname = f"tmpv-{TOKEN}", f"tmpc-{TOKEN}"
+    docker(env, "volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs",
+           "-o", "o=size=2m", vol)
+    data = str(d.data_root / "volumes" / vol / "_data")
+
+    def mounted() -> bool:
+        with open("/proc/self/mountinfo") as f:
+            return any(line.split()[4] == data for line in f)
+
+    assert not mounted()
+    out = run_logged(env, cname, "-v", f"{vol}:/data", "busybox:latest", "sh", "-c",
+                     "grep ' /data ' /proc/mounts | cut -d' ' -f3")
+    assert out.strip() == "tmpfs"
+    assert not mounted()   # the container is gone: so is the mount
+    docker(env, "volume", "rm", vol)
