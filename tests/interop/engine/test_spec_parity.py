@@ -526,6 +526,7 @@ def test_shared_bind_of_a_private_mount_fails_like_dockerd(api, dockerd, images,
                                                             theirs.value.explanation)
 
 
+# HostConfig rows; "_config" in a row holds Config additions.
 START_REFUSED = [
     {"Sysctls": {"kernel.panic": "1"}},
     {"Sysctls": {"kernel.hostname": "x"}},
@@ -535,6 +536,9 @@ START_REFUSED = [
     {"Devices": [{"PathOnHost": "/dev/nonexistent-dyparity", "PathInContainer": "/dev/x",
                   "CgroupPermissions": "rwm"}]},
     {"DeviceRequests": [{"Driver": "", "Count": -1, "Capabilities": [["gpu"]]}]},
+    {"_config": {"User": "nosuchuser"}},
+    {"_config": {"User": "user:nosuchgroup"}},
+    {"GroupAdd": ["nosuchgroup"]},
 ]
 
 
@@ -547,21 +551,24 @@ def test_start_failures_are_refused_at_create_with_the_same_words(api, images, t
     import docker
 
     hc = {"NetworkMode": "none", **host_config}
-    body = {"Image": images["plain"], "Cmd": ["true"], "HostConfig": hc}
+    extra = hc.pop("_config", {})
+    body = {"Image": images["plain"], "Cmd": ["true"], **extra, "HostConfig": hc}
     cid = api._result(api._post_json(api._url("/containers/create"), data=body,
                                      params={"name": f"dyparity-{TOKEN}-startfail"}),
                       True)["Id"]
+    info = api.inspect_container(cid)
     try:
         with pytest.raises(docker.errors.APIError) as theirs:
             api.start(cid)
     finally:
         api.remove_container(cid, v=True, force=True)
     with pytest.raises(InvalidArgument) as ours:
-        config = {"Image": "x", "Cmd": ["true"]}
+        config = {"Image": "x", "Cmd": ["true"], **extra}
         validate_create(config, hc)
-        rootfs = tmp_path / "rootfs"
-        rootfs.mkdir()
-        build_spec(SpecInputs(cid, str(rootfs), config, hc), cgroup_v2=False)
+        # the user is resolved in the image's own files, as dockerd does
+        rootfs = info["GraphDriver"]["Data"]["LowerDir"].split(":")[-1] \
+            if info["GraphDriver"]["Data"].get("LowerDir") else str(tmp_path)
+        build_spec(SpecInputs(cid, rootfs, config, hc), cgroup_v2=False)
     assert ours.value.message in theirs.value.explanation, (ours.value.message,
                                                             theirs.value.explanation)
 
