@@ -109,7 +109,7 @@ class Backend:
     def open_images(self) -> ImageService:
         from dockyard.image.service import ImageService
 
-        svc = ImageService(self.data_root, in_use=self.containers_using)
+        svc = ImageService(self.data_root, is_running=self.container_running)
         # One snapshotter for the daemon's life: choosing one probes an overlay mount
         # (~30 ms), which every create/start/rm would otherwise pay again. A snapshotter
         # holds only paths; its metadata is flock-ed per call, so sharing is safe.
@@ -157,6 +157,12 @@ class Backend:
     def containers_using(self, image_id: object) -> int:
         """How many containers (any state) were created from ``image_id``."""
         return self.containers.count_using(str(image_id))
+
+    def container_running(self, container_id: str) -> bool:
+        """For the image room's rmi conflicts (its users come from the store's pins)."""
+        if "containers" not in self.__dict__:
+            return False
+        return self.containers.is_running(container_id)
 
 
 def _network_service_available() -> bool:

@@ -163,7 +163,7 @@ def create(backend: Backend, store: ContainerStore, body: dict[str, Any],
         driver = log_driver(host_config, backend)
         mounts = _plan_mounts(backend, store, config, host_config, image_cfg)
         top = svc.after_pull(image)
-        key = rootfs.prepare(svc, cid, top)
+        key = rootfs.prepare(svc, cid, str(image.id), top)
         try:
             snap_mounts = svc.snapshotter.mounts(key)
             rec = ContainerRecord(
@@ -180,7 +180,7 @@ def create(backend: Backend, store: ContainerStore, body: dict[str, Any],
             rec.data_dir.mkdir(parents=True, exist_ok=True, mode=0o711)
             store.add(rec)
         except BaseException:
-            rootfs.remove(svc, key, rootfs_path(store, cid))
+            rootfs.remove(svc, cid, key, rootfs_path(store, cid))
             shutil.rmtree(rootfs_data_dir(store, cid), ignore_errors=True)
             _release(backend, mounts)
             raise

@@ -218,12 +218,19 @@ def test_prune_and_events(eng):
 
 
 def test_image_in_use_cannot_be_removed(eng):
-    eng.create(["true"])
+    cid = eng.create(["true"])
     r = eng.req("DELETE", "/images/busybox")
     assert r.status == 409, r.body
-    img = eng.ok("GET", "/images/busybox/json").json()
-    assert img.get("Containers", 1) >= 0
-    assert json.loads(eng.ok("GET", "/images/json").body)[0]["Containers"] == 1
+    assert r.json()["message"].startswith(
+        'conflict: unable to remove repository reference "busybox" (must force) - '
+        f"container {cid[:12]} is using its referenced image ")
+    running = eng.run(["sleep", "1000"])
+    r = eng.req("DELETE", "/images/busybox", force=True)
+    assert r.status == 200   # forced untag: the image stays, nameless, for its users
+    assert eng.inspect(running)["State"]["Running"]
+    eng.ok("DELETE", f"/containers/{cid}")
+    images = json.loads(eng.ok("GET", "/images/json", all=True).body)
+    assert [i["Containers"] for i in images] == [1]
 
 
 def test_ipc_shareable_and_joined(eng):
