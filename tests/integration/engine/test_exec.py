@@ -262,7 +262,7 @@ def test_raw_hijack_upgrade_half_close_and_resize(container, tmp_path):
         assert svc.inspect(exec_id)["ExitCode"] == 0
         # a start without Upgrade gets 200 and the same raw stream (tty: no frames)
         exec_id = server.call(svc.create(container.id, {"Cmd": ["sh", "-c",
-                                                                "sleep 0.5; stty size"],
+                                                                "sleep 2; stty size"],
                                                         "Tty": True, "AttachStdout": True}))
         s = server.raw()
         head, _ = _http(s, "POST", f"/exec/{exec_id}/start", {"Tty": True})

@@ -75,7 +75,7 @@ def test_docker_stats_streams(eng):
     proc = subprocess.Popen([DOCKER_CLI, "-H", eng.d.host, "stats", "--format",
                              "{{.Name}} {{.MemUsage}}", cid], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    time.sleep(3.5)
+    time.sleep(5)
     proc.terminate()
     out, err = proc.communicate(timeout=10)
     rows = [line for line in out.replace("\x1b[2J\x1b[H", "\n").splitlines()
