@@ -170,8 +170,10 @@ class ExecService:
 
     def __init__(self, lookup: Lookup, runtime_root: str, events: EventBus | None = None,
                  runtime: Iterable[str] | None = None,
-                 persist: Callable[[str, list[str]], Awaitable[None]] | None = None) -> None:
+                 persist: Callable[[str, list[str]], Awaitable[None]] | None = None,
+                 work_root: str | None = None) -> None:
         self._lookup = lookup
+        self.work_root = work_root   # private per-exec directories (None: temp dir)
         self._persist = persist   # keeps the record's ExecIDs in step (inspect shows them)
         self.runtime_root = runtime_root
         self.events = events
@@ -293,7 +295,8 @@ class ExecService:
         return await ExecProcess.spawn(
             runtime, self.runtime_root, target.id, process,
             stdin=attached and config.attach_stdin,
-            output=attached and (config.attach_stdout or config.attach_stderr))
+            output=attached and (config.attach_stdout or config.attach_stderr),
+            work_root=self.work_root)
 
     async def _failed(self, rec: ExecRecord, target: ExecTarget, message: str,
                       sink: Sink | None) -> None:
@@ -516,8 +519,12 @@ def exec_service(backend: Any) -> ExecService:
         await backend.run(lambda: backend.containers.update_state(container_id,
                                                                    exec_ids=ids))
 
+    from dockyard.engine.execproc import clear_work_root
+
+    work_root = str(Path(backend.exec_root) / "execs")
+    clear_work_root(work_root)
     svc = ExecService(lookup, str(Path(backend.exec_root) / "runtime"), backend.events,
-                      persist=persist)
+                      persist=persist, work_root=work_root)
     _SERVICES[id(backend)] = (backend, svc)
     return svc
 
