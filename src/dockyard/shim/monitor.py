@@ -188,6 +188,9 @@ class Monitor:
         error = self.error
         if self.answer is not None and not error:
             error = self.answer["error"]
+        if self.output.dropped and not error:
+            error = (f"log: {self.output.dropped} bytes of output were not written "
+                     f"({self.output.log_error})")
         status = ExitStatus(self.exit_code(), self.finished_at, self.oom, error).to_json()
         # exit.json first: a client whose connection is refused or dropped from here
         # on finds it at once.
