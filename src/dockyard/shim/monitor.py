@@ -135,7 +135,7 @@ class Monitor:
                 if not self.outputs or timeout == 0.0:
                     self.finish()
                     return
-            for fd, events in self.ep.poll(timeout):
+            for fd, events in self.ep.poll(timeout, 64):  # a small events buffer
                 handler = self.handlers.get(fd)
                 if handler is not None:
                     handler(fd, events)
