@@ -25,6 +25,7 @@ import _signal as signal
 import _socket
 import os
 import select
+import sys
 import time
 
 from dockyard.runtime import fastjson
@@ -422,7 +423,8 @@ class Monitor:
         elif op == "start":
             return self._start_held()
         elif op == "state":
-            return {"pid": self.init_pid, "running": self.status is None}
+            return {"pid": self.init_pid, "running": self.status is None,
+                    "modules": len(sys.modules)}
         else:
             raise InvalidArgument(f"unknown shim operation {op!r}")
         return {"ok": True}
