@@ -512,3 +512,20 @@ def test_the_shim_imports_nothing_while_it_serves(tmp_path, busybox_rootfs, cont
             await shim.kill(signal.SIGTERM)
             assert (await asyncio.wait_for(shim.wait(), 30)).exit_code == 0
     run(scenario())
+
+
+def test_local_driver_and_reading_back(tmp_path, busybox_rootfs, container_id):
+    from dockyard.logdriver import read_logs
+
+    async def scenario():
+        async with harness(tmp_path, busybox_rootfs, container_id) as h:
+            path = str(tmp_path / "data" / "local-logs" / "container.log")
+            _, shim, _ = await h.start(["sh", "-c", "echo a; echo b >&2; printf c"],
+                                       log={"driver": "local", "path": path})
+            assert (await shim.wait()).exit_code == 0
+            got = [(e.stream, e.data) async for e in read_logs(path, "local")]
+            assert sorted(got) == [("stderr", b"b\n"), ("stdout", b"a\n"), ("stdout", b"c")]
+            none = h.request(["sh", "-c", "echo gone"], log={"driver": "none", "path": ""})
+            await h.zygote.start(none)
+            assert (await ShimClient(none.bundle).wait()).exit_code == 0
+    run(scenario())
