@@ -81,7 +81,7 @@ def preload() -> None:
     dockyard.shim.launch.warm()
 
 
-SPARES = 1  # shims made ahead of requests (each with its worker): one start's fork cost
+SPARES = 1  # shims made ahead of requests (each with its worker); env DOCKYARD_ZYGOTE_SPARES
 
 
 def serve(listener: socket.socket) -> None:
