@@ -37,6 +37,7 @@ from dockyard.network import bridge as bridges
 from dockyard.network import dockercompat, nat
 from dockyard.network.dns import AsyncDnsServer, NameTable, Upstream, host_resolvers
 from dockyard.network.endpoint import ContainerNet, ContainerNetRequest
+from dockyard.network.endpoint_reaper import VethReaper
 from dockyard.network.ipam import DEFAULT_POOLS, AddressPool, Ipam, SubnetRequest, parse_subnet
 from dockyard.network.names import bridge_name, link_exists
 from dockyard.network.netspec import (
@@ -60,19 +61,6 @@ log = logging.getLogger("dockyardd.network")
 def now_rfc3339() -> str:
     t = time.time()
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
-
-
-def _ip_forward_on() -> None:
-    """Routing between bridges and the outside needs it; dockerd turns it on too."""
-    for path in ("/proc/sys/net/ipv4/ip_forward",):
-        try:
-            with open(path, "r+") as f:
-                if f.read().strip() != "1":
-                    f.seek(0)
-                    f.write("1\n")
-                    log.info("enabled %s", path)
-        except OSError as e:
-            log.warning("cannot enable %s: %s", path, e)
 
 
 class NetworkService:
@@ -128,9 +116,7 @@ class NetworkService:
         self._dns: dict[str, AsyncDnsServer] = {}
         self._upstream_by_ip: dict[str, list[Upstream]] = {}
         self._holds: dict[str, list] = {}   # container id -> PortReservations
-        self._reaping: dict[str, float] = {}  # host veth name -> deadline
-        self._reap_cond = threading.Condition()
-        self._reaper: threading.Thread | None = None
+        self._reaper = VethReaper()
         from dockyard.network.endpoint_sandbox import Sandboxes
 
         self.sandboxes = Sandboxes(self)
@@ -331,7 +317,7 @@ class NetworkService:
     def _ensure_bridge(self, net: NetworkRecord) -> None:
         bridges.ensure_bridge(bridges.BridgeSpec(net.bridge, self._gateways(net), net.mtu))
         if self.iptables:
-            _ip_forward_on()
+            bridges.ip_forward_on()
         if self.iptables and self.docker_compat:
             dockercompat.allow_bridge(net.bridge)
 
@@ -588,50 +574,12 @@ class NetworkService:
         return self.sandboxes.settings(container_id)
 
     # -- veths going away with their netns -------------------------------------------
-    def reap_later(self, host_ifname: str, grace: float = 3.0) -> None:
-        """Watch a veth whose netns was released: the kernel deletes the pair with the
-        namespace; one still there after ``grace`` (a process kept the netns alive) is
-        deleted explicitly."""
-        with self._reap_cond:
-            self._reaping[host_ifname] = time.monotonic() + grace
-            if self._reaper is None or not self._reaper.is_alive():
-                self._reaper = threading.Thread(target=self._reap_loop, daemon=True,
-                                                name="dockyard-veth-reaper")
-                self._reaper.start()
-
-    def _reap_loop(self) -> None:
-        from dockyard.network import veth
-
-        while True:
-            with self._reap_cond:
-                if not self._reaping:
-                    self._reaper = None
-                    self._reap_cond.notify_all()
-                    return
-                pending = dict(self._reaping)
-            for name, deadline in pending.items():
-                gone = not link_exists(name)
-                if not gone and time.monotonic() > deadline:
-                    try:
-                        veth.detach(name)
-                    except Exception as e:
-                        log.error("delete veth %s: %s", name, e)
-                    gone = True
-                if gone:
-                    with self._reap_cond:
-                        self._reaping.pop(name, None)
-            time.sleep(0.02)
+    def reap_later(self, host_ifname: str) -> None:
+        self._reaper.watch(host_ifname)
 
     def settle(self, timeout: float = 10.0) -> bool:
-        """Wait until every watched veth is gone; True when none is left."""
-        deadline = time.monotonic() + timeout
-        with self._reap_cond:
-            while self._reaping:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._reap_cond.wait(min(left, 0.05))
-        return True
+        """Wait until every veth of a released netns is gone; True when none is left."""
+        return self._reaper.settle(timeout)
 
     # -- for tests and diagnostics --------------------------------------------------
     def kernel_objects(self) -> dict[str, list[str]]:
