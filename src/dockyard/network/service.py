@@ -32,7 +32,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from dockyard.errors import Conflict, Forbidden, InvalidArgument, NotFound, Unavailable
+from dockyard.errors import (
+    Conflict,
+    DockyardError,
+    Forbidden,
+    InvalidArgument,
+    NotFound,
+    Unavailable,
+)
 from dockyard.network import bridge as bridges
 from dockyard.network import dockercompat, nat
 from dockyard.network.dns import AsyncDnsServer, NameTable, Upstream, host_resolvers
@@ -63,6 +70,23 @@ def now_rfc3339() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
 
 
+DEFAULT_DATA_ROOT = "/var/lib/dockyard"
+
+
+def default_names(prefix: str, data_root: Path) -> tuple[str, str]:
+    """(nft table, default bridge) for a daemon: ``dockyard``/``dockyard0`` for the one
+    daemon on the default data root; any other data root (tests, a second daemon) gets
+    names of its own from a hash of its path, so two daemons never share a bridge or
+    a table (each would give the bridge its own subnet)."""
+    import hashlib
+
+    root = os.path.abspath(data_root)
+    if prefix == "dy" and root == DEFAULT_DATA_ROOT:
+        return "dockyard", "dockyard0"
+    tag = hashlib.sha256(root.encode()).hexdigest()[:4]
+    return f"dockyard-{prefix}-{tag}", f"{prefix}-{tag}"
+
+
 class NetworkService:
     """See the module docstring. ``link_prefix``/``nft_table``/``default_bridge`` name
     the kernel objects (tests pass their session token); ``dns_port`` 0 picks one."""
@@ -78,9 +102,9 @@ class NetworkService:
         prefix = link_prefix or os.environ.get("DOCKYARD_NETWORK_PREFIX") or \
             os.environ.get("DOCKYARD_TEST_TOKEN") or "dy"
         self.link_prefix = prefix
-        self.nft_table = nft_table or ("dockyard" if prefix == "dy" else f"dockyard-{prefix}")
-        self.default_bridge = default_bridge or ("dockyard0" if prefix == "dy"
-                                                 else f"{prefix}-0")
+        names = default_names(prefix, Path(state_dir).parent)
+        self.nft_table = nft_table or names[0]
+        self.default_bridge = default_bridge or names[1]
         self._rules_applied = False
         self.dns_port = dns_port
         self.host_resolv = host_resolv
@@ -105,7 +129,7 @@ class NetworkService:
             net = parse_subnet(self.fixed_cidr_v6, "fixed-cidr-v6")
             self.v6_pools = (*self.v6_pools, AddressPool(str(net), max(net.prefixlen, 64)))
         self._lock = threading.RLock()
-        self.state: ServiceState = self.state_file.load()
+        self.state: ServiceState = self._load_state()
         self.ipam = Ipam(self.state.ipam, self.v4_pools, self.v6_pools)
         self._booted = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -216,15 +240,32 @@ class NetworkService:
                 # running only host/none containers leaves no link behind
                 if net.driver == "bridge" and (not net.default_bridge or
                                                link_exists(net.bridge) or self._used(net)):
-                    self._ensure_bridge(net)
+                    try:
+                        self._ensure_bridge(net)
+                    except DockyardError as e:   # that network fails at use, not all
+                        log.error("network %s: %s", net.name, e.message)
                 if net.dns:
                     self._tables.setdefault(net.id, NameTable())
-            self.apply_rules()
+            try:
+                self.apply_rules()
+            except DockyardError as e:   # bridged containers fail on it; host/none work
+                log.error("network rules: %s", e.message)
             self.save()
             self._booted = True
 
     def save(self) -> None:
         self.state_file.save(self.state)
+
+    def _load_state(self) -> ServiceState:
+        """A corrupt state file is moved aside (and logged), not fatal: the daemon and
+        its host/none containers keep working; the networks it described are lost."""
+        try:
+            return self.state_file.load()
+        except InvalidArgument as e:
+            aside = self.state_file.path.with_name(f"state.json.corrupt-{int(time.time())}")
+            os.replace(self.state_file.path, aside)
+            log.error("%s: moved to %s, starting with no networks", e.message, aside)
+            return ServiceState()
 
     def _ensure_predefined(self) -> None:
         by_name = {n.name: n for n in self.state.networks.values()}
