@@ -224,3 +224,36 @@ def test_image_in_use_cannot_be_removed(eng):
     img = eng.ok("GET", "/images/busybox/json").json()
     assert img.get("Containers", 1) >= 0
     assert json.loads(eng.ok("GET", "/images/json").body)[0]["Containers"] == 1
+
+
+def test_ipc_shareable_and_joined(eng):
+    owner = eng.run(["sh", "-c", "echo shared > /dev/shm/f; sleep 1000"], name="ipcown",
+                    HostConfig={"NetworkMode": "none", "IpcMode": "shareable",
+                                "ShmSize": 8 << 20})
+    time.sleep(0.3)
+    joiner = eng.create(["cat", "/dev/shm/f"], HostConfig={"NetworkMode": "none",
+                                                           "IpcMode": "container:ipcown"})
+    assert eng.inspect(joiner)["HostConfig"]["IpcMode"] == f"container:{owner}"
+    eng.ok("POST", f"/containers/{joiner}/start")
+    assert eng.wait(joiner)["StatusCode"] == 0
+    assert eng.logs(joiner) == [(1, b"shared\n")]
+    eng.ok("DELETE", f"/containers/{owner}", force=True)
+
+
+def test_log_options(eng):
+    r = eng.req("POST", "/containers/create", {"Image": "busybox", "HostConfig": {
+        "LogConfig": {"Type": "json-file", "Config": {"max-size": "lots"}}}})
+    assert r.status == 400
+    r = eng.req("POST", "/containers/create", {"Image": "busybox", "HostConfig": {
+        "LogConfig": {"Type": "syslog"}}})
+    assert r.status == 400 and "no log driver named 'syslog'" in r.json()["message"]
+    cid = eng.run(["sh", "-c", "i=0; while [ $i -lt 300 ]; do echo line-$i; i=$((i+1)); done"],
+                  HostConfig={"NetworkMode": "none", "LogConfig": {
+                      "Type": "json-file", "Config": {"max-size": "2k", "max-file": "2"}}})
+    eng.wait(cid)
+    lines = [d for _, d in eng.logs(cid)]
+    assert 0 < len(lines) < 300 and lines[-1] == b"line-299\n"   # rotated away
+    nolog = eng.run(["echo", "x"], HostConfig={"NetworkMode": "none",
+                                                "LogConfig": {"Type": "none"}})
+    eng.wait(nolog)
+    assert eng.req("GET", f"/containers/{nolog}/logs", stdout=True).status == 400
