@@ -70,15 +70,16 @@ def render(template: str, obj: Any) -> str:
 
 
 def render_rows(template: str, rows: Sequence[Mapping[str, Any]],
-                headers: Mapping[str, str]) -> str:
-    """Render each row; ``table ...`` adds the header row and aligns on tabs."""
+                headers: Mapping[str, str], minwidth: int = 10) -> str:
+    """Render each row; ``table ...`` adds the header row and aligns on tabs
+    (the Docker CLI's tabwriter: minimum cell width 10, padding 3)."""
     table = template.startswith("table")
     body = template[len("table"):].lstrip() if table else template
     lines = [render(body, r) for r in rows]
     if not table:
         return "".join(line + "\n" for line in lines)
     header = _ACTION.sub(lambda m: _header(m, headers), _unescape(body))
-    return _align([header, *lines])
+    return _align([header, *lines], minwidth)
 
 
 def _header(m: re.Match, headers: Mapping[str, str]) -> str:
@@ -87,20 +88,23 @@ def _header(m: re.Match, headers: Mapping[str, str]) -> str:
     return headers.get(name, name.upper())
 
 
-def _align(lines: list[str]) -> str:
-    """Like Go's tabwriter with padding 3: columns separated by tabs get aligned."""
-    cells = [line.split("\t") for line in lines]
+def _align(lines: list[str], minwidth: int = 0) -> str:
+    """Like Go's tabwriter with padding 3: a column is as wide as its widest cell + 3,
+    at least ``minwidth``; the text after a line's last tab is not padded."""
+    cells = [line.split("\t") for line in "\n".join(lines).split("\n")]
     widths: list[int] = []
     for row in cells:
         for i, c in enumerate(row[:-1]):
             if i >= len(widths):
-                widths.append(0)
-            widths[i] = max(widths[i], len(c))
+                widths.append(minwidth)
+            widths[i] = max(widths[i], len(c) + 3)
     out = []
     for row in cells:
-        parts = [c.ljust(widths[i] + 3) for i, c in enumerate(row[:-1])]
-        out.append(("".join(parts) + row[-1]).rstrip())
+        parts = [c.ljust(widths[i]) for i, c in enumerate(row[:-1])]
+        out.append("".join(parts) + row[-1])
     return "".join(line + "\n" for line in out)
 
 
-__all__ = ["render", "render_rows"]
+__all__ = ["align", "render", "render_rows"]
+
+align = _align
