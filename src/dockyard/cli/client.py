@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import _socket
 import os
-from collections.abc import Iterator
 
 from dockyard.cli import jsonfast
 from dockyard.errors import (
@@ -33,7 +32,8 @@ from dockyard.errors import (
 )
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:   # typing imports re: not on the CLI's hot path
+if TYPE_CHECKING:   # typing imports re, collections.abc imports collections: ~2 ms
+    from collections.abc import Iterator
     from typing import Any
 
 API_VERSION = "1.41"

@@ -59,10 +59,7 @@ def loads(text: str | bytes) -> Any:
     n = len(text)
     while i < n and text[i] in _WS:
         i += 1
-    try:
-        obj, end = _scanner(text, i)
-    except StopIteration as e:
-        raise ValueError(f"invalid JSON at offset {e.value}") from None
+    obj, end = scan(text, i)
     while end < n and text[end] in _WS:
         end += 1
     if end != n:
@@ -82,6 +79,11 @@ def scan(text: str, pos: int) -> tuple[Any, int]:
         return _scanner(text, pos)
     except StopIteration as e:
         raise ValueError(f"invalid JSON at offset {e.value}") from None
+    except (SystemError, ValueError):
+        # The C scanner builds its error through json.decoder, which fails when that
+        # module was never imported; let json itself produce the ValueError.
+        import json
+        return json.JSONDecoder().raw_decode(text, pos)
 
 
 def dumps(obj: Any) -> str:
