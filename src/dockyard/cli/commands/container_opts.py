@@ -161,7 +161,7 @@ def _read_kv_file(path: str, what: str, env_lookup: bool) -> list[str]:
             continue
         key, eq, value = line.partition("=")
         if any(c in key for c in " \t"):
-            raise FlagError(f"{what} file {path}, line {n}: variable '{key}' contains "
+            raise FlagError(f"invalid {what} file ({path}): variable '{key}' contains "
                             "whitespaces")
         if eq:
             out.append(f"{key}={value}")
@@ -197,9 +197,7 @@ def restart_policy(text: str | None) -> dict[str, Any]:
     if not text:
         return {"Name": "no", "MaximumRetryCount": 0}
     name, _, count = text.partition(":")
-    if name not in ("no", "always", "unless-stopped", "on-failure"):
-        raise FlagError(f"invalid restart policy '{name}'")
-    retries = 0
+    retries = 0   # an unknown name is the daemon's to reject, as with docker
     if count:
         if name != "on-failure":
             raise FlagError(f"maximum retry count cannot be used with restart policy "
@@ -425,6 +423,20 @@ def _ports(opts: Opts) -> tuple[dict[str, dict], dict[str, list[dict[str, str]]]
     return exposed, bindings
 
 
+def _caps(items: list[str] | None) -> list[str] | None:
+    """docker's capability normalization: upper case, ``CAP_`` prefix, ``ALL`` kept."""
+    if not items:
+        return items
+    out = []
+    for c in items:
+        c = c.strip().upper()
+        if c != "ALL" and not c.startswith("CAP_"):
+            c = "CAP_" + c
+        if c not in out:
+            out.append(c)
+    return out
+
+
 def _extra_hosts(items: list[str] | None) -> list[str] | None:
     if not items:
         return None
@@ -503,8 +515,8 @@ def build_create(opts: Opts, args: list[str], *, detach: bool) -> CreateRequest:
         "AutoRemove": bool(opts.rm),
         "VolumeDriver": "",
         "VolumesFrom": opts.volumes_from,
-        "CapAdd": opts.cap_add,
-        "CapDrop": opts.cap_drop,
+        "CapAdd": _caps(opts.cap_add),
+        "CapDrop": _caps(opts.cap_drop),
         "CgroupnsMode": opts.cgroupns or "",
         "Dns": opts.dns or [],
         "DnsOptions": (opts.dns_option or []) + (opts.dns_opt or []),

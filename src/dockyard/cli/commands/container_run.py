@@ -318,7 +318,7 @@ class _Null:
 
 
 def cmd_create(opts: Opts, args: list[str], ctx: Any) -> int:
-    req = build_create(opts, args, detach=True)
+    req = build_create(opts, args, detach=False)
     client = ctx.client()
     cid = create_container(client, req, opts.pull, opts.quiet)
     if opts.cidfile:
