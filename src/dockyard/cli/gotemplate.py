@@ -49,6 +49,35 @@ def _go_str(v: Any) -> str:
     return str(v)
 
 
+def _go_order(v: Any) -> Any:
+    """Go prints a map's keys sorted and a struct's fields in declaration order; JSON
+    objects whose keys are not all exported-field-like (Capitalized) are maps."""
+    if isinstance(v, Mapping):
+        items = [(k, _go_order(x)) for k, x in v.items()]
+        if not all(k[:1].isupper() for k in v):
+            items.sort()
+        return dict(items)
+    if isinstance(v, list):
+        return [_go_order(x) for x in v]
+    return v
+
+
+class Row(dict):
+    """A CLI formatter row (ps, images, ...): docker marshals these with
+    json.Marshal, so ``{{json .}}`` of one escapes <, > and & (the ``json``
+    template function itself does not)."""
+
+
+def go_json(v: Any) -> str:
+    """The ``json`` template function: compact, non-ASCII kept; HTML characters
+    escaped only inside a :class:`Row` (see there)."""
+    text = json.dumps(_go_order(v), separators=(",", ":"), ensure_ascii=False)
+    if not isinstance(v, Row):
+        return text
+    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
 def _unescape(text: str) -> str:
     return text.replace("\\t", "\t").replace("\\n", "\n")
 
@@ -58,7 +87,7 @@ def render(template: str, obj: Any) -> str:
         expr = m.group(1).strip()
         words = expr.split()
         if len(words) == 2 and words[0] == "json":
-            return json.dumps(_lookup(obj, words[1], template), separators=(",", ":"))
+            return go_json(_lookup(obj, words[1], template))
         if len(words) == 2 and words[0] in ("upper", "lower"):
             s = _go_str(_lookup(obj, words[1], template))
             return s.upper() if words[0] == "upper" else s.lower()
@@ -105,6 +134,6 @@ def _align(lines: list[str], minwidth: int = 0) -> str:
     return "".join(line + "\n" for line in out)
 
 
-__all__ = ["align", "render", "render_rows"]
+__all__ = ["Row", "align", "go_json", "render", "render_rows"]
 
 align = _align

@@ -69,6 +69,8 @@ def _normalize(body: dict) -> dict:
     if hc.get("MemorySwappiness") == -1:   # docker's "unset"
         hc.pop("MemorySwappiness")
     hc.pop("ConsoleSize", None)   # docker sends the terminal size (API >= 1.42 only)
+    if body.get("Env"):   # docker 28 orders a repeated variable randomly (a Go map)
+        body["Env"] = sorted(body["Env"])
     # docker fills NetworkingConfig for the default network with an all-zero endpoint
     nc = body.get("NetworkingConfig", {}).get("EndpointsConfig", {})
     for name in list(nc):

@@ -113,7 +113,7 @@ def test_run_streams_and_returns_the_exit_code(daemon):
     paths = [r[1].split("?")[0].replace("/v1.41", "") for r in d.requests]
     assert paths == ["/_ping", "/containers/create", f"/containers/{CID}/attach",
                      f"/containers/{CID}/wait", f"/containers/{CID}/start"]
-    wait_q = [r[1] for r in d.requests if "/wait" in r[1]][0]
+    wait_q = next(r[1] for r in d.requests if "/wait" in r[1])
     assert "condition=removed" in wait_q
     body = sc.create_body
     assert body["Image"] == "busybox" and body["Cmd"] == ["sh", "-c", "x"]
@@ -163,7 +163,7 @@ def test_detached_run_prints_the_id(daemon):
     out = run_cli(d.host, "run", "-d", "--name", "web", "-p", "8080:80", "busybox")
     assert out.returncode == 0, out.stderr
     assert out.stdout.decode() == CID + "\n"
-    create = [r for r in d.requests if "/containers/create" in r[1]][0]
+    create = next(r for r in d.requests if "/containers/create" in r[1])
     assert "name=web" in create[1]
     assert sc.create_body["HostConfig"]["PortBindings"] == {
         "80/tcp": [{"HostIp": "", "HostPort": "8080"}]}

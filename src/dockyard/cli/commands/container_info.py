@@ -155,7 +155,9 @@ def ps_row(c: dict[str, Any], trunc: bool, now: float | None = None) -> dict[str
         mounts.append(name)
     nets = sorted(((c.get("NetworkSettings") or {}).get("Networks") or {}).keys())
     ident = c.get("Id") or ""
-    return {
+    from dockyard.cli.gotemplate import Row
+
+    return Row({
         "Command": go_quote(command),
         "CreatedAt": _created_at(created),
         "ID": ident[:12] if trunc else ident,
@@ -166,12 +168,13 @@ def ps_row(c: dict[str, Any], trunc: bool, now: float | None = None) -> dict[str
         "Mounts": ",".join(mounts),
         "Names": ",".join(names),
         "Networks": ",".join(nets),
+        "Platform": None,
         "Ports": displayable_ports(c.get("Ports") or []),
         "RunningFor": human_duration_seconds(now - created) + " ago",
         "Size": size,
         "State": c.get("State") or "",
         "Status": c.get("Status") or "",
-    }
+    })
 
 
 PS_HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND",
@@ -308,8 +311,11 @@ def inspect_objects(ctx: Any, refs: list[str], kinds: list[str], fmt: str | None
             except APINotFound:
                 continue
         if found is None:
-            what = "object" if len(kinds) > 1 else kinds[0]
-            sys.stderr.write(f"Error: No such {what}: {ref}\n")
+            if len(kinds) > 1:
+                sys.stderr.write(f"Error: No such object: {ref}\n")
+            else:
+                sys.stderr.write(f"Error response from daemon: {_KINDS[kinds[0]][1]}: "
+                                 f"{ref}\n")
             status = 1
             continue
         raws.append(found.decode("utf-8", "replace").strip())
@@ -319,7 +325,7 @@ def inspect_objects(ctx: Any, refs: list[str], kinds: list[str], fmt: str | None
                 print(gotemplate.render(fmt, jsonfast.loads(raw)))
             except APIError:
                 raise
-    elif raws or status == 0:
+    else:
         print(indent_json("[" + ",".join(raws) + "]"))
     return status
 

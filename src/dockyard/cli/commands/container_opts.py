@@ -155,7 +155,7 @@ def _read_kv_file(path: str, what: str, env_lookup: bool) -> list[str]:
         raise FlagError(f"open {path}: {e.strerror.lower() if e.strerror else e}"
                         ) from None
     out = []
-    for n, raw in enumerate(text.splitlines(), 1):
+    for raw in text.splitlines():
         line = raw.lstrip()
         if not line or line.startswith("#"):
             continue
