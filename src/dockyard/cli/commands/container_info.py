@@ -203,7 +203,11 @@ def cmd_ps(opts: Opts, args: list[str], ctx: Any) -> int:
 
     fmt = opts.format
     limit = 1 if opts.latest else (opts.last if opts.last is not None else -1)
-    size = bool(opts.size) or bool(fmt and ".Size" in fmt)
+    size = bool(opts.size)
+    if fmt and not opts.quiet and not opts.given("size"):
+        # docker asks for sizes when the template uses .Size ({{json .}} uses them all)
+        squeezed = " ".join(fmt.replace("{{", " {{ ").split())
+        size = ".Size" in fmt or "{{ json . }}" in squeezed or "{{ json .}}" in squeezed
     params = {"all": True if (opts.all or limit > 0) else None,
               "limit": limit if limit > 0 else None, "size": size or None,
               "filters": filters_param(opts.filter)}

@@ -1,0 +1,215 @@
+"""The ``dockyard`` CLI through a real dockyardd: lifecycle, streams, exit codes."""
+
+from __future__ import annotations
+
+import os
+import select
+import tarfile
+import time
+
+from .clid import CLI, name
+
+NONET = ("--network", "none")
+
+
+def test_run_foreground_output_and_exit_code(cli: CLI):
+    out = cli.run("run", "--rm", *NONET, "busybox", "sh", "-c",
+                  "echo out; echo err >&2; exit 3")
+    assert out.returncode == 3, out.stderr
+    assert out.stdout == "out\n"
+    assert out.stderr == "err\n"
+    assert cli.ok("ps", "-aq") == ""   # --rm removed it
+
+
+def test_run_short_lived_echo(cli: CLI):
+    out = cli.run("run", "--rm", *NONET, "busybox", "echo", "hello")
+    assert (out.returncode, out.stdout) == (0, "hello\n"), out.stderr
+
+
+def test_run_cannot_find_or_invoke(cli: CLI):
+    out = cli.run("run", "--rm", *NONET, "busybox", "/no/such/binary")
+    assert out.returncode == 127, out.stderr
+    out = cli.run("run", "--rm", *NONET, "busybox", "/etc")
+    assert out.returncode == 126, out.stderr
+    out = cli.run("run", "--rm", *NONET, "--memory", "1x", "busybox")
+    assert out.returncode == 125
+
+
+def test_stdin_piping(cli: CLI):
+    out = cli.run("run", "--rm", "-i", *NONET, "busybox", "sh", "-c", "cat; echo done",
+                  input="piped line\n")
+    assert (out.returncode, out.stdout) == (0, "piped line\ndone\n"), out.stderr
+
+
+def test_detached_lifecycle(cli: CLI):
+    n = name("life")
+    cid = cli.ok("run", "-d", "--name", n, *NONET, "-l", "k=v", "busybox", "sleep", "300"
+                 ).strip()
+    assert len(cid) == 64
+    ps = cli.ok("ps").splitlines()
+    assert ps[0].split() == ["CONTAINER", "ID", "IMAGE", "COMMAND", "CREATED", "STATUS",
+                             "PORTS", "NAMES"]
+    row = next(line for line in ps if line.endswith(n))
+    assert row.startswith(cid[:12]) and '"sleep 300"' in row and " Up " in row
+    pid = int(cli.ok("inspect", "-f", "{{.State.Pid}}", n))
+    assert os.path.exists(f"/proc/{pid}")
+    assert cli.ok("ps", "-q", "--filter", "label=k=v") == cid[:12] + "\n"
+    assert cli.ok("pause", n) == n + "\n"
+    assert "(Paused)" in cli.ok("ps", "--format", "{{.Status}}", "-f", f"name={n}")
+    assert cli.ok("unpause", n) == n + "\n"
+    assert cli.ok("rename", n, n + "-2") == ""
+    assert cli.ok("stop", "-t", "1", n + "-2") == n + "-2\n"
+    assert cli.ok("wait", n + "-2") == "137\n"
+    status = cli.ok("ps", "-a", "--format", "{{.Status}}", "-f", f"name={n}-2")
+    assert status.startswith("Exited (137) ")
+    assert cli.ok("rm", n + "-2") == n + "-2\n"
+    out = cli.run("rm", n + "-2")
+    assert out.returncode == 1
+    assert out.stderr == f"Error response from daemon: No such container: {n}-2\n"
+
+
+def test_create_start_attach_exit_code(cli: CLI):
+    n = name("cs")
+    cid = cli.ok("create", "--name", n, *NONET, "busybox", "sh", "-c",
+                 "sleep 0.2; echo started; exit 4").strip()
+    assert cli.ok("ps", "-a", "--format", "{{.State}}", "-f", f"id={cid}") == "created\n"
+    out = cli.run("start", "-a", n)
+    assert (out.returncode, out.stdout) == (4, "started\n"), out.stderr
+
+
+def test_exec_logs_top(cli: CLI):
+    n = name("exec")
+    cli.ok("run", "-d", "--name", n, *NONET, "busybox", "sh", "-c",
+           "echo line1; echo line2; sleep 300")
+    out = cli.run("exec", n, "sh", "-c", "echo in-exec; exit 5")
+    assert (out.returncode, out.stdout) == (5, "in-exec\n")
+    out = cli.run("exec", "-i", n, "cat", input="to exec\n")
+    assert (out.returncode, out.stdout) == (0, "to exec\n")
+    deadline = time.monotonic() + 10
+    while cli.ok("logs", n) != "line1\nline2\n" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert cli.ok("logs", n) == "line1\nline2\n"
+    assert cli.ok("logs", "--tail", "1", n) == "line2\n"
+    stamped = cli.ok("logs", "-t", n).splitlines()
+    assert stamped[0].endswith(" line1") and stamped[0][:4].isdigit()
+    top = cli.ok("top", n).splitlines()
+    assert top[0].split()[:3] == ["UID", "PID", "PPID"]
+    assert any("sleep 300" in line for line in top[1:])
+
+
+def test_cp_and_export(cli: CLI, tmp_path):
+    n = name("cp")
+    cli.ok("run", "-d", "--name", n, *NONET, "busybox", "sleep", "300")
+    src = tmp_path / "in.txt"
+    src.write_text("copied in\n")
+    cli.ok("cp", str(src), f"{n}:/tmp/")
+    assert cli.ok("exec", n, "cat", "/tmp/in.txt") == "copied in\n"
+    cli.ok("cp", str(src), f"{n}:/tmp/renamed.txt")
+    assert cli.ok("exec", n, "cat", "/tmp/renamed.txt") == "copied in\n"
+    cli.ok("exec", n, "sh", "-c", "mkdir -p /d/sub && echo x > /d/sub/f")
+    cli.ok("cp", f"{n}:/d", str(tmp_path / "out"))
+    assert (tmp_path / "out" / "sub" / "f").read_text() == "x\n"
+    cli.ok("cp", f"{n}:/tmp/in.txt", str(tmp_path))
+    assert (tmp_path / "in.txt").read_text() == "copied in\n"
+    out = cli.run("export", n, input=None)
+    assert out.returncode == 0
+    exported = tmp_path / "fs.tar"
+    cli.ok("export", "-o", str(exported), n)
+    with tarfile.open(exported) as tar:
+        names = tar.getnames()
+    assert "bin/busybox" in names or "./bin/busybox" in names
+    assert any(x.endswith("tmp/in.txt") for x in names)
+
+
+def test_inspect_errors_and_formats(cli: CLI):
+    out = cli.run("inspect", name("nothere"))
+    assert out.returncode == 1
+    assert out.stderr == f"Error: No such object: {name('nothere')}\n"
+    assert out.stdout == "[]\n"
+    out = cli.run("container", "inspect", name("nothere"))
+    assert out.stderr == f"Error response from daemon: No such container: " \
+                         f"{name('nothere')}\n"
+
+
+def test_tty_run_with_resize(cli: CLI):
+    """``run -it`` in a real pseudo terminal: raw mode, the window size, the exit code."""
+    import fcntl
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
+    before = termios.tcgetattr(slave)
+    proc = subprocess.Popen([sys.executable, "-m", "dockyard.cli.main", "run", "-it",
+                             "--rm", *NONET, "busybox", "sh"], stdin=slave, stdout=slave,
+                            stderr=slave, env=cli.env, start_new_session=True)
+    buf = b""
+
+    def read_until(marker: bytes, timeout: float = 20) -> bytes:
+        nonlocal buf
+        deadline = time.monotonic() + timeout
+        while marker not in buf and time.monotonic() < deadline:
+            r, _, _ = select.select([master], [], [], 0.2)
+            if r:
+                try:
+                    buf += os.read(master, 4096)
+                except OSError:
+                    break
+        return buf
+
+    try:
+        time.sleep(0.5)
+        os.write(master, b"stty size; echo MARK$((40+2))\r")
+        assert b"MARK42" in read_until(b"MARK42"), buf
+        assert b"33 101" in buf
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 20, 70, 0, 0))
+        os.killpg(proc.pid, 28)   # SIGWINCH, as the terminal would send
+        time.sleep(0.5)
+        os.write(master, b"stty size; echo MARK$((40+3))\r")
+        assert b"MARK43" in read_until(b"MARK43"), buf
+        assert b"20 70" in buf
+        os.write(master, b"exit 7\r")
+        assert proc.wait(timeout=20) == 7
+        assert termios.tcgetattr(slave) == before   # the terminal was restored
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+        os.close(slave)
+
+
+def test_volumes(cli: CLI):
+    v = name("vol")
+    assert cli.ok("volume", "create", "--label", "x=1", v) == v + "\n"
+    assert v in cli.ok("volume", "ls", "-q").split()
+    assert cli.ok("volume", "inspect", "-f", "{{.Name}} {{.Labels}}", v) == \
+        f"{v} map[x:1]\n"
+    cli.ok("run", "--rm", *NONET, "-v", f"{v}:/data", "busybox", "sh", "-c",
+           "echo kept > /data/f")
+    out = cli.run("run", "--rm", *NONET, "-v", f"{v}:/data", "busybox", "cat", "/data/f")
+    assert out.stdout == "kept\n", out.stderr
+    assert cli.ok("volume", "rm", v) == v + "\n"
+
+
+def test_system_verbs(cli: CLI):
+    assert "Server Version:" in cli.ok("info")
+    assert cli.ok("version", "-f", "{{.Server.ApiVersion}}") == "1.41\n"
+    df = cli.ok("system", "df").splitlines()
+    assert df[0].split() == ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
+    assert [line.split()[0] for line in df[1:]] == ["Images", "Containers", "Local",
+                                                    "Build"]
+
+
+def test_events_stream(cli: CLI):
+    n = name("ev")
+    since = str(int(time.time()) - 1)
+    cli.ok("run", "--rm", *NONET, "--name", n, "busybox", "true")
+    out = cli.ok("events", "--since", since, "--until", str(int(time.time()) + 1),
+                 "--filter", f"container={n}", "--format", "{{.Action}}")
+    actions = out.split()
+    assert "create" in actions and "start" in actions and "destroy" in actions
+
