@@ -111,8 +111,8 @@ def test_cp_and_export(cli: CLI, tmp_path):
     assert (tmp_path / "out" / "sub" / "f").read_text() == "x\n"
     cli.ok("cp", f"{n}:/tmp/in.txt", str(tmp_path))
     assert (tmp_path / "in.txt").read_text() == "copied in\n"
-    out = cli.run("export", n, input=None)
-    assert out.returncode == 0
+    out = cli.run("export", n, input=b"")
+    assert out.returncode == 0 and out.stdout[257:262] == b"ustar"
     exported = tmp_path / "fs.tar"
     cli.ok("export", "-o", str(exported), n)
     with tarfile.open(exported) as tar:

@@ -37,7 +37,9 @@ PROXIED = (1, 2, 3, 10, 12, 15)   # HUP INT QUIT USR1 USR2 TERM
 
 
 def start_error_status(message: str) -> int:
-    """docker's mapping of a start failure to 125/126/127."""
+    """docker's mapping of a start failure to 125/126/127 (case-insensitive: the
+    daemon's strerror text may be capitalized)."""
+    message = message.lower()
     if ("executable file not found" in message or "no such file or directory" in message
             or "system cannot find the file specified" in message):
         return EXIT_NOT_FOUND
