@@ -47,7 +47,7 @@ def test_listing_and_inspect_match(cli: CLI):
                  ["inspect", "-f", "{{.State.Pid}} {{.State.Status}}", a],
                  ["inspect", "-f", "{{json .Config.Env}}", b],
                  ["inspect", "-f", "{{json .HostConfig.RestartPolicy}}", b],
-                 ["images"], ["images", "-q"], ["image", "inspect", "busybox"],
+                 ["images"], ["images", "-q"], ["inspect", "busybox"],
                  ["volume", "ls"], ["top", a], ["port", a], ["diff", a],
                  ["inspect", name("missing")]):
         same(cli, *args)
