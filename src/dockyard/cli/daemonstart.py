@@ -17,6 +17,7 @@ import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
     from dockyard.cli.client import Client
 
@@ -31,14 +32,17 @@ def autostart_hook(client: Client, *, explicit: bool, data_root: str | None = No
 
     if explicit or client.host != DEFAULT_HOST or os.environ.get("DOCKYARD_NO_AUTOSTART"):
         return None
-    return lambda: start_daemon(client, data_root)
+    def hook() -> None:
+        start_daemon(client, data_root)
+    return hook
 
 
-def _daemon_argv(data_root: str | None) -> list[str]:
+def _daemon_argv(host: str, data_root: str | None) -> list[str]:
     here = os.path.dirname(sys.executable)
     exe = os.path.join(here, "dockyardd")
     argv = [exe] if os.access(exe, os.X_OK) else [sys.executable, "-m",
                                                    "dockyard.daemon.main"]
+    argv += ["-H", host]
     if data_root and os.environ.get("DOCKYARD_ROOT"):
         argv += ["--data-root", data_root]
     return argv
@@ -58,8 +62,11 @@ def _log_path(data_root: str | None) -> str:
 
 
 def start_daemon(client: Client, data_root: str | None = None,
-                 timeout: float = START_TIMEOUT) -> None:
-    """Start dockyardd for ``client``'s (unix, default) socket; return once it answers."""
+                 timeout: float = START_TIMEOUT, extra_args: tuple[str, ...] = (),
+                 log_path: str | None = None) -> Any:
+    """Start dockyardd for ``client``'s unix socket; return once it answers.
+
+    Returns the ``Popen`` of the daemon (None when another CLI had started one)."""
     import fcntl
     import subprocess
     import time
@@ -77,9 +84,9 @@ def start_daemon(client: Client, data_root: str | None = None,
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX)
         if _answers(client):
-            return   # another CLI started it while we waited for the lock
-        log = _log_path(data_root)
-        argv = _daemon_argv(data_root)
+            return None   # another CLI started it while we waited for the lock
+        log = log_path or _log_path(data_root)
+        argv = [*_daemon_argv(client.host, data_root), *extra_args]
         with open(log, "ab") as out:
             out.write(f"--- started by the dockyard CLI (pid {os.getpid()}): "
                       f"{' '.join(argv)}\n".encode())
@@ -90,7 +97,7 @@ def start_daemon(client: Client, data_root: str | None = None,
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if _answers(client):
-                return
+                return proc
             code = proc.poll()
             if code is not None:
                 raise Unavailable(f"could not start dockyardd (exit status {code}); the "
