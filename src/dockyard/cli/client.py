@@ -462,13 +462,15 @@ class Client:
         if body is not None:
             lines.append(f"Content-Length: {len(body)}")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        payload = head + body if body is not None and len(body) < 65536 else head
-        conn = None if fresh else self._idle
-        self._idle = None
+        big = body is not None and len(body) >= 65536
+        payload = head if big or body is None else head + body
+        conn = None
+        if not fresh:
+            conn, self._idle = self._idle, None
         if conn is not None:
             try:
                 conn.send(payload)
-                if body is not None and payload is head:
+                if big:
                     conn.send(body)
                 status, rh = conn.read_head()
                 return Response(conn, status, rh, method, self._release)
@@ -477,7 +479,7 @@ class Client:
         conn = self.connect()
         try:
             conn.send(payload)
-            if body is not None and payload is head:
+            if big:
                 conn.send(body)
             status, rh = conn.read_head()
         except OSError as e:
