@@ -180,3 +180,15 @@ def test_client_import_stays_light():
             "'dataclasses', 'argparse') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_fresh_streams_keep_the_idle_connection(fake):
+    fake.routes[("GET", "/v1.41/info")] = lambda *a: http_response(200, {"ID": "x"})
+    fake.routes[("GET", "/v1.41/events")] = \
+        lambda *a: http_response(200, "{}", chunked=True)
+    c = cl.Client(fake.host)
+    c.get("/info")
+    assert list(c.stream("GET", "/events").iter_json()) == [{}]
+    c.get("/info")
+    assert fake.connections == 2   # the stream had its own; /info reused the first
+    c.close()
