@@ -214,30 +214,3 @@ def test_events_stream(cli: CLI):
     assert "create" in actions and "start" in actions and "destroy" in actions
 
 
-
-def test_published_port_serves_a_page(cli: CLI):
-    """The README demo: busybox httpd with a published port, fetched from the host."""
-    import socket
-    import urllib.request
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    n = name("web")
-    cli.ok("run", "-d", "--name", n, "-p", f"{port}:80", "busybox", "sh", "-c",
-           "mkdir -p /www && echo 'hello from dockyard' > /www/index.html && "
-           "httpd -f -p 80 -h /www")
-    assert cli.ok("port", n, "80") == f"0.0.0.0:{port}\n"
-    assert f"0.0.0.0:{port}->80/tcp" in cli.ok("ps", "--format", "{{.Ports}}")
-    deadline = time.monotonic() + 15
-    body = b""
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
-                body = r.read()
-                break
-        except OSError:
-            time.sleep(0.2)
-    assert body == b"hello from dockyard\n"
-    ip = cli.ok("inspect", "-f", "{{.NetworkSettings.IPAddress}}", n).strip()
-    assert ip.count(".") == 3
