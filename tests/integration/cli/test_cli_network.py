@@ -26,7 +26,7 @@ POOL = {"default-address-pools": [{"base": f"10.{200 + os.getpid() % 50}.64.0/18
                                    "size": 24}]}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture   # per test: the leak check wants the bridge gone after each one
 def net_cli(tmp_path_factory) -> Iterator[CLI]:
     work = short_workdir(tmp_path_factory, "cn")
     (work / "daemon.json").write_text(json.dumps(POOL))
