@@ -144,6 +144,18 @@ def _both(daemon, *args):
     ["inspect", "-f", "{{json .NetworkSettings.Ports}}", "web"],
     ["inspect", "-f", "{{json .Config.Env}}", "web"],
     ["container", "inspect", "nope"], ["inspect", "nope"],
+    ["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", "web"],
+    ["inspect", "-f", "{{range $p, $b := .NetworkSettings.Ports}}{{$p}}={{if $b}}"
+                      "{{(index $b 0).HostPort}}{{else}}none{{end}} {{end}}", "web"],
+    ["inspect", "-f", "{{join .Config.Env \",\"}} {{len .Config.Env}}", "web"],
+    ["inspect", "-f", "{{printf \"%s|%-8s|%d\" .Name .State.Status .State.Pid}}", "web"],
+    ["inspect", "-f", "{{with .State}}{{.Status}}{{end}} {{.Config.Labels.a}}", "web"],
+    ["inspect", "-f", "{{- if eq .State.Status \"running\" -}} up {{- else -}} down "
+                      "{{- end}}", "web"],
+    ["inspect", "-f", "{{range .Config.Env}}{{println .}}{{end}}", "web"],
+    ["inspect", "-f", "{{.Config.Cmd | json}} {{upper .Name}} {{index .Config.Labels "
+                      "\"b\"}}", "web"],
+    ["ps", "--format", "{{.Names | upper}} {{len .Labels}}"],
     ["volume", "ls"], ["volume", "ls", "-q"], ["volume", "ls", "--format", "{{.Name}}"],
     ["network", "ls"], ["network", "ls", "--no-trunc"], ["network", "ls", "-q"],
     ["network", "ls", "--format", "table {{.Name}}\t{{.IPv6}}\t{{.Internal}}"],
