@@ -214,3 +214,45 @@ def test_events_stream(cli: CLI):
     assert "create" in actions and "start" in actions and "destroy" in actions
 
 
+
+
+def test_detach_keys_and_attach(cli: CLI):
+    """ctrl-p ctrl-q leaves a -it container running; attach reconnects to it."""
+    import pty
+    import subprocess
+    import sys
+
+    n = name("det")
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "dockyard.cli.main", "run", "-it",
+                             "--name", n, *NONET, "busybox", "sh"], stdin=slave,
+                            stdout=slave, stderr=slave, env=cli.env, start_new_session=True)
+    try:
+        time.sleep(1.0)
+        os.write(master, b"echo ready$((1+1))\r")
+        buf = b""
+        deadline = time.monotonic() + 20
+        while b"ready2" not in buf and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.2)[0]:
+                buf += os.read(master, 4096)
+        assert b"ready2" in buf
+        os.write(master, b"\x10\x11")
+        assert proc.wait(timeout=20) == 0
+        assert cli.ok("inspect", "-f", "{{.State.Running}}", n) == "true\n"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+        os.close(slave)
+    cli.ok("exec", n, "sh", "-c", "kill -TERM 1 || true")   # sh as pid 1 ignores TERM
+    cli.ok("kill", n)
+    assert cli.ok("wait", n) == "137\n"
+
+
+def test_logs_follow_ends_when_the_container_exits(cli: CLI):
+    n = name("follow")
+    cli.ok("run", "-d", "--name", n, *NONET, "busybox", "sh", "-c",
+           "for i in 1 2 3; do echo tick$i; sleep 0.3; done")
+    out = cli.run("logs", "-f", n, timeout=30)
+    assert (out.returncode, out.stdout) == (0, "tick1\ntick2\ntick3\n"), out.stderr
