@@ -256,3 +256,23 @@ def test_logs_follow_ends_when_the_container_exits(cli: CLI):
            "for i in 1 2 3; do echo tick$i; sleep 0.3; done")
     out = cli.run("logs", "-f", n, timeout=30)
     assert (out.returncode, out.stdout) == (0, "tick1\ntick2\ntick3\n"), out.stderr
+
+
+def test_restart_update_and_prune(cli: CLI):
+    n = name("upd")
+    cli.ok("run", "-d", "--name", n, *NONET, "busybox", "sleep", "300")
+    first = cli.ok("inspect", "-f", "{{.State.StartedAt}}", n)
+    assert cli.ok("restart", "-t", "0", n) == n + "\n"
+    assert cli.ok("inspect", "-f", "{{.State.StartedAt}} {{.State.Running}}", n) \
+        .split()[1] == "true"
+    assert cli.ok("inspect", "-f", "{{.State.StartedAt}}", n) != first
+    assert cli.ok("update", "--memory", "64m", "--memory-swap", "128m", n) == n + "\n"
+    assert cli.ok("inspect", "-f", "{{.HostConfig.Memory}}", n) == f"{64 << 20}\n"
+    out = cli.run("update", n)
+    assert out.returncode == 125 and "one or more flags" in out.stderr
+    cli.ok("kill", n)
+    stopped = cli.ok("create", *NONET, "busybox", "true").strip()
+    out = cli.ok("system", "prune", "-f")
+    assert out.startswith("Deleted Containers:\n")
+    assert stopped in out and "Total reclaimed space:" in out
+    assert cli.ok("ps", "-aq") == ""
