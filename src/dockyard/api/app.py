@@ -112,9 +112,29 @@ async def _headers(request: web.Request, response: web.StreamResponse) -> None:
 
 def route_table() -> list[Route]:
     """Every (method, path, handler) the daemon serves, unversioned."""
-    from dockyard.api import auth, events, images, system
+    from dockyard.api import auth, containers, events, images, system
 
-    return [*system.ROUTES, *events.ROUTES, *auth.ROUTES, *images.routes()]
+    routes = [*system.ROUTES, *events.ROUTES, *auth.ROUTES, *images.routes(),
+              *containers.routes()]
+    # Other rooms' endpoints, once their branches are merged.
+    for module in ("exec", "stats", "volumes", "archive", "networks", "build"):
+        routes += _optional_routes(module)
+    return routes
+
+
+def _optional_routes(module: str) -> list[Route]:
+    import importlib
+
+    try:
+        mod = importlib.import_module(f"dockyard.api.{module}")
+    except ModuleNotFoundError as e:
+        if e.name != f"dockyard.api.{module}":
+            raise
+        return []
+    found = getattr(mod, "ROUTES", None)
+    if found is None and hasattr(mod, "routes"):
+        found = mod.routes()
+    return list(found or [])
 
 
 def add_routes(app: web.Application, routes: Iterable[Route]) -> None:

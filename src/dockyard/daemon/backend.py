@@ -60,12 +60,27 @@ class Backend:
         # Open the store once now: a crash-left lease or ingest is cleaned before
         # the first request, and a broken data root fails the start, not a request.
         await self.images(lambda svc: svc.store.drop_dead_leases())
+        if _network_service_available():
+            await self.networks.start()
+        # Containers: the shim zygote, then live restore of what a previous daemon left
+        # (running containers are watched again, vanished ones get their exit path).
+        await self.containers.open()
 
     async def close(self) -> None:
         """End event streams and wait for the workers. The wait happens off the
         loop: a worker may still need the loop (a body read) to finish."""
+        from dockyard.engine.health import close_services
+
+        await close_services(self)   # health loops and execs (only those made)
+        containers = self.__dict__.get("containers")
+        if hasattr(containers, "close"):   # tests may put a fake service here
+            await containers.close()
+        if "networks" in self.__dict__:
+            await self.networks.close()
         self.events.close()
         await asyncio.to_thread(self.pool.shutdown, wait=True, cancel_futures=True)
+        if hasattr(containers, "store"):
+            containers.store.close()
 
     @property
     def registry_config(self) -> RegistryConfig:
@@ -117,9 +132,16 @@ class Backend:
                               self.config.network_dict())
 
     def containers_using(self, image_id: object) -> int:
-        if "containers" not in self.__dict__:
-            return 0
+        """How many containers (any state) were created from ``image_id``."""
         return self.containers.count_using(str(image_id))
+
+
+def _network_service_available() -> bool:
+    try:
+        import dockyard.network.service  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _engine_id(root: Path) -> str:

@@ -24,10 +24,9 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 
 from dockyard.errors import InvalidArgument, SystemError_, Unavailable
-from dockyard.network.names import check_ifname
+from dockyard.network.names import check_ifname, link_exists
 
 __all__ = ["RateLimit", "apply_limits", "clear_limits", "parse_network_rate", "parse_rate"]
 
@@ -136,7 +135,7 @@ def clear_limits(ifname: str, ifb: str | None = None) -> None:
     _tc("qdisc", "del", "dev", ifname, "ingress", check=False)
     if ifb is not None:
         check_ifname(ifb)
-        if Path("/sys/class/net", ifb).exists():
+        if link_exists(ifb):
             _ip("link", "del", ifb)
 
 

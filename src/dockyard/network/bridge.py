@@ -54,6 +54,14 @@ def _nodad(iface: ipaddress.IPv4Interface | ipaddress.IPv6Interface) -> dict[str
     return {"flags": 0x02} if iface.version == 6 else {}
 
 
+def _random_mac() -> str:
+    import secrets
+
+    raw = bytearray(secrets.token_bytes(6))
+    raw[0] = (raw[0] & 0xFC) | 0x02   # unicast, locally administered
+    return ":".join(f"{b:02x}" for b in raw)
+
+
 def bridge_exists(name: str) -> bool:
     with _iproute() as ipr:
         return bool(ipr.link_lookup(ifname=name))
@@ -71,7 +79,10 @@ def create_bridge(spec: BridgeSpec) -> int:
             raise _netlink_error(f"create bridge {spec.name}", e) from e
         try:
             index = ipr.link_lookup(ifname=spec.name)[0]
-            ipr.link("set", index=index, mtu=spec.mtu)
+            # An explicit address: otherwise the bridge takes the lowest MAC of its
+            # ports and changes it when a container joins, and every neighbour's ARP
+            # entry for the gateway goes stale (lost packets for seconds).
+            ipr.link("set", index=index, mtu=spec.mtu, address=_random_mac())
             for gw in spec.gateways:
                 iface = ipaddress.ip_interface(gw)
                 ipr.addr("add", index=index, address=str(iface.ip),

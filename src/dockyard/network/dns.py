@@ -24,13 +24,13 @@ import itertools
 import socket
 import socketserver
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from dockyard.errors import InvalidArgument, Unavailable
 
-__all__ = ["DnsServer", "NameTable", "Upstream", "host_resolvers"]
+__all__ = ["AsyncDnsServer", "DnsServer", "NameTable", "Upstream", "host_resolvers"]
 
 TTL = 600
 
@@ -110,10 +110,8 @@ class NameTable:
             return addrs[n:] + addrs[:n]
 
 
-def answer(wire: bytes, table: NameTable, upstreams: Sequence[Upstream],
-           timeout: float = 2.0, local: bool = True) -> bytes | None:
-    """One reply for one query (wire format in and out); None for garbage."""
-    import dns.exception
+def _local_reply(query, table: NameTable, local: bool):
+    """The reply when the name is ours (or the query is malformed); None to forward."""
     import dns.flags
     import dns.message
     import dns.rcode
@@ -121,24 +119,42 @@ def answer(wire: bytes, table: NameTable, upstreams: Sequence[Upstream],
     import dns.rdatatype
     import dns.rrset
 
-    try:
-        query = dns.message.from_wire(wire)
-    except dns.exception.DNSException:
-        return None
     if not query.question:
         reply = dns.message.make_response(query)
         reply.set_rcode(dns.rcode.FORMERR)
-        return reply.to_wire()
+        return reply
     q = query.question[0]
     addrs = table.lookup(q.name.to_text()) if local else None
-    if addrs is not None:
-        reply = dns.message.make_response(query)
-        reply.flags |= dns.flags.AA | dns.flags.RA
-        want = {dns.rdatatype.A: 4, dns.rdatatype.AAAA: 6}.get(q.rdtype)
-        picked = [a for a in addrs if want and ipaddress.ip_address(a).version == want]
-        if picked:
-            reply.answer.append(dns.rrset.from_text_list(
-                q.name, TTL, dns.rdataclass.IN, q.rdtype, picked))
+    if addrs is None:
+        return None
+    reply = dns.message.make_response(query)
+    reply.flags |= dns.flags.AA | dns.flags.RA
+    want = {dns.rdatatype.A: 4, dns.rdatatype.AAAA: 6}.get(q.rdtype)
+    picked = [a for a in addrs if want and ipaddress.ip_address(a).version == want]
+    if picked:
+        reply.answer.append(dns.rrset.from_text_list(
+            q.name, TTL, dns.rdataclass.IN, q.rdtype, picked))
+    return reply
+
+
+def _parse(wire: bytes):
+    import dns.exception
+    import dns.message
+
+    try:
+        return dns.message.from_wire(wire)
+    except dns.exception.DNSException:
+        return None
+
+
+def answer(wire: bytes, table: NameTable, upstreams: Sequence[Upstream],
+           timeout: float = 2.0, local: bool = True) -> bytes | None:
+    """One reply for one query (wire format in and out); None for garbage."""
+    query = _parse(wire)
+    if query is None:
+        return None
+    reply = _local_reply(query, table, local)
+    if reply is not None:
         # dnspython shuffles records on output by default: keep the rotation instead
         return reply.to_wire(want_shuffle=False)
     return _forward(query, upstreams, timeout)
@@ -252,3 +268,121 @@ class DnsServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class AsyncDnsServer:
+    """The same answers, served from the daemon's event loop (UDP and TCP on one
+    address): no threads per network, and forwarding waits without blocking.
+
+    ``upstreams_for(client_ip)`` may give a client its own upstreams (a container
+    started with ``--dns``); None means the server's.
+    """
+
+    def __init__(self, address: str, table: NameTable, port: int = 53,
+                 upstreams: Iterable[Upstream] | None = None, timeout: float = 2.0,
+                 clients: Iterable[str] = (),
+                 upstreams_for: Callable[[str], Sequence[Upstream] | None] | None = None
+                 ) -> None:
+        self.address = str(ipaddress.ip_address(address))
+        self.port = port
+        self.table = table
+        self.upstreams = list(host_resolvers() if upstreams is None else upstreams)
+        self.timeout = timeout
+        self.clients = tuple(ipaddress.ip_network(c) for c in clients)
+        self.upstreams_for = upstreams_for
+        self._udp = None
+        self._tcp = None
+        self._tasks: set = set()
+
+    def _local(self, peer: str) -> bool:
+        if not self.clients:
+            return True
+        ip = ipaddress.ip_address(peer.split("%")[0])
+        return any(ip in c for c in self.clients)
+
+    async def resolve(self, wire: bytes, peer: str) -> bytes | None:
+        query = _parse(wire)
+        if query is None:
+            return None
+        local = self._local(peer)
+        reply = _local_reply(query, self.table, local)
+        if reply is not None:
+            return reply.to_wire(want_shuffle=False)
+        ups = (self.upstreams_for(peer) if self.upstreams_for else None) or self.upstreams
+        return await _forward_async(query, ups, self.timeout)
+
+    async def start(self) -> AsyncDnsServer:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        server = self
+
+        class Udp(asyncio.DatagramProtocol):
+            def connection_made(self, transport) -> None:
+                self.transport = transport
+
+            def datagram_received(self, data: bytes, addr) -> None:
+                async def reply() -> None:
+                    out = await server.resolve(data, addr[0])
+                    if out is not None and not self.transport.is_closing():
+                        self.transport.sendto(out, addr)
+                task = loop.create_task(reply())
+                server._tasks.add(task)
+                task.add_done_callback(server._tasks.discard)
+
+        async def tcp(reader, writer) -> None:
+            try:
+                size = int.from_bytes(await asyncio.wait_for(reader.readexactly(2),
+                                                             self.timeout * 2), "big")
+                wire = await asyncio.wait_for(reader.readexactly(size), self.timeout * 2)
+                out = await self.resolve(wire, writer.get_extra_info("peername")[0])
+                if out is not None:
+                    writer.write(len(out).to_bytes(2, "big") + out)
+                    await writer.drain()
+            except (TimeoutError, OSError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                writer.close()
+
+        try:
+            self._udp, _ = await loop.create_datagram_endpoint(
+                Udp, local_addr=(self.address, self.port))
+            self.port = self._udp.get_extra_info("sockname")[1]
+            self._tcp = await asyncio.start_server(tcp, self.address, self.port,
+                                                   reuse_address=True)
+        except OSError as e:
+            await self.stop()
+            raise Unavailable(f"cannot listen for DNS on {self.address}:{self.port}: "
+                              f"{e.strerror}") from e
+        return self
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._udp is not None:
+            self._udp.close()
+            self._udp = None
+        if self._tcp is not None:
+            self._tcp.close()
+            await self._tcp.wait_closed()
+            self._tcp = None
+
+
+async def _forward_async(query, upstreams: Sequence[Upstream], timeout: float) -> bytes:
+    import dns.asyncquery
+    import dns.exception
+    import dns.message
+    import dns.rcode
+
+    for up in upstreams:
+        try:
+            reply = await dns.asyncquery.udp(query, up.host, timeout=timeout, port=up.port)
+            if reply.flags & 0x0200:  # TC: truncated, ask again over TCP
+                reply = await dns.asyncquery.tcp(query, up.host, timeout=timeout,
+                                                 port=up.port)
+            return reply.to_wire()
+        except (dns.exception.DNSException, OSError):
+            continue
+    fail = dns.message.make_response(query)
+    fail.set_rcode(dns.rcode.SERVFAIL)
+    return fail.to_wire()

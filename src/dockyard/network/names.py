@@ -14,7 +14,7 @@ IFNAMSIZ_MAX = 15
 _VALID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 __all__ = ["bridge_name", "check_addresses", "check_ifname", "check_mtu", "ifb_name",
-           "veth_name"]
+           "link_exists", "link_names", "veth_name"]
 
 
 def check_ifname(name: str) -> str:
@@ -66,3 +66,23 @@ def check_addresses(values, what: str, *, with_prefix: bool = True) -> None:
             parse(value)
         except ValueError:
             raise InvalidArgument(f"invalid {what} {value!r}") from None
+
+
+def link_exists(name: str) -> bool:
+    """Whether the calling thread's network namespace has a link ``name``. An ioctl, not
+    /sys/class/net: sysfs shows the namespace it was mounted in, which is not ours
+    when the daemon itself runs in a namespace entered with ``nsenter --net``."""
+    import socket
+
+    try:
+        socket.if_nametoindex(name)
+    except OSError:
+        return False
+    return True
+
+
+def link_names() -> list[str]:
+    """Every link of the calling thread's network namespace."""
+    import socket
+
+    return [name for _, name in socket.if_nameindex()]

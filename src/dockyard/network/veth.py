@@ -100,9 +100,17 @@ def attach(spec: EndpointSpec) -> EndpointInfo:
 
 
 def _configure_peer(spec: EndpointSpec) -> str:
+    """Inside the namespace, from a thread that joined it (``netns.run_in``): pyroute2's
+    own ``netns=`` mode forks, which a multi-threaded daemon must not do."""
+    from dockyard.network import netns
+
+    return netns.run_in(spec.netns_path, lambda: _configure_here(spec))
+
+
+def _configure_here(spec: EndpointSpec) -> str:
     from pyroute2 import IPRoute
 
-    with IPRoute(netns=spec.netns_path, flags=0) as ns:
+    with IPRoute() as ns:
         lo = ns.link_lookup(ifname="lo")
         if lo:
             ns.link("set", index=lo[0], state="up")

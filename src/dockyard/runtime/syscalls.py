@@ -418,3 +418,14 @@ def bpf_prog_get_fd_by_id(prog_id: int) -> int:
     return _bpf(BPF_PROG_GET_FD_BY_ID, attr, f"bpf(PROG_GET_FD_BY_ID {prog_id})")
 # --- additions from img-layers ---
 CLONE_FS = 0x00000200  # unshare(CLONE_FS): a thread gets its own cwd (relative overlay mounts)
+
+
+# --- additions from shim ---
+# The shim (dockyard.shim.monitor) is forked from a warm zygote and counts every
+# page it writes (copy-on-write): ``syscalls.prctl`` builds four c_ulong objects per
+# call. ``prctl_plain`` has its argument types declared once, so a call converts
+# plain ints without creating ctypes objects.
+prctl_plain = _libc["prctl"]
+prctl_plain.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
+                        ctypes.c_ulong)
+prctl_plain.restype = ctypes.c_int

@@ -1,0 +1,161 @@
+"""The zygote: a pre-warmed Python that forks shims on request.
+
+``python -m dockyard.shim.zygote --socket <exec_root>/zygote.sock``, started by the
+daemon (subprocess, never a fork of the daemon) with a pipe on its stdin. It
+imports the shim and the runtime's create/start/kill/pause/delete path, runs the
+shim's start-up calls until CPython has specialised them, freezes the collector
+(``gc.freeze``), prints ``ready`` and serves one JSON line per connection::
+
+    {"op": "start", "request": <ShimRequest JSON>}  ->  {"pid": N}
+                                                     |  {"error": "...", "kind": "InvalidArgument"}
+
+The zygote itself only accepts and forks: the child forks the shim and exits
+(double fork: the shim belongs to no one but init and survives the zygote and the
+daemon); the shim reads the request (through its worker, see ``monitor``) and
+answers on the same connection once the container runs. Every page the zygote
+writes after a fork is copied into the shims forked before it, so its loop does
+next to nothing. It exits when its stdin reaches EOF (the daemon closed it or died).
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import socket
+import sys
+
+from dockyard.shim import files
+
+
+def preload() -> None:
+    """Import everything a shim and its start child will run (no imports after fork)."""
+    import fcntl  # noqa: F401
+    import json  # noqa: F401 - the worker reads the request with it
+    import resource  # noqa: F401
+    import struct  # noqa: F401
+    import termios  # noqa: F401
+
+    import dockyard.errors
+    import dockyard.logdriver.entry
+    import dockyard.logdriver.jsonfile
+    import dockyard.logdriver.local
+    import dockyard.logdriver.writers
+    import dockyard.runtime.cgroups
+    import dockyard.runtime.console
+    import dockyard.runtime.container.create
+    import dockyard.runtime.container.delete
+    import dockyard.runtime.container.kill
+    import dockyard.runtime.container.pause
+    import dockyard.runtime.container.start
+    import dockyard.runtime.fastjson
+    import dockyard.runtime.process.stage_intermediate
+    import dockyard.runtime.process.stage_parent
+    import dockyard.runtime.rootfs
+    import dockyard.runtime.security
+    import dockyard.shim.monitor
+    import dockyard.shim.output
+    import dockyard.shim.runtimes
+    import dockyard.shim.types
+    import dockyard.shim.worker
+    from dockyard.runtime import security
+
+    security.preload()
+    dockyard.shim.monitor.warm()
+
+
+def serve(listener: socket.socket) -> None:
+    """Accept and fork; nothing else. Every page this loop writes after a fork is
+    copied into the shims forked before (copy-on-write), so it does as little as
+    possible: the request is read, parsed and answered in the child."""
+    import select
+
+    poller = select.poll()
+    poller.register(listener.fileno(), select.POLLIN)
+    poller.register(0, select.POLLIN)
+    lfd = listener.fileno()
+    while True:
+        for fd, _ in poller.poll():
+            if fd == 0:
+                try:
+                    if not os.read(0, 4096):
+                        return  # the daemon closed our stdin or died
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    return
+                continue
+            try:
+                conn, _ = listener._accept()
+            except (BlockingIOError, InterruptedError):
+                continue
+            pid = os.fork()
+            if pid == 0:
+                _child(conn, lfd)  # never returns
+            os.close(conn)
+        _reap()
+
+
+def _reap() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _child(conn: int, listener: int) -> None:
+    """The middle child: fork the shim and leave at once (it does nothing else, so
+    the shim starts with as few copied pages as possible)."""
+    try:
+        if os.fork() == 0:
+            from dockyard.shim.monitor import become_shim
+
+            os.close(listener)
+            become_shim(conn)  # never returns
+    finally:
+        os._exit(0)
+
+
+def listen(path: str) -> socket.socket:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    with files.ShortPath(os.path.dirname(path) or ".") as short:
+        s.bind(short(os.path.basename(path)))
+    os.chmod(path, 0o600)
+    s.listen(128)
+    return s
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2 or args[0] != "--socket":
+        print("usage: python -m dockyard.shim.zygote --socket PATH", file=sys.stderr)
+        return 2
+    preload()
+    from dockyard.runtime import syscalls
+
+    syscalls.set_process_name("dockyard-zygote")
+    path = os.path.abspath(args[1])
+    listener = listen(path)
+    os.set_blocking(0, False)
+    gc.collect()
+    gc.freeze()
+    os.write(1, b"ready\n")
+    try:
+        serve(listener)
+    finally:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        listener.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
