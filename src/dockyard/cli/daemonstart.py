@@ -43,8 +43,8 @@ def _daemon_argv(host: str, data_root: str | None) -> list[str]:
     argv = [exe] if os.access(exe, os.X_OK) else [sys.executable, "-m",
                                                    "dockyard.daemon.main"]
     argv += ["-H", host]
-    if data_root and os.environ.get("DOCKYARD_ROOT"):
-        argv += ["--data-root", data_root]
+    if data_root and os.path.normpath(data_root) != "/var/lib/dockyard":
+        argv += ["--data-root", data_root]   # the root the CLI's image verbs use too
     return argv
 
 
