@@ -281,3 +281,16 @@ def test_restart_update_and_prune(cli: CLI):
     assert out.startswith("Deleted Containers:\n")
     assert stopped in out and "Total reclaimed space:" in out
     assert cli.ok("ps", "-aq") == ""
+
+
+def test_attach_to_a_running_container(cli: CLI):
+    n = name("att")
+    cli.ok("run", "-d", "--name", n, *NONET, "busybox", "sh", "-c",
+           "sleep 1.5; echo attached-out; echo attached-err >&2; exit 3")
+    out = cli.run("attach", "--no-stdin", n, timeout=30)
+    assert out.returncode == 3, out.stderr
+    assert out.stdout == "attached-out\n"
+    assert out.stderr == "attached-err\n"
+    out = cli.run("attach", n)
+    assert out.returncode == 1
+    assert "You cannot attach to a stopped container" in out.stderr
