@@ -59,9 +59,14 @@ async def recover(svc: ContainerService) -> None:
         await netglue.restore(svc, alive)
     except Exception as e:
         log.error("restoring container networks failed: %s", e)
+    from dockyard.engine.health import health_monitor
+
     for rec in alive:
         log.info("container %s: reconnected to its shim", rec.id[:12])
         svc.watch(rec)
+        health = health_monitor(backend).start(rec)
+        if health is not None:
+            svc.store.update_state(rec.id, health=health)
     for rec in dead:
         st = read_exit(rec.bundle)
         if st is None:
