@@ -294,3 +294,28 @@ def test_attach_to_a_running_container(cli: CLI):
     out = cli.run("attach", n)
     assert out.returncode == 1
     assert "You cannot attach to a stopped container" in out.stderr
+
+
+def test_signals_are_proxied_and_tty_needs_a_terminal(cli: CLI):
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "dockyard.cli.main", "run", "--rm",
+                             *NONET, "busybox", "sh", "-c",
+                             "trap 'echo got-int; exit 9' INT; echo ready; "
+                             "while true; do sleep 0.1; done"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli.env)
+    try:
+        assert proc.stdout.readline() == b"ready\n"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 9
+        assert proc.stdout.read() == b"got-int\n"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+    out = cli.run("run", "-it", "--rm", *NONET, "busybox", "true", input="")
+    assert (out.returncode, out.stderr) == (1, "the input device is not a TTY\n")

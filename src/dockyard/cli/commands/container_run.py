@@ -342,8 +342,11 @@ def _write_cidfile(path: str, cid: str) -> None:
 def cmd_run(opts: Opts, args: list[str], ctx: Any) -> int:
     """``docker run``; errors before the container runs exit 125 (RunFailure)."""
     req = build_create(opts, args, detach=bool(opts.detach))
-    client = ctx.client()
     body = req.body
+    if body["Tty"] and body["AttachStdin"] and not os.isatty(0):
+        sys.stderr.write("the input device is not a TTY\n")
+        return 1
+    client = ctx.client()
     if opts.cidfile and os.path.exists(opts.cidfile):
         raise FlagError(f"container ID file found, make sure the other container isn't "
                         f"running or delete {opts.cidfile}")
@@ -488,9 +491,12 @@ def cmd_attach(opts: Opts, args: list[str], ctx: Any) -> int:
 def cmd_exec(opts: Opts, args: list[str], ctx: Any) -> int:
     from dockyard.cli.commands.container_opts import _env
 
-    client = ctx.client()
     ref, cmd = args[0], args[1:]
     detach = bool(opts.detach)
+    if opts.tty and opts.interactive and not detach and not os.isatty(0):
+        sys.stderr.write("the input device is not a TTY\n")
+        return 1
+    client = ctx.client()
     body = {"User": opts.user or "", "Privileged": bool(opts.privileged),
             "Tty": bool(opts.tty), "AttachStdin": bool(opts.interactive) and not detach,
             "AttachStdout": not detach, "AttachStderr": not detach,
