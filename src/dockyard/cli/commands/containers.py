@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 _RUN = "dockyard.cli.commands.container_run"
 _INFO = "dockyard.cli.commands.container_info"
+_FILES = "dockyard.cli.commands.container_files"
 _HERE = "dockyard.cli.commands.containers"
 
 # verb -> (module, spec attribute, handler attribute)
@@ -40,8 +41,8 @@ VERBS: dict[str, tuple[str, str, str]] = {
     "stats": (_INFO, "STATS_SPEC", "cmd_stats"),
     "port": (_INFO, "PORT_SPEC", "cmd_port"),
     "diff": (_INFO, "DIFF_SPEC", "cmd_diff"),
-    "cp": (_INFO, "CP_SPEC", "cmd_cp"),
-    "export": (_INFO, "EXPORT_SPEC", "cmd_export"),
+    "cp": (_FILES, "CP_SPEC", "cmd_cp"),
+    "export": (_FILES, "EXPORT_SPEC", "cmd_export"),
     "stop": (_HERE, "STOP_SPEC", "cmd_stop"),
     "restart": (_HERE, "RESTART_SPEC", "cmd_restart"),
     "kill": (_HERE, "KILL_SPEC", "cmd_kill"),
