@@ -91,8 +91,11 @@ def _handler(method, path, headers, body, conn):
             p = p[len(prefix):]
     if p == "/_ping":
         return http_response(200, "" if method == "HEAD" else "OK", {"Ostype": "linux"})
-    if p == "/containers/json":
-        return http_response(200, CONTAINERS)
+    if p == "/containers/json":   # ages fixed at request time: "2 minutes ago" stays so
+        now = int(time.time())
+        items = [{**c, "Created": now - age} for c, age in zip(CONTAINERS, (125, 7200),
+                                                                  strict=True)]
+        return http_response(200, items)
     if p in (f"/containers/{CID}/json", "/containers/web/json"):
         return http_response(200, INSPECT)
     if p.startswith("/containers/") and p.endswith("/json"):
