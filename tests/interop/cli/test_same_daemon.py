@@ -36,6 +36,7 @@ def same(cli: CLI, *args: str) -> None:
 
 
 def test_listing_and_inspect_match(cli: CLI):
+    t0 = int(time.time()) - 1
     a, b = name("sbs-a"), name("sbs-b")
     cli.ok("run", "-d", "--name", a, "--network", "none", "-l", "x=1", "busybox",
            "sleep", "300")
@@ -49,7 +50,10 @@ def test_listing_and_inspect_match(cli: CLI):
                  ["inspect", "-f", "{{json .HostConfig.RestartPolicy}}", b],
                  ["images"], ["images", "-q"], ["inspect", "busybox"],
                  ["volume", "ls"], ["top", a], ["port", a], ["diff", a],
-                 ["inspect", name("missing")]):
+                 ["inspect", name("missing")], ["system", "df"], ["network", "ls"],
+                 ["events", "--since", str(t0), "--until", str(int(time.time()))],
+                 ["events", "--since", str(t0), "--until", str(int(time.time())),
+                  "--format", "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}"]):
         same(cli, *args)
 
 
