@@ -259,21 +259,8 @@ def stream_container(client: Client, cid: str, *, tty: bool, stdin: bool, stdout
     except ValueError as e:
         raise FlagError(str(e)) from None
     h = None
-    if stdin or stdout or stderr:
-        h = client.hijack(f"/containers/{cid}/attach",
-                          {"stream": True, "stdin": stdin, "stdout": stdout,
-                           "stderr": stderr})
     wait_conn = None
-    if wait_condition:
-        wait_conn = client.send_only("POST", f"/containers/{cid}/wait",
-                                     {"condition": wait_condition})
-        _read_head_within(wait_conn, WAIT_HEADER_TIMEOUT)
-    watched = []
-    if tty:
-        watched.append(28)   # SIGWINCH
-    elif sig_proxy:
-        watched += PROXIED
-    signals = SignalPipe(watched) if watched and h is not None else None
+    signals = None
     resize_path = resize_path or f"/containers/{cid}/resize"
 
     def on_signal(sig: int) -> None:
@@ -287,6 +274,17 @@ def stream_container(client: Client, cid: str, *, tty: bool, stdin: bool, stdout
                 pass
 
     try:
+        if stdin or stdout or stderr:
+            h = client.hijack(f"/containers/{cid}/attach",
+                              {"stream": True, "stdin": stdin, "stdout": stdout,
+                               "stderr": stderr})
+        if wait_condition:
+            wait_conn = client.send_only("POST", f"/containers/{cid}/wait",
+                                         {"condition": wait_condition})
+            _read_head_within(wait_conn, WAIT_HEADER_TIMEOUT)
+        watched = [28] if tty else list(PROXIED) if sig_proxy else []   # 28: SIGWINCH
+        if watched and h is not None:
+            signals = SignalPipe(watched)
         if start is not None:
             start()
         if h is None:
@@ -424,7 +422,7 @@ def cmd_start(opts: Opts, args: list[str], ctx: Any) -> int:
     client = ctx.client()
     if opts.attach or opts.interactive:
         if len(args) > 1:
-            raise FlagerrorMany()
+            raise TooManyToAttach()
         info = client.get(f"/containers/{_q(args[0])}/json")
         cid = info["Id"]
         cfg = info.get("Config") or {}
@@ -457,7 +455,7 @@ def cmd_start(opts: Opts, args: list[str], ctx: Any) -> int:
     return 0
 
 
-class FlagerrorMany(FlagError):
+class TooManyToAttach(FlagError):
     def __init__(self) -> None:
         super().__init__("you cannot start and attach multiple containers at once")
 
