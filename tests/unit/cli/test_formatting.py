@@ -226,3 +226,33 @@ def test_detach_keys():
     assert sc.feed(b"x") == (b"\x10x", False)        # not the sequence: released
     assert sc.feed(b"\x10") == (b"", False)
     assert sc.feed(b"\x11rest") == (b"", True)       # detached
+
+
+@pytest.mark.parametrize(("arg", "out"), [
+    ("web:/etc/hosts", ("web", "/etc/hosts")), ("/tmp/x", (None, "/tmp/x")),
+    ("./a:b", (None, "./a:b")), ("file", (None, "file")), ("-", (None, "-")),
+    ("c1:relative", ("c1", "relative")),
+])
+def test_cp_argument_split(arg, out):
+    from dockyard.cli.commands.container_files import _split_cp
+
+    assert _split_cp(arg) == out
+
+
+def test_raw_terminal_is_restored_after_an_error():
+    import os
+    import pty
+    import termios
+
+    from dockyard.cli.tty import RawTerminal
+
+    master, slave = pty.openpty()
+    try:
+        before = termios.tcgetattr(slave)
+        with pytest.raises(RuntimeError), RawTerminal(slave):
+            assert not termios.tcgetattr(slave)[3] & termios.ECHO
+            raise RuntimeError("boom")
+        assert termios.tcgetattr(slave) == before
+    finally:
+        os.close(master)
+        os.close(slave)
