@@ -10,14 +10,13 @@ that a feature is missing rather than getting a wrong answer.
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Mapping, Sequence
-from typing import Any
-
+from dockyard.cli import jsonfast
 from dockyard.errors import InvalidArgument
 
-_ACTION = re.compile(r"{{-?\s*(.*?)\s*-?}}")
+TYPE_CHECKING = False
+if TYPE_CHECKING:   # re, json, typing and collections.abc cost ~8 ms to import: ps pays it
+    from collections.abc import Mapping, Sequence
+    from typing import Any
 
 
 def _go_str(v: Any) -> str:
@@ -25,7 +24,7 @@ def _go_str(v: Any) -> str:
         return "<nil>"
     if isinstance(v, bool):
         return "true" if v else "false"
-    if isinstance(v, Mapping):
+    if isinstance(v, dict):
         return "map[" + " ".join(f"{k}:{_go_str(x)}" for k, x in sorted(v.items())) + "]"
     if isinstance(v, (list, tuple)):
         return "[" + " ".join(_go_str(x) for x in v) + "]"
@@ -35,7 +34,7 @@ def _go_str(v: Any) -> str:
 def _go_order(v: Any) -> Any:
     """Go prints a map's keys sorted and a struct's fields in declaration order; JSON
     objects whose keys are not all exported-field-like (Capitalized) are maps."""
-    if isinstance(v, Mapping):
+    if isinstance(v, dict):
         items = [(k, _go_order(x)) for k, x in v.items()]
         if not all(k[:1].isupper() for k in v):
             items.sort()
@@ -54,7 +53,7 @@ class Row(dict):
 def go_json(v: Any) -> str:
     """The ``json`` template function: compact, non-ASCII kept; HTML characters
     escaped only inside a :class:`Row` (see there)."""
-    text = json.dumps(_go_order(v), separators=(",", ":"), ensure_ascii=False)
+    text = jsonfast.dumps_utf8(_go_order(v))
     if not isinstance(v, Row):
         return text
     return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
@@ -110,7 +109,7 @@ def _printf(fmt: str, *args: Any) -> str:
             text = _go_str(a)
             out.append(f"%{spec}s" % text if spec else text)
         elif verb == "q":
-            out.append(json.dumps(_go_str(a), ensure_ascii=False))
+            out.append(jsonfast.dumps_utf8(_go_str(a)))
         elif verb == "t":
             out.append(_go_str(a))
         elif verb in "dxXof" and isinstance(a, (int, float)) and not isinstance(a, bool):
@@ -122,7 +121,7 @@ def _printf(fmt: str, *args: Any) -> str:
 
 def _index(v: Any, *keys: Any) -> Any:
     for k in keys:
-        if isinstance(v, Mapping):
+        if isinstance(v, dict):
             v = v.get(k) if isinstance(k, str) else _bad_index(v, k)
         elif isinstance(v, (list, tuple, str)):
             if not isinstance(k, int) or isinstance(k, bool):
@@ -207,14 +206,21 @@ def render_rows(template: str, rows: Sequence[Mapping[str, Any]],
     lines = [render(body, r) for r in rows]
     if not table:
         return "".join(line + "\n" for line in lines)
-    header = _ACTION.sub(lambda m: _header(m, headers), _unescape(body))
-    return _align([header, *lines], minwidth)
+    return _align([_header_line(_unescape(body), headers), *lines], minwidth)
 
 
-def _header(m: re.Match, headers: Mapping[str, str]) -> str:
-    expr = m.group(1).strip()
-    name = expr.split()[-1].lstrip(".")
-    return headers.get(name, name.upper())
+def _header_line(body: str, headers: Mapping[str, str]) -> str:
+    """The table's header: each action becomes the title of the field it names."""
+    from dockyard.cli.gotmpl import split_actions
+
+    out = []
+    for kind, text in split_actions(body):
+        if kind == "text":
+            out.append(text)
+        elif text:
+            name = text.split()[-1].lstrip(".")
+            out.append(headers.get(name, name.upper()))
+    return "".join(out)
 
 
 def _align(lines: list[str], minwidth: int = 0) -> str:

@@ -13,10 +13,12 @@ Values print as Go's ``fmt`` does for decoded JSON (see ``gotemplate.go_str``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
-
 from dockyard.errors import InvalidArgument
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 
 class _Err(InvalidArgument):
@@ -143,9 +145,9 @@ def _parse_arg(tok: str, toks: list[str]) -> tuple:
 
 
 def _unquote(tok: str) -> str:
-    import json
+    from dockyard.cli import jsonfast
     try:
-        return json.loads(tok)
+        return jsonfast.loads(tok)
     except ValueError:
         raise _Err(f"template: bad string {tok}") from None
 
@@ -257,7 +259,7 @@ def _field(v: Any, path: list[str]) -> Any:
     for part in path:
         if part == "":
             continue
-        if isinstance(v, Mapping):
+        if isinstance(v, dict):
             if part not in v:
                 raise _Err(f"template: can't evaluate field {part}")
             v = v[part]
@@ -337,7 +339,7 @@ class _Exec:
             elif kind == "range":
                 _, names, pipe, body, other = node
                 v = self.pipe(pipe, dot)
-                if isinstance(v, Mapping):
+                if isinstance(v, dict):
                     items = [(k, v[k]) for k in sorted(v)]
                 elif isinstance(v, (list, tuple)):
                     items = list(enumerate(v))
@@ -359,12 +361,22 @@ class _Exec:
                     del self.vars[mark:]
 
 
+_PARSED: dict[str, list[tuple]] = {}
+
+
+def split_actions(template: str) -> list[tuple[str, str]]:
+    """[("text", s) | ("action", s)], trimming applied (for table headers)."""
+    return _split(template)
+
+
 def execute(template: str, root: Any, funcs: dict[str, Callable[..., Any]],
             to_str: Callable[[Any], str]) -> str:
-    nodes = parse(template)
+    nodes = _PARSED.get(template)
+    if nodes is None:   # ps renders one template per row: parse it once
+        nodes = _PARSED[template] = parse(template)
     ex = _Exec(funcs, root)
     ex.run(nodes, root, to_str)
     return "".join(ex.out)
 
 
-__all__ = ["execute", "parse", "truth"]
+__all__ = ["execute", "parse", "split_actions", "truth"]

@@ -48,6 +48,18 @@ _encoder = (_json.make_encoder(None, _default, _json.encode_basestring_ascii, No
                                ",", False, False, True) if _json is not None else None)
 
 
+_encoder_utf8 = (_json.make_encoder(None, _default, _json.encode_basestring, None, ":",
+                                    ",", False, False, True) if _json is not None else None)
+
+
+def dumps_utf8(obj: Any) -> str:
+    """Compact JSON keeping non-ASCII text (``ensure_ascii=False``), as Go prints it."""
+    if _encoder_utf8 is None:   # pragma: no cover
+        import json
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    return "".join(_encoder_utf8(obj, 0))
+
+
 def loads(text: str | bytes) -> Any:
     """Parse one JSON document (surrounding white space allowed)."""
     if isinstance(text, (bytes, bytearray)):
@@ -94,4 +106,4 @@ def dumps(obj: Any) -> str:
     return "".join(_encoder(obj, 0))
 
 
-__all__ = ["dumps", "loads", "scan"]
+__all__ = ["dumps", "dumps_utf8", "loads", "scan"]
