@@ -6,6 +6,7 @@ running when it stops: live restore), so nothing outlives a test.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -23,6 +24,9 @@ from tests.integration.daemon.harness import (
 )
 
 TOKEN = os.environ.get("DOCKYARD_TEST_TOKEN", "dyt")
+# A private address pool: the host's default ones may be taken by other tests' bridges.
+POOL = {"default-address-pools": [{"base": f"10.{200 + os.getpid() % 50}.128.0/18",
+                                   "size": 24}]}
 
 
 @dataclass
@@ -62,6 +66,7 @@ def name(suffix: str) -> str:
 @pytest.fixture(scope="module")
 def cli_daemon(tmp_path_factory) -> Iterator[Daemon]:
     work = short_workdir(tmp_path_factory, "cli")
+    (work / "daemon.json").write_text(json.dumps(POOL))
     root = work / "root"
     bootstrap_busybox(root)
     with running_daemon(work, data_root=root) as d:

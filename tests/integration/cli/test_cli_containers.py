@@ -319,3 +319,38 @@ def test_signals_are_proxied_and_tty_needs_a_terminal(cli: CLI):
         proc.stderr.close()
     out = cli.run("run", "-it", "--rm", *NONET, "busybox", "true", input="")
     assert (out.returncode, out.stderr) == (1, "the input device is not a TTY\n")
+
+
+def test_exec_it_in_a_terminal(cli: CLI):
+    import fcntl
+    import pty
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    n = name("xit")
+    cli.ok("run", "-d", "--name", n, *NONET, "busybox", "sleep", "300")
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 41, 97, 0, 0))
+    proc = subprocess.Popen([sys.executable, "-m", "dockyard.cli.main", "exec", "-it", n,
+                             "sh", "-c", "stty size; tty; exit 6"], stdin=slave,
+                            stdout=slave, stderr=slave, env=cli.env, start_new_session=True)
+    buf = b""
+    try:
+        assert proc.wait(timeout=30) == 6
+        while select.select([master], [], [], 0.5)[0]:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            buf += chunk
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+        os.close(slave)
+    assert b"41 97" in buf and b"/dev/pts/" in buf, buf

@@ -229,6 +229,14 @@ def _wait_result(client: Client, conn: Connection) -> int:
     return int(doc.get("StatusCode", 0))
 
 
+def _console_size() -> list[int] | None:
+    """[rows, columns] of the user's terminal (stdout, else stdin), None if neither."""
+    from dockyard.cli.tty import terminal_size
+
+    size = terminal_size(1) or terminal_size(0)
+    return [size[0], size[1]] if size else None
+
+
 def _resize(client: Client, path: str) -> None:
     from dockyard.cli.tty import terminal_size
 
@@ -344,6 +352,10 @@ def cmd_run(opts: Opts, args: list[str], ctx: Any) -> int:
     if body["Tty"] and body["AttachStdin"] and not os.isatty(0):
         sys.stderr.write("the input device is not a TTY\n")
         return 1
+    if body["Tty"] and not opts.detach:
+        console = _console_size()
+        if console:
+            body["HostConfig"]["ConsoleSize"] = console
     client = ctx.client()
     if opts.cidfile and os.path.exists(opts.cidfile):
         raise FlagError(f"container ID file found, make sure the other container isn't "
@@ -495,11 +507,14 @@ def cmd_exec(opts: Opts, args: list[str], ctx: Any) -> int:
         sys.stderr.write("the input device is not a TTY\n")
         return 1
     client = ctx.client()
+    console = _console_size() if opts.tty else None
     body = {"User": opts.user or "", "Privileged": bool(opts.privileged),
             "Tty": bool(opts.tty), "AttachStdin": bool(opts.interactive) and not detach,
             "AttachStdout": not detach, "AttachStderr": not detach,
             "DetachKeys": opts.detach_keys or "", "Env": _env(opts) or None,
             "WorkingDir": opts.workdir or "", "Cmd": cmd}
+    if console:
+        body["ConsoleSize"] = console   # sized before it runs (no resize race)
     eid = client.post(f"/containers/{_q(ref)}/exec", None, body)["Id"]
     if detach:
         client.request("POST", f"/exec/{eid}/start", None,
@@ -516,7 +531,10 @@ def cmd_exec(opts: Opts, args: list[str], ctx: Any) -> int:
         keys = parse_detach_keys(opts.detach_keys or DEFAULT_DETACH_KEYS)
     except ValueError as e:
         raise FlagError(str(e)) from None
-    h = client.hijack(f"/exec/{eid}/start", None, {"Detach": False, "Tty": bool(opts.tty)})
+    start_body: dict[str, Any] = {"Detach": False, "Tty": bool(opts.tty)}
+    if console:
+        start_body["ConsoleSize"] = console
+    h = client.hijack(f"/exec/{eid}/start", None, start_body)
     signals = SignalPipe([28]) if opts.tty else None
     resize = f"/exec/{eid}/resize"
     try:
