@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 
+from tests.integration.cli.clid import POOL
 from tests.integration.daemon.harness import running_daemon, short_workdir
 
 
@@ -15,6 +17,7 @@ def test_tcp_host(tmp_path_factory):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     work = short_workdir(tmp_path_factory, "tcp")
+    (work / "daemon.json").write_text(json.dumps(POOL))
     host = f"tcp://127.0.0.1:{port}"
     with running_daemon(work, "-H", host):
         env = {k: v for k, v in os.environ.items() if k != "DOCKYARD_HOST"}

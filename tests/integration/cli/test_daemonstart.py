@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 
@@ -10,6 +11,7 @@ import pytest
 from dockyard.cli import daemonstart
 from dockyard.cli.client import Client, DaemonUnreachable
 from dockyard.errors import Unavailable
+from tests.integration.cli.clid import POOL
 from tests.integration.daemon.harness import short_workdir
 
 
@@ -21,7 +23,7 @@ def test_autostart_only_for_the_default_host():
 
 def test_start_daemon_detached_then_answers(tmp_path_factory):
     work = short_workdir(tmp_path_factory, "as")
-    (work / "daemon.json").write_text("{}")
+    (work / "daemon.json").write_text(json.dumps(POOL))
     client = Client(f"unix://{work}/dockyard.sock")
     with pytest.raises(DaemonUnreachable):
         client.get("/info")
