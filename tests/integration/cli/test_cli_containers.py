@@ -354,3 +354,23 @@ def test_exec_it_in_a_terminal(cli: CLI):
         os.close(master)
         os.close(slave)
     assert b"41 97" in buf and b"/dev/pts/" in buf, buf
+
+
+def test_logs_follow_into_a_closed_pipe_ends(cli: CLI):
+    import subprocess
+    import sys
+
+    n = name("pipe")
+    cli.ok("run", "-d", "--name", n, *NONET, "busybox", "sh", "-c",
+           "while true; do echo line; sleep 0.05; done")
+    logs = subprocess.Popen([sys.executable, "-m", "dockyard.cli.main", "logs", "-f", n],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli.env)
+    try:
+        assert logs.stdout.readline() == b"line\n"
+        logs.stdout.close()   # like `| head -1` exiting
+        assert logs.wait(timeout=20) == 0
+    finally:
+        if logs.poll() is None:
+            logs.kill()
+            logs.wait()
+        logs.stderr.close()

@@ -117,11 +117,9 @@ def create_container(client: Client, req: CreateRequest, pull_policy: str | None
 
 
 def _write_all(fd: int, data: bytes) -> None:
+    """Write everything; BrokenPipeError propagates (``logs -f | head`` must end)."""
     while data:
-        try:
-            n = os.write(fd, data)
-        except BrokenPipeError:
-            return
+        n = os.write(fd, data)
         data = data[n:]
 
 
