@@ -35,7 +35,10 @@ class CLI:
 
     @property
     def env(self) -> dict[str, str]:
+        # DOCKYARD_ROOT: the image verbs (images, image inspect, ...) still read the store
+        # in-process, so they must look at the daemon's data root.
         return {**os.environ, "DOCKYARD_HOST": self.daemon.host,
+                "DOCKYARD_ROOT": str(self.daemon.data_root),
                 "DOCKER_HOST": self.daemon.host, "DOCKER_CONFIG": "/nonexistent-docker",
                 "DOCKYARD_NO_AUTOSTART": "1"}
 
