@@ -361,6 +361,10 @@ class Hijacked:
         self.conn.send(data)
 
     def close_write(self) -> None:
+        """Half-close (stdin EOF). Over TLS a half-close would end the session, so
+        there the daemon learns of EOF only when the connection closes."""
+        if hasattr(self.conn.sock, "unwrap"):
+            return
         try:
             self.conn.sock.shutdown(_socket.SHUT_WR)
         except OSError:
@@ -370,13 +374,44 @@ class Hijacked:
         self.conn.close()
 
 
+class TLSOptions:
+    """docker's --tls/--tlsverify/--tlscacert/--tlscert/--tlskey for tcp:// hosts.
+
+    ``$DOCKYARD_TLS_VERIFY`` (non-empty) turns verification on and
+    ``$DOCKYARD_CERT_PATH`` names a directory holding ca.pem, cert.pem and key.pem
+    (default ``~/.dockyard``), as DOCKER_TLS_VERIFY/DOCKER_CERT_PATH do for docker.
+    """
+
+    def __init__(self, tls: bool = False, verify: bool = False, ca: str = "",
+                 cert: str = "", key: str = "") -> None:
+        self.verify = verify
+        self.enabled = tls or verify
+        cert_dir = os.environ.get("DOCKYARD_CERT_PATH") or os.path.join(
+            os.path.expanduser("~"), ".dockyard")
+
+        def default(name: str) -> str:
+            path = os.path.join(cert_dir, name)
+            return path if os.path.exists(path) else ""
+        self.ca = ca or (default("ca.pem") if self.enabled else "")
+        self.cert = cert or (default("cert.pem") if self.enabled else "")
+        self.key = key or (default("key.pem") if self.enabled else "")
+
+    @classmethod
+    def from_env(cls) -> TLSOptions | None:
+        if os.environ.get("DOCKYARD_TLS_VERIFY"):
+            return cls(verify=True)
+        return None
+
+
 class Client:
     """The Docker Engine API over one host; methods return parsed results."""
 
     def __init__(self, host: str | None = None, version: str | None = None,
-                 timeout: float | None = None) -> None:
+                 timeout: float | None = None, tls: TLSOptions | None = None) -> None:
         self.host = host or default_host()
         self.kind, self.address = parse_host(self.host)
+        self.tls = tls if tls is not None else TLSOptions.from_env()
+        self._ssl_context: Any = None
         self.version = version
         self.timeout = timeout
         self._idle: Connection | None = None
@@ -411,11 +446,47 @@ class Client:
                 sock.settimeout(self.timeout)
                 sock.connect(addr)
                 sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
-                return sock
             except OSError as e:
                 sock.close()
                 last = e
+                continue
+            if self.tls is not None and self.tls.enabled:
+                return self._wrap_tls(sock, host)
+            return sock
         raise last or OSError(f"cannot resolve {host}")
+
+    def _wrap_tls(self, sock: Any, host: str) -> Any:
+        """TLS on a tcp:// host (docker's --tls/--tlsverify); ssl is imported only here."""
+        import socket as _pysocket
+        import ssl
+
+        opts = self.tls
+        assert opts is not None
+        if self._ssl_context is None:
+            if opts.verify:
+                ctx = ssl.create_default_context(cafile=opts.ca or None)
+            else:
+                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+            if opts.cert and opts.key:
+                try:
+                    ctx.load_cert_chain(opts.cert, opts.key)
+                except (OSError, ssl.SSLError) as e:
+                    sock.close()
+                    raise InvalidArgument(f"could not load the client certificate "
+                                          f"{opts.cert}: {e}") from None
+            self._ssl_context = ctx
+        py = _pysocket.socket(fileno=sock.detach())
+        try:
+            return self._ssl_context.wrap_socket(py, server_hostname=host)
+        except ssl.SSLError as e:
+            py.close()
+            raise Unavailable(f"error during connect: TLS handshake with {self.host} "
+                              f"failed: {e}") from None
+        except BaseException:
+            py.close()
+            raise
 
     def _release(self, conn: Connection, keep: bool) -> None:
         if keep and self._idle is None:
@@ -484,7 +555,18 @@ class Client:
             status, rh = conn.read_head()
         except OSError as e:
             conn.close()
+            if type(e).__name__.startswith("SSL"):
+                raise Unavailable(f"error during connect: {self.host}: {e}") from None
             raise DaemonUnreachable(self.host, str(e)) from e
+        except DockyardError as e:
+            conn.close()
+            if self.kind == "tcp" and "closed the connection" in e.message:
+                hint = ("does it want a client certificate? (--tlscert/--tlskey)"
+                        if self.tls is not None and self.tls.enabled else
+                        "does it want TLS? (--tls/--tlsverify)")
+                raise Unavailable(f"error during connect: the daemon at {self.host} "
+                                  f"closed the connection: {hint}") from None
+            raise
         except BaseException:
             conn.close()
             raise

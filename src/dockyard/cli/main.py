@@ -10,7 +10,9 @@ Until the daemon exists the commands run the engine in this process, on the
 data root from ``--data-root``, ``$DOCKYARD_ROOT`` or ``/var/lib/dockyard``.
 
 Global options (before the command): ``-H/--host HOST`` (the daemon, also
-``$DOCKYARD_HOST``), ``--data-root DIR``, ``-D/--debug``, ``-v/--version``.
+``$DOCKYARD_HOST``), ``--tls``/``--tlsverify``/``--tlscacert``/``--tlscert``/``--tlskey``
+(tcp:// hosts; also ``$DOCKYARD_TLS_VERIFY``/``$DOCKYARD_CERT_PATH``), ``--data-root
+DIR``, ``-D/--debug``, ``-v/--version``.
 A command module may define ``dispatch(word, argv, ctx) -> int`` instead of
 ``register``: it then parses its own flags (the container verbs do, with docker's
 rules and without argparse, which is too slow to import on ``run``'s path).
@@ -95,11 +97,12 @@ class Context:
     the default socket, where ``client()`` starts a daemon when none answers).
     """
 
-    def __init__(self, data_root: str, debug: bool = False, host: str | None = None
-                 ) -> None:
+    def __init__(self, data_root: str, debug: bool = False, host: str | None = None,
+                 tls: dict | None = None) -> None:
         self.data_root = data_root
         self.debug = debug
         self.host = host
+        self.tls = tls or {}
         self._client = None
 
     def image_service(self):
@@ -110,10 +113,10 @@ class Context:
     def client(self):
         """The API client (one per process, connections kept alive)."""
         if self._client is None:
-            from dockyard.cli.client import Client
+            from dockyard.cli.client import Client, TLSOptions
             from dockyard.cli.daemonstart import autostart_hook
 
-            c = Client(self.host)
+            c = Client(self.host, tls=TLSOptions(**self.tls) if self.tls else None)
             c.autostart = autostart_hook(c, explicit=self.host is not None
                                          or bool(os.environ.get("DOCKYARD_HOST")),
                                          data_root=self.data_root)
@@ -128,6 +131,10 @@ class _Globals:
         self.help = False
         self.host: str | None = None
         self.version = False
+        self.tls: dict = {}
+
+
+_TLS_FILES = {"--tlscacert": "ca", "--tlscert": "cert", "--tlskey": "key"}
 
 
 def _split_globals(args: list[str]) -> tuple[_Globals, list[str]]:
@@ -147,6 +154,15 @@ def _split_globals(args: list[str]) -> tuple[_Globals, list[str]]:
             i += 1
         elif arg.startswith("--host=") or (arg.startswith("-H") and len(arg) > 2):
             g.host = arg.split("=", 1)[1] if arg.startswith("--") else arg[2:].lstrip("=")
+        elif arg in ("--tls", "--tlsverify"):
+            g.tls["tls" if arg == "--tls" else "verify"] = True
+        elif arg.split("=", 1)[0] in _TLS_FILES:
+            key = _TLS_FILES[arg.split("=", 1)[0]]
+            if "=" in arg:
+                g.tls[key] = arg.split("=", 1)[1]
+            elif i + 1 < len(args):
+                g.tls[key] = args[i + 1]
+                i += 1
         elif arg == "--data-root" and i + 1 < len(args):
             g.data_root = args[i + 1]
             i += 1
@@ -197,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
                   "is missing)", file=sys.stderr)
             return EXIT_UNAVAILABLE
         raise
-    ctx = Context(gopts.data_root, gopts.debug, gopts.host)
+    ctx = Context(gopts.data_root, gopts.debug, gopts.host, gopts.tls)
     dispatch = getattr(module, "dispatch", None)
     if dispatch is not None:
         # Modules with their own (docker-style, argparse-free) flag parsing.
