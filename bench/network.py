@@ -10,9 +10,10 @@ Both engines run inside one private network namespace standing in for the host (
 dockerd's bridge and iptables rules never touch the machine's real ones; dockerd runs
 with its defaults there: docker0, iptables, userland proxy). dockyard's side uses the
 network service with its "containers" being processes in the netns it made: the data
-path (veth, bridge, nftables) is what a dockyard container gets. The programs in the
-containers are the host's python3 running this file's ``_recv``/``_send``/``_conns``
-helpers (docker: with /usr bind-mounted read-only, as the peers script does).
+path (veth, bridge, nftables) is what a dockyard container gets; each "container" also
+gets a cpu cgroup of its own, as docker's do. The programs in the containers are the
+host's python3 running this file's ``_recv``/``_send``/``_conns`` helpers (docker: with
+/usr bind-mounted read-only, as the peers script does).
 
 Run as root: /opt/dockyard/venv/bin/python bench/network.py [--runs 5] [--mib 1000]
 """
@@ -123,11 +124,28 @@ def dockyard_side(tmp: Path, args, stack) -> dict[str, list[str]]:
                          {"default-address-pools": [{"base": "10.91.0.0/16", "size": 24}]},
                          link_prefix="dyb", nft_table="dockyard-bench", default_bridge="dyb0")
     procs: list[subprocess.Popen] = []
+    # like any container (docker's included), each gets a cpu cgroup of its own:
+    # processes left in the root group would compete with everything else there
+    cg_root = Path(f"/sys/fs/cgroup/cpu/dybench{os.getpid()}")
+    groups = {n: cg_root / n for n in ("srv", "cli", "pub")}
+    for g in groups.values():
+        g.mkdir(parents=True, exist_ok=True)
+
+    def in_group(name: str, argv: list[str]) -> list[str]:
+        return ["sh", "-c", f'echo $$ > {groups[name]}/cgroup.procs && exec "$@"', "sh",
+                *argv]
 
     def cleanup() -> None:
         for p in procs:
             os.killpg(p.pid, signal.SIGKILL)
             p.wait()
+        for g in [*groups.values(), cg_root]:
+            for _ in range(50):
+                try:
+                    g.rmdir()
+                    break
+                except OSError:
+                    time.sleep(0.1)
         call(svc.uninstall())
     stack.callback(cleanup)
     call(svc.start())
@@ -138,12 +156,14 @@ def dockyard_side(tmp: Path, args, stack) -> dict[str, list[str]]:
         "81/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8091"}]})))
     sip = srv.settings["Networks"]["bench"]["IPAddress"]
     pip = pub.settings["IPAddress"]
-    for net, port in ((srv, 5003), (pub, 81)):
-        procs.append(subprocess.Popen(["nsenter", f"--net={net.netns}",
-                                       *helper("_recv", port)], start_new_session=True))
+    for name, net, port in (("srv", srv, 5003), ("pub", pub, 81)):
+        procs.append(subprocess.Popen(in_group(name, ["nsenter", f"--net={net.netns}",
+                                                      *helper("_recv", port)]),
+                                      start_new_session=True))
     wait_port(sip, 5003, cli.netns)
     wait_port("127.0.0.1", 8091)
-    return {"c2c": ["nsenter", f"--net={cli.netns}", *helper("_send", sip, 5003, args.mib)],
+    return {"c2c": in_group("cli", ["nsenter", f"--net={cli.netns}",
+                                    *helper("_send", sip, 5003, args.mib)]),
             "published": helper("_send", "127.0.0.1", 8091, args.mib),
             "direct": helper("_send", pip, 81, args.mib),
             "conns": helper("_conns", "127.0.0.1", 8091, args.conns)}

@@ -13,8 +13,11 @@ afterwards, untimed):
   time (what a daemon pays per container when it execs a runtime, without a shim).
 
 Prints a Markdown table (median, p90, min in ms). Timings are not asserted.
+``--pss N`` instead starts N idle containers (``sleep 1000``) and prints the shims'
+memory from ``/proc/<pid>/smaps_rollup`` (PSS, private dirty) and the zygote's.
 
     /opt/dockyard/venv/bin/python bench/shim_start.py [-n 30]
+    /opt/dockyard/venv/bin/python bench/shim_start.py --pss 20
 
 Run as root from the repository (``PYTHONPATH=src``). Leaves nothing behind.
 """
@@ -101,6 +104,45 @@ class Bench:
         return out
 
 
+def rollup(pid: int) -> dict[str, int]:
+    out = {}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == "kB":
+                out[parts[0].rstrip(":")] = int(parts[1])
+    return out
+
+
+async def measure_pss(b: Bench, z: Zygote, n: int) -> None:
+    from dockyard.shim.files import SHIM_PID, read_pid
+
+    started = []
+    try:
+        for _ in range(n):
+            cid, bundle = b.bundle(["sleep", "1000"])
+            req = ShimRequest(cid, str(bundle), runtime_root=str(b.base / "dy-root"),
+                              log=LogConfig(path=str(bundle / "log.json")))
+            await z.start(req)
+            started.append(bundle)
+        await asyncio.sleep(1)
+        shims = [rollup(read_pid(str(bundle / SHIM_PID))) for bundle in started]
+        zyg = rollup(z.pid)
+        avg = {k: sum(s[k] for s in shims) / len(shims) for k in ("Pss", "Private_Dirty", "Rss")}
+        print(f"{n} idle shims (busybox sleep 1000): PSS avg {avg['Pss']:.0f} KiB "
+              f"(max {max(s['Pss'] for s in shims)}), private dirty avg "
+              f"{avg['Private_Dirty']:.0f} KiB, RSS avg {avg['Rss']:.0f} KiB; "
+              f"zygote PSS {zyg['Pss']} KiB, RSS {zyg['Rss']} KiB")
+    finally:
+        for bundle in started:
+            shim = ShimClient(bundle)
+            try:
+                await shim.kill(9)
+            except Exception:
+                pass
+            await shim.wait()
+
+
 def row(name: str, times: list[float]) -> str:
     ms = sorted(t * 1000 for t in times)
     p90 = ms[min(len(ms) - 1, int(len(ms) * 0.9))]
@@ -110,6 +152,8 @@ def row(name: str, times: list[float]) -> str:
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("-n", type=int, default=30)
+    ap.add_argument("--pss", type=int, default=0, metavar="N",
+                    help="measure the memory of N idle shims instead")
     a = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("run as root")
@@ -120,6 +164,9 @@ async def main() -> None:
         t = time.perf_counter()
         z = await Zygote.spawn(base / "exec")
         spawn = time.perf_counter() - t
+        if a.pss:
+            await measure_pss(b, z, a.pss)
+            return
         await b.zygote_runs(z, 3, ["sleep", "1000"], wait=False)  # warm caches
         rows = [row("zygote start (running)", await b.zygote_runs(z, a.n, ["sleep", "1000"],
                                                                   wait=False)),

@@ -70,6 +70,9 @@ async def start(request: web.Request) -> web.StreamResponse:
     from dockyard.api.hijack import frame, hijack
 
     body = await _body(request, required=False)
+    for key in ("Detach", "Tty"):
+        if not isinstance(body.get(key, False), bool):
+            raise InvalidArgument(f"{key} must be a boolean")
     exec_id = request.match_info["id"]
     svc = service_of(request)
     size = body.get("ConsoleSize")

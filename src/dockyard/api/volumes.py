@@ -15,6 +15,7 @@ from aiohttp import web
 
 from dockyard.api.app import Route, backend_of, json_response
 from dockyard.api.params import parse_filters, parse_json_body, query_bool
+from dockyard.errors import InvalidArgument
 
 if TYPE_CHECKING:
     from dockyard.daemon.backend import Backend
@@ -50,8 +51,11 @@ async def create(request: web.Request) -> web.Response:
     backend = backend_of(request)
     raw = await request.read()
     body = parse_json_body(raw, "volume create body") if raw.strip() else {}
-    existed = bool(body.get("Name")) and await backend.run(backend.volumes.exists,
-                                                           body.get("Name"))
+    if not isinstance(body, dict):
+        raise InvalidArgument("volume create body must be a JSON object")
+    name = body.get("Name")
+    existed = isinstance(name, str) and bool(name) and await backend.run(
+        backend.volumes.exists, name)
     doc = await backend.run(backend.volumes.create, body)
     if not existed:
         backend.events.emit("volume", "create", doc["Name"], _attrs())

@@ -161,8 +161,6 @@ def get_archive(view: FsView, path: str) -> Iterator[bytes]:
         os.close(pfd)
         raise not_found(view, path) from None
     name = base_name(abs_path)
-    if name == "/":
-        name = ""
     mounts = {"/" + "/".join(comps): m.source for comps, m in reachable_mounts(view).items()}
 
     def generate() -> Iterator[bytes]:

@@ -72,25 +72,63 @@ def _is_whiteout(st: os.stat_result) -> bool:
     return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
 
 
-def _lower_stat(lowers: Sequence[Path], cpath: str) -> os.stat_result | None:
-    rel = cpath.lstrip("/")
-    for layer in lowers:
+def _open_dir_nofollow(layer: Path, parts: list[str]) -> int | None:
+    """An fd for the directory ``parts`` of ``layer``, never following a symlink
+    (a symlink there means the directory is not in that layer); None if absent."""
+    try:
+        fd = os.open(layer, _DIR_FLAGS)
+    except OSError:
+        return None
+    for comp in parts:
         try:
-            st = os.lstat(os.path.join(layer, rel))
-        except (FileNotFoundError, NotADirectoryError):
+            nfd = os.open(comp, _DIR_FLAGS, dir_fd=fd)
+        except OSError:
+            os.close(fd)
+            return None
+        os.close(fd)
+        fd = nfd
+    return fd
+
+
+def _lower_stat(lowers: Sequence[Path], cpath: str) -> os.stat_result | None:
+    parts = [c for c in cpath.split("/") if c]
+    for layer in lowers:
+        dfd = _open_dir_nofollow(layer, parts[:-1])
+        if dfd is None:
             continue
+        try:
+            st = os.stat(parts[-1], dir_fd=dfd, follow_symlinks=False)
+        except OSError:
+            continue
+        finally:
+            os.close(dfd)
         return None if _is_whiteout(st) else st
     return None
+
+
+def _lower_readlink(layer: Path, cpath: str) -> str | None:
+    parts = [c for c in cpath.split("/") if c]
+    dfd = _open_dir_nofollow(layer, parts[:-1])
+    if dfd is None:
+        return None
+    try:
+        return os.readlink(parts[-1], dir_fd=dfd)
+    except OSError:
+        return None
+    finally:
+        os.close(dfd)
 
 
 def _lower_names(lowers: Sequence[Path], cpath: str) -> set[str]:
     names: set[str] = set()
     hidden: set[str] = set()
-    rel = cpath.lstrip("/")
+    parts = [c for c in cpath.split("/") if c]
     for layer in lowers:
-        path = os.path.join(layer, rel)
+        dfd = _open_dir_nofollow(layer, parts)
+        if dfd is None:
+            continue
         try:
-            with os.scandir(path) as it:
+            with os.scandir(dfd) as it:
                 for e in it:
                     if e.name.startswith(".wh."):
                         hidden.add(e.name[4:])
@@ -100,9 +138,10 @@ def _lower_names(lowers: Sequence[Path], cpath: str) -> set[str]:
                         hidden.add(e.name)
                     elif e.name not in hidden:
                         names.add(e.name)
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        if _opaque(path):
+            opaque = _opaque(dfd)
+        finally:
+            os.close(dfd)
+        if opaque:
             break
     return names
 
@@ -203,8 +242,7 @@ def _walk_dir(dfd: int, prefix: str, lowers: Sequence[Path], full: bool,
                 touched.add(cpath)
         elif not full or not _same_file(st, below) or (
                 stat.S_ISLNK(st.st_mode)
-                and os.readlink(name, dir_fd=dfd) != os.readlink(
-                    os.path.join(lowers[0], cpath.lstrip("/")))):
+                and os.readlink(name, dir_fd=dfd) != _lower_readlink(lowers[0], cpath)):
             out[cpath] = MODIFIED
         if is_dir:
             try:

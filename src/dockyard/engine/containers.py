@@ -60,9 +60,12 @@ class ContainerService:
 
     async def open(self) -> None:
         """Backend.start: the zygote, then live restore of what the last daemon left."""
-        from dockyard.engine import recovery
+        from dockyard.engine import ocispec, recovery
 
+        warm = asyncio.ensure_future(self.backend.run(ocispec.preload))
         await self._ensure_zygote()
+        with contextlib.suppress(Exception):
+            await warm
         await recovery.recover(self)
 
     async def _ensure_zygote(self) -> Any:
@@ -227,8 +230,9 @@ class ContainerService:
             netns, files, settings = await self._net_setup(rec)
             net_up = True
             ipc_ns, pid_ns = lifecycle.namespace_paths(self.get, rec)
+            shm = await self.backend.run(lifecycle.shm_path, self.get, rec)
             await self.backend.run(lifecycle.write_spec, self.backend, rec, netns, files,
-                                   ipc_ns, pid_ns)
+                                   ipc_ns, pid_ns, shm)
             for stale in ("exit.json",):
                 with contextlib.suppress(FileNotFoundError):
                     (rec.bundle / stale).unlink()
@@ -344,7 +348,8 @@ class ContainerService:
             rec = self.store.update_state(
                 cid, status="exited", pid=0, exit_code=exit_code,
                 finished_at=finished_at or now_rfc3339(), oom_killed=oom_killed,
-                error=error, health=health if health is not None else rec.state.health)
+                error=error, health=health if health is not None else rec.state.health,
+                network_settings=_stopped_settings(rec.network_settings))
             if oom_killed:
                 self.event(rec, "oom")
             self.event(rec, "die", exitCode=str(exit_code))
@@ -403,7 +408,9 @@ class ContainerService:
 
     def _exit_future(self, cid: str) -> asyncio.Future:
         fut = asyncio.get_running_loop().create_future()
-        self._exit_waiters.setdefault(cid, []).append(fut)
+        waiters = self._exit_waiters.setdefault(cid, [])
+        waiters[:] = [f for f in waiters if not f.done()]   # drop abandoned ones
+        waiters.append(fut)
         return fut
 
     async def stop(self, ref: str, timeout: int | None = None,
@@ -713,6 +720,12 @@ class ContainerService:
         finally:
             svc.close()
         return base + self.size_rw(rec)
+
+
+def _stopped_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    from dockyard.engine.netglue import stopped_settings
+
+    return stopped_settings(settings)
 
 
 def _health() -> Any:

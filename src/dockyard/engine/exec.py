@@ -170,8 +170,10 @@ class ExecService:
     """Every exec instance of one daemon."""
 
     def __init__(self, lookup: Lookup, runtime_root: str, events: EventBus | None = None,
-                 runtime: Iterable[str] | None = None) -> None:
+                 runtime: Iterable[str] | None = None,
+                 persist: Callable[[str, list[str]], Awaitable[None]] | None = None) -> None:
         self._lookup = lookup
+        self._persist = persist   # keeps the record's ExecIDs in step (inspect shows them)
         self.runtime_root = runtime_root
         self.events = events
         self._runtime = list(runtime) if runtime else None
@@ -236,6 +238,9 @@ class ExecService:
         rec = ExecRecord(secrets.token_hex(32), target.id, config)
         self._register(rec)
         self._emit(target, f"exec_create: {config.command_line}", execID=rec.id)
+        if self._persist is not None:
+            with contextlib.suppress(DockyardError):
+                await self._persist(target.id, self.ids_for(target.id))
         return rec.id
 
     async def check_startable(self, exec_id: str) -> tuple[ExecRecord, ExecTarget]:
@@ -584,7 +589,12 @@ def exec_service(backend: Any) -> ExecService:
             target = replace(target, runtime=(runtime,))
         return target
 
-    svc = ExecService(lookup, str(Path(backend.exec_root) / "runtime"), backend.events)
+    async def persist(container_id: str, ids: list[str]) -> None:
+        await backend.run(lambda: backend.containers.update_state(container_id,
+                                                                   exec_ids=ids))
+
+    svc = ExecService(lookup, str(Path(backend.exec_root) / "runtime"), backend.events,
+                      persist=persist)
     _SERVICES[id(backend)] = (backend, svc)
     return svc
 

@@ -8,10 +8,11 @@ over the rootfs and the host directories of the bind and volume mounts
 paths fall through to the rootfs, as with dockerd): ``..`` stops at ``/`` and a
 symlink's target is followed from the container's root.
 
-That walk decides *where* a path is; every open is then made by
+Every step looks at one entry through its parent directory opened by
 :class:`~dockyard.runtime.rootfs.paths.RootDir` inside the one directory holding
-it (the rootfs or a mount source) with ``RESOLVE_IN_ROOT``, so a symlink a running
-container swaps in between the two steps still cannot lead outside that root.
+it (the rootfs or a mount source) with ``RESOLVE_IN_ROOT``, and so does every later
+open: a symlink a running container swaps in meanwhile still cannot lead outside
+that root, not even for an lstat.
 """
 
 from __future__ import annotations
@@ -83,16 +84,17 @@ def resolve(view: FsView, path: str, *, follow_last: bool) -> tuple[Location, bo
             resolved.append(comp)
             continue
         try:
-            st = os.lstat(locate(view, cand, table).host_path)
-        except (FileNotFoundError, NotADirectoryError):
+            st, target = _probe(locate(view, cand, table))
+        except OSError as e:
+            if e.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG, errno.ELOOP):
+                raise InvalidArgument(f"{path}: {e.strerror}") from None
             exists = False
             resolved.append(comp)
             continue
-        if stat.S_ISLNK(st.st_mode) and (follow_last or not last):
+        if target is not None and (follow_last or not last):
             links += 1
             if links > MAX_SYMLINKS:
                 raise InvalidArgument(f"{path}: too many levels of symbolic links")
-            target = os.readlink(locate(view, cand, table).host_path)
             if target.startswith("/"):
                 resolved = []
             pending.extend(_parts(target)[::-1])
@@ -101,6 +103,20 @@ def resolve(view: FsView, path: str, *, follow_last: bool) -> tuple[Location, bo
             exists = False   # "/etc/passwd/x": nothing there
         resolved.append(comp)
     return locate(view, tuple(resolved), table), exists
+
+
+def _probe(loc: Location) -> tuple[os.stat_result, str | None]:
+    """lstat (and readlink) one entry through its in-root parent: a symlink a running
+    container swaps in above it is never followed on the host."""
+    pfd, base = open_parent(loc)
+    try:
+        if not base:
+            return os.fstat(pfd), None
+        st = os.stat(base, dir_fd=pfd, follow_symlinks=False)
+        target = os.readlink(base, dir_fd=pfd) if stat.S_ISLNK(st.st_mode) else None
+        return st, target
+    finally:
+        os.close(pfd)
 
 
 def container_abs(path: str) -> str:

@@ -151,9 +151,13 @@ def validate_create(config: dict, host_config: dict, *,
 
     if not isinstance(config, dict):
         raise InvalidArgument("Config cannot be empty in order to create a container")
+    from dockyard.engine.spec_types import check_config_types, check_host_config_types
+
     hc = host_config or {}
     if not isinstance(hc, dict):
         raise InvalidArgument("HostConfig must be an object")
+    check_config_types(config)
+    check_host_config_types(hc)
     _check_network_mode(config, hc)
     _check_namespace_modes(hc)
 
@@ -194,6 +198,8 @@ def validate_create(config: dict, host_config: dict, *,
     checks.check_ulimits(hc.get("Ulimits"))
     checks.check_sysctls(hc.get("Sysctls"), hc)
     checks.check_security_opts(hc.get("SecurityOpt"))
+    checks.check_log_config(hc.get("LogConfig"))
+    checks.check_device_requests(hc.get("DeviceRequests"))
 
 
 # Every field inspect shows, with the value a new container gets when it is absent.
@@ -222,13 +228,16 @@ _FIELDS: tuple[tuple[str, object], ...] = (
 
 def normalize_host_config(host_config: dict | None, *, default_runtime: str = "runc",
                           cgroup_v2: bool | None = None, shm_size: int = DEFAULT_SHM_SIZE,
-                          ipc_mode: str = "private") -> dict:
+                          ipc_mode: str = "private", log_driver: str = "json-file",
+                          log_opts: dict | None = None) -> dict:
     """The HostConfig a new container stores (a new dict; the input is not changed).
 
     ``default_runtime``: the name inspect shows when none was asked for.
-    ``cgroup_v2``: the host's cgroup mode (default: detected). ``shm_size`` and
-    ``ipc_mode``: the daemon's defaults (daemon.json ``default-shm-size``,
-    ``default-ipc-mode``). Idempotent: normalizing twice gives the same dict.
+    ``cgroup_v2``: the host's cgroup mode (default: detected). ``shm_size``,
+    ``ipc_mode``, ``log_driver``, ``log_opts``: the daemon's defaults (daemon.json
+    ``default-shm-size``, ``default-ipc-mode``, ``log-driver``, ``log-opts``; the opts
+    fill in what a container of that same driver leaves out, as dockerd merges them).
+    Idempotent: normalizing twice gives the same dict.
     """
     given = copy.deepcopy(host_config or {})
     hc: dict = {}
@@ -237,11 +246,16 @@ def normalize_host_config(host_config: dict | None, *, default_runtime: str = "r
         hc[key] = copy.deepcopy(default) if value is None else value
     hc.update(given)  # Tmpfs, Sysctls, Mounts, Init, ... kept as sent
 
-    if not hc["LogConfig"] or not hc["LogConfig"].get("Type"):
-        hc["LogConfig"] = {"Type": "json-file",
-                           "Config": (hc["LogConfig"] or {}).get("Config") or {}}
-    elif hc["LogConfig"].get("Config") is None:
-        hc["LogConfig"]["Config"] = {}
+    log = dict(hc["LogConfig"] or {})
+    log["Type"] = log.get("Type") or log_driver
+    log["Config"] = dict(log.get("Config") or {})
+    if log["Type"] == log_driver:
+        for key, value in (log_opts or {}).items():
+            log["Config"].setdefault(key, value)
+    hc["LogConfig"] = log
+    for key in ("CapAdd", "CapDrop"):  # StrSlice: inspect shows a list
+        if isinstance(hc[key], str):
+            hc[key] = [hc[key]]
     hc["NetworkMode"] = hc["NetworkMode"] or "default"
     policy = hc["RestartPolicy"] or {}
     hc["RestartPolicy"] = {"Name": policy.get("Name") or "",
@@ -259,6 +273,8 @@ def normalize_host_config(host_config: dict | None, *, default_runtime: str = "r
         hc["MemorySwap"] = hc["Memory"] * 2
     if hc["MemorySwappiness"] == -1:
         hc["MemorySwappiness"] = None
+    if hc["PidsLimit"] is not None and hc["PidsLimit"] <= 0:
+        hc["PidsLimit"] = None  # 0 and negatives mean "unlimited": no limit is stored
     if hc["OomKillDisable"] is None:
         hc["OomKillDisable"] = False
     # dockerd turns SELinux labelling off for containers sharing the host's ipc or pid

@@ -23,6 +23,7 @@ reads that merged Config, never the image again. The rules, as dockerd applies t
 from __future__ import annotations
 
 import copy
+import posixpath
 
 from dockyard.errors import InvalidArgument
 
@@ -96,8 +97,11 @@ def merge_image_config(config: dict, image_config: dict) -> dict:
     Neither input is modified. Raises InvalidArgument("No command specified") when
     neither has an entrypoint or a command, as dockerd does.
     """
+    from dockyard.engine.spec_types import check_config_types
+
     if not isinstance(config, dict):
         raise InvalidArgument("Config cannot be empty in order to create a container")
+    check_config_types(config)
     image = image_config or {}
     out = copy.deepcopy(config)
     for key in ("Cmd", "Entrypoint"):
@@ -121,6 +125,8 @@ def merge_image_config(config: dict, image_config: dict) -> dict:
         out.pop("Healthcheck")
     if not out.get("WorkingDir"):
         out["WorkingDir"] = image.get("WorkingDir", "") or ""
+    if out["WorkingDir"].startswith("/"):
+        out["WorkingDir"] = posixpath.normpath(out["WorkingDir"])  # as dockerd stores it
     out["Volumes"] = _merge_keys(out.get("Volumes"), image.get("Volumes"))
     if not out.get("StopSignal"):
         if image.get("StopSignal"):

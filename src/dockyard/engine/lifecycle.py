@@ -49,6 +49,36 @@ def mount_for_start(backend: Backend, rec: ContainerRecord) -> None:
 
 def unmount_after_exit(rec: ContainerRecord) -> None:
     rootfs.unmount(rec.rootfs)
+    rootfs.unmount(shm_dir(rec))
+
+
+def shm_dir(rec: ContainerRecord) -> Path:
+    return rec.data_dir / "mounts" / "shm"
+
+
+def shm_path(svc_get: Any, rec: ContainerRecord) -> str | None:
+    """SpecInputs.shm_path: ``--ipc shareable`` gets a tmpfs of ShmSize mounted here
+    (dockerd's <container>/mounts/shm), ``--ipc container:<x>`` the other's one."""
+    from dockyard.engine.spec_mounts import shareable_shm
+    from dockyard.image.mount import is_mountpoint_under
+    from dockyard.runtime import syscalls
+
+    mode = rec.host_config.get("IpcMode") or ""
+    if mode.startswith("container:"):
+        other = shm_dir(svc_get(mode.split(":", 1)[1]))
+        return str(other) if str(other) in is_mountpoint_under(other) else None
+    spec = shareable_shm(rec.host_config)
+    if spec is None:
+        return None
+    fstype, flags, data = spec
+    target = shm_dir(rec)
+    target.mkdir(parents=True, exist_ok=True)
+    if str(target) not in is_mountpoint_under(target):
+        try:
+            syscalls.mount("shm", str(target), fstype, flags, data)
+        except OSError as e:
+            raise InvalidArgument(f"mounting the shareable /dev/shm failed: {e}") from None
+    return str(target)
 
 
 def mount_plans(rec: ContainerRecord) -> list[Any]:
@@ -61,7 +91,7 @@ def mount_plans(rec: ContainerRecord) -> list[Any]:
 
 def write_spec(backend: Backend, rec: ContainerRecord, netns: str | None,
                files: dict[str, str], ipc_ns: str | None = None,
-               pid_ns: str | None = None) -> None:
+               pid_ns: str | None = None, shm: str | None = None) -> None:
     """Build the OCI config.json for this start (atomic write)."""
     from dockyard.engine import ocispec
 
@@ -76,7 +106,7 @@ def write_spec(backend: Backend, rec: ContainerRecord, netns: str | None,
         container_id=rec.id, rootfs=str(rec.rootfs), config=rec.config,
         host_config=rec.host_config, mounts=mount_plans(rec), netns=netns,
         ipc_ns=ipc_ns, pid_ns=pid_ns, files=files,
-        cgroups_path=f"{parent.rstrip('/')}/{rec.id}", **kwargs)
+        cgroups_path=f"{parent.rstrip('/')}/{rec.id}", shm_path=shm, **kwargs)
     cfg = backend.config
     spec = ocispec.build_spec(inputs, default_init=bool(cfg.init),
                               default_ulimits=cfg.default_ulimits or None,

@@ -29,7 +29,7 @@ SURNAMES: tuple[str, ...] = (
     "fitzroy", "flinders", "fulton", "gama", "hudson", "heyerdahl", "humboldt", "laperouse",
     "magellan", "malaspina", "maury", "mercator", "nansen", "nares", "pytheas",
     "piccard", "polo", "parry", "raleigh", "ross", "scoresby", "shackleton",
-    "smeaton", "stommel", "sverdrup", "tasman", "tharp", "vancouver", "verrazzano",
+    "smeaton", "stommel", "sverdrup", "tasman", "bowditch", "vancouver", "verrazzano",
     "vespucci", "walsh", "weddell", "wilkes", "majid", "zheng",
 )
 

@@ -97,6 +97,30 @@ async def teardown(svc: ContainerService, rec: ContainerRecord) -> None:
     await svc.backend.networks.teardown(rec.id)
 
 
+_BLANK = {"EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
+          "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+          "MacAddress": ""}
+
+
+def stopped_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """NetworkSettings of a stopped container, as dockerd shows them: the networks it
+    belongs to stay, addresses, endpoints, ports and the sandbox are gone."""
+    out = dict(settings or {})
+    out.update({k: v for k, v in _BLANK.items() if k in out})
+    if "Ports" in out:
+        out["Ports"] = {}
+    for key in ("SandboxKey", "SandboxID"):
+        if key in out:
+            out[key] = ""
+    nets = {}
+    for name, ep in (out.get("Networks") or {}).items():
+        ep = dict(ep or {})
+        ep.update({k: v for k, v in _BLANK.items() if k in ep})
+        nets[name] = ep
+    out["Networks"] = nets
+    return out
+
+
 def _endpoint(mode: str) -> dict[str, Any]:
     return {"IPAMConfig": None, "Links": None, "Aliases": None, "NetworkID": "",
             "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
@@ -104,4 +128,4 @@ def _endpoint(mode: str) -> dict[str, Any]:
             "MacAddress": "", "DriverOpts": None}
 
 
-__all__ = ["EMPTY_NETNS", "network_mode", "setup", "teardown"]
+__all__ = ["EMPTY_NETNS", "network_mode", "setup", "stopped_settings", "teardown"]

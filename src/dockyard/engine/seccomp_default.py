@@ -170,7 +170,9 @@ def _arg(index: int, value: int, op: str) -> dict:
 
 
 def default_profile() -> dict:
-    """A fresh copy of the profile (callers may change it)."""
+    """A fresh copy of the profile (callers may change it).
+
+    Long because it is data: one rule per line, in the order Docker lists them."""
     rules = [
         _rule(_names(_FILE_IO, _FILE_NAMES, _XATTRS, _EVENTS, _MEMORY, _PROCESSES,
                      _SCHEDULING, _SIGNALS, _IDENTITY, _TIME, _SYNC, _SOCKETS,

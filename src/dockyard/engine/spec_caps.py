@@ -74,6 +74,8 @@ def normalize_caps(names: list[str] | None, what: str = "CapAdd",
     """Upper-case, ``CAP_``-prefixed names (``ALL`` kept); unknown ones raise InvalidArgument."""
     valid = set(known if known is not None else all_caps())
     out: list[str] = []
+    if isinstance(names, str):  # Docker's StrSlice: one string is a list of one
+        names = [names]
     for raw in names or ():
         if not isinstance(raw, str):
             raise InvalidArgument(f"invalid {what}: capability names must be strings")

@@ -19,9 +19,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "check_cpuset",
+    "check_device_requests",
     "check_env",
     "check_extra_host",
     "check_healthcheck",
+    "check_log_config",
     "check_mount",
     "check_port_bindings",
     "check_resources",
@@ -260,6 +262,12 @@ def check_resources(hc: dict, f: CgroupFeatures | None = None) -> None:
     from dockyard.engine.spec_sysinfo import CgroupFeatures
 
     f = f or CgroupFeatures()
+    _check_memory(hc, f)
+    _check_cpu(hc, f)
+    _check_blkio(hc, f)
+
+
+def _check_memory(hc: dict, f: CgroupFeatures) -> None:
     mem = hc.get("Memory") or 0
     swap = hc.get("MemorySwap") or 0
     if mem != 0 and mem < MIN_MEMORY:
@@ -289,6 +297,8 @@ def check_resources(hc: dict, f: CgroupFeatures | None = None) -> None:
     if kmem > 0 and kmem < MIN_MEMORY:
         raise InvalidArgument("Minimum kernel memory limit allowed is 6MB")
 
+
+def _check_cpu(hc: dict, f: CgroupFeatures) -> None:
     nano = hc.get("NanoCpus") or 0
     period = hc.get("CpuPeriod") or 0
     quota = hc.get("CpuQuota") or 0
@@ -322,6 +332,9 @@ def check_resources(hc: dict, f: CgroupFeatures | None = None) -> None:
     if f.cpuset:
         check_cpuset(hc.get("CpusetCpus") or "", "cpus")
         check_cpuset(hc.get("CpusetMems") or "", "mems")
+
+
+def _check_blkio(hc: dict, f: CgroupFeatures) -> None:
     weight = hc.get("BlkioWeight") or 0
     if weight < 0 or (weight > 0 and f.blkio_weight and not 10 <= weight <= 1000):
         raise InvalidArgument("Range of blkio weight is from 10 to 1000")
@@ -349,25 +362,28 @@ def check_ulimits(ulimits: list | None) -> None:
 
 
 def check_sysctls(sysctls: dict | None, host_config: dict) -> None:
-    """A sysctl is allowed only when a namespace of the container's own isolates it."""
+    """A sysctl is allowed only when a namespace of the container's own isolates it
+    (runc's rule and words; dockerd itself passes them through and fails at start)."""
     net_mode = host_config.get("NetworkMode") or ""
     ipc_mode = host_config.get("IpcMode") or ""
     uts_mode = host_config.get("UTSMode") or ""
     for key in sysctls or {}:
         if key in _IPC_SYSCTLS or key.startswith("fs.mqueue."):
             if ipc_mode == "host":
-                raise InvalidArgument(f'sysctl "{key}" is not allowed in the host IPC '
-                                      "namespace (--ipc=host)")
-        elif key.startswith("net."):
+                raise InvalidArgument(f'sysctl "{key}" is not allowed in the hosts ipc '
+                                      "namespace")
+            continue
+        if key.startswith("net."):
             if net_mode == "host":
-                raise InvalidArgument(f'sysctl "{key}" is not allowed in the host network '
-                                      "namespace (--network=host)")
-        elif key in _UTS_SYSCTLS:
-            if uts_mode == "host":
-                raise InvalidArgument(f'sysctl "{key}" is not allowed in the host UTS '
-                                      "namespace (--uts=host)")
-        else:
-            raise InvalidArgument(f'sysctl "{key}" is not in a separate kernel namespace')
+                raise InvalidArgument(f'sysctl "{key}" not allowed in host network '
+                                      "namespace")
+            continue
+        if uts_mode != "host" and key in _UTS_SYSCTLS:
+            if key == "kernel.hostname":
+                raise InvalidArgument(f'sysctl "{key}" is not allowed as it conflicts with '
+                                      'the OCI "hostname" field')
+            continue
+        raise InvalidArgument(f'sysctl "{key}" is not in a separate kernel namespace')
 
 
 def parse_security_opts(opts: list[str] | None) -> dict:
@@ -419,11 +435,55 @@ def check_security_opts(opts: list[str] | None) -> None:
     parsed = parse_security_opts(opts)
     profile = parsed["seccomp"]
     if profile and profile != "unconfined":
-        import json
+        from dockyard.engine.spec_seccomp import load_profile
 
-        try:
-            doc = json.loads(profile)
-        except ValueError as e:
-            raise InvalidArgument(f"Decoding seccomp profile failed: {e}") from None
-        if not isinstance(doc, dict):
-            raise InvalidArgument("Decoding seccomp profile failed: not a JSON object")
+        load_profile(profile)
+
+
+_LOG_OPTS = {
+    "json-file": frozenset({"max-file", "max-size", "compress", "labels", "labels-regex",
+                            "env", "env-regex", "tag"}),
+    "local": frozenset({"max-file", "max-size", "compress"}),
+}
+_BUILTIN_LOG_OPTS = frozenset({"mode", "max-buffer-size"})
+
+
+def check_log_config(log_config: dict | None) -> None:
+    """dockerd's ValidateLogOpts for the drivers dockyard has (the driver name itself is
+    the engine's to check against what the shim supports)."""
+    cfg = (log_config or {}).get("Config") or {}
+    driver = (log_config or {}).get("Type") or ""
+    if driver == "none":
+        return
+    mode = cfg.get("mode", "")
+    if mode not in ("", "blocking", "non-blocking"):
+        raise InvalidArgument(f"logger: logging mode not supported: {mode}")
+    if "max-buffer-size" in cfg and mode != "non-blocking":
+        raise InvalidArgument("logger: max-buffer-size option is only supported with "
+                              "'mode=non-blocking'")
+    known = _LOG_OPTS.get(driver)
+    if known is None:
+        return
+    for key in cfg:
+        if key in _BUILTIN_LOG_OPTS or key in known:
+            continue
+        if driver == "json-file":
+            raise InvalidArgument(f"unknown log opt '{key}' for json-file log driver")
+        raise InvalidArgument(f"unknown log opt '{key}' for log driver {driver}")
+
+
+def _go_list(value: object) -> str:
+    if isinstance(value, list):
+        return "[" + " ".join(_go_list(v) for v in value) + "]"
+    return str(value)
+
+
+def check_device_requests(requests: list | None) -> None:
+    """``--gpus`` and other device requests need a device driver plugin (nvidia);
+    dockyard has none, so every request fails with dockerd's words for that case."""
+    for req in requests or ():
+        req = req if isinstance(req, dict) else {}
+        driver = req.get("Driver") or ""
+        caps = req.get("Capabilities") or []
+        raise InvalidArgument(f'could not select device driver "{driver}" with '
+                              f"capabilities: {_go_list(caps)}")

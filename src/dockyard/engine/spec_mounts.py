@@ -20,6 +20,7 @@ propagation mode, and data options only from a known list.
 
 from __future__ import annotations
 
+import os
 import posixpath
 from typing import Protocol
 
@@ -27,14 +28,18 @@ from dockyard.errors import InvalidArgument
 
 __all__ = [
     "INIT_PATH_IN_CONTAINER",
+    "SHM_DIR",
     "MountLike",
     "build_mounts",
     "default_mounts",
     "merge_tmpfs_options",
     "parse_tmpfs_data",
+    "shareable_shm",
 ]
 
 INIT_PATH_IN_CONTAINER = "/sbin/docker-init"
+#: where dockerd mounts a shareable container's /dev/shm: <data_root>/containers/<id>/SHM_DIR
+SHM_DIR = "mounts/shm"
 NETWORK_FILES = ("/etc/resolv.conf", "/etc/hostname", "/etc/hosts")
 _NO_RO_ON_READONLY_ROOT = frozenset({"/proc", "/dev/pts", "/dev/shm", "/dev/mqueue", "/dev"})
 _PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave")
@@ -51,6 +56,18 @@ class MountLike(Protocol):
     options: tuple[str, ...]   # bind: ("rbind",) or ("bind",); tmpfs: data options
     #                            such as size=64m, mode=1777 (``hidden`` plans, the
     #                            --tmpfs ones, may carry an attribute hidden=True)
+
+
+def shareable_shm(host_config: dict) -> tuple[str, int, str] | None:
+    """What the engine mounts for ``--ipc shareable`` (and the default ``""`` of old
+    containers) before start, as dockerd does: (fstype, MS_* flags, data) of a tmpfs
+    at ``<data_root>/containers/<id>/mounts/shm``, then passed as SpecInputs.shm_path
+    (and to containers joining its IPC namespace). None for other IPC modes."""
+    if (host_config.get("IpcMode") or "") not in ("shareable", ""):
+        return None
+    size = int(host_config.get("ShmSize") or 64 * 1024 * 1024)
+    ms_nosuid, ms_nodev, ms_noexec = 0x2, 0x4, 0x8
+    return "tmpfs", ms_nosuid | ms_nodev | ms_noexec, f"mode=1777,size={size}"
 
 
 def default_mounts() -> list[dict]:
@@ -181,8 +198,13 @@ def _user_mounts(plans: list[MountLike], tmpfs: dict[str, str], files: dict[str,
 
 
 def build_mounts(*, plans: list[MountLike], host_config: dict, files: dict[str, str],
-                 shm_path: str | None, init_path: str | None) -> tuple[list[dict], str]:
-    """(config.json ``mounts``, ``linux.rootfsPropagation`` or "")."""
+                 shm_path: str | None, init_path: str | None,
+                 mountinfo: list | None = None) -> tuple[list[dict], str]:
+    """(config.json ``mounts``, ``linux.rootfsPropagation`` or "").
+
+    ``mountinfo``: the host's mount table (runtime/rootfs/mountinfo.MountInfo list;
+    default: read when a shared or slave bind needs checking).
+    """
     ipc_mode = host_config.get("IpcMode") or ""
     if shm_path is None and ipc_mode == "host":
         shm_path = "/dev/shm"  # --ipc host shares the host's /dev/shm too
@@ -220,9 +242,28 @@ def build_mounts(*, plans: list[MountLike], host_config: dict, files: dict[str, 
     for m in user:
         opts = set(m["options"])
         if opts & {"shared", "rshared"}:
+            _check_source_propagation(m["source"], ("shared:",), "shared", mountinfo)
             if propagation not in ("shared", "rshared"):
                 propagation = "shared"
-        elif opts & {"slave", "rslave"} and propagation not in ("shared", "rshared",
-                                                                 "slave", "rslave"):
-            propagation = "rslave"
+        elif opts & {"slave", "rslave"}:
+            _check_source_propagation(m["source"], ("shared:", "master:"),
+                                      "shared or slave", mountinfo)
+            if propagation not in ("shared", "rshared", "slave", "rslave"):
+                propagation = "rslave"
     return out, propagation
+
+
+def _check_source_propagation(source: str, tags: tuple[str, ...], what: str,
+                              mountinfo: list | None) -> None:
+    """A shared (slave) bind only propagates if its source's mount is shared (or a
+    slave); dockerd refuses it otherwise rather than silently not propagating."""
+    from dockyard.runtime.rootfs.mountinfo import find_mount_of, read_mountinfo
+
+    table = mountinfo if mountinfo is not None else read_mountinfo()
+    real = os.path.realpath(source)
+    mount = find_mount_of(real, table)
+    if mount is None:
+        raise InvalidArgument(f"Can't find mount point of {source}")
+    if not any(tag.startswith(tags) for tag in mount.optional):
+        raise InvalidArgument(f"path {source} is mounted on {mount.mountpoint} but it is "
+                              f"not a {what} mount")

@@ -95,6 +95,13 @@ def adapt_resources(host_config: dict, features: CgroupFeatures | None = None
     f = features or detect_features()
     hc = copy.deepcopy(host_config or {})
     warn: list[str] = []
+    _adapt_memory(hc, f, warn)
+    _adapt_cpu(hc, f, warn)
+    _adapt_blkio(hc, f, warn)
+    return hc, warn
+
+
+def _adapt_memory(hc: dict, f: CgroupFeatures, warn: list[str]) -> None:
     if (hc.get("MemorySwappiness") or 0) == -1:
         hc["MemorySwappiness"] = None
     if (hc.get("Memory") or 0) > 0 and not f.memory_limit:
@@ -132,6 +139,9 @@ def adapt_resources(host_config: dict, features: CgroupFeatures | None = None
             warn.append(_KERNEL + "PIDs limit capabilities or the cgroup is not mounted. "
                         "PIDs limit discarded.")
         hc["PidsLimit"] = None
+
+
+def _adapt_cpu(hc: dict, f: CgroupFeatures, warn: list[str]) -> None:
     if (hc.get("CpuShares") or 0) > 0 and not f.cpu_shares:
         warn.append(_KERNEL + "CPU shares or the cgroup is not mounted. Shares discarded.")
         hc["CpuShares"] = 0
@@ -144,6 +154,9 @@ def adapt_resources(host_config: dict, features: CgroupFeatures | None = None
     if (hc.get("CpusetCpus") or hc.get("CpusetMems")) and not f.cpuset:
         warn.append(_KERNEL + "cpuset or the cgroup is not mounted. Cpuset discarded.")
         hc["CpusetCpus"] = hc["CpusetMems"] = ""
+
+
+def _adapt_blkio(hc: dict, f: CgroupFeatures, warn: list[str]) -> None:
     if (hc.get("BlkioWeight") or 0) > 0 and not f.blkio_weight:
         warn.append(_KERNEL + "Block I/O weight or the cgroup is not mounted. Weight "
                     "discarded.")
@@ -166,4 +179,3 @@ def adapt_resources(host_config: dict, features: CgroupFeatures | None = None
         if hc.get(key) and not ok:
             warn.append(_KERNEL + what)
             hc[key] = []
-    return hc, warn

@@ -160,9 +160,14 @@ class TreeTar:
         """The directory at ``fd`` and its subtree, depth first, with an explicit
         stack (deep trees do not exhaust Python's recursion)."""
         top = name.rstrip("/")
-        if top:
-            yield header(top + "/", "5", st, xattrs=xattrs_of(fd))
-        stack = [_Dir(os.dup(fd), (top + "/") if top else "", cpath)]
+        if name == "/":   # dockerd names a tar of "/" so: "/", "/bin/", ...
+            yield header("/", "5", st, xattrs=xattrs_of(fd))
+            prefix = "/"
+        else:
+            if top:
+                yield header(top + "/", "5", st, xattrs=xattrs_of(fd))
+            prefix = (top + "/") if top else ""
+        stack = [_Dir(os.dup(fd), prefix, cpath)]
         try:
             while stack:
                 d = stack.pop()

@@ -39,6 +39,7 @@ from dockyard.errors import Conflict, InvalidArgument, NotFound, SystemError_
 
 DEFAULT_DRIVER = "local"
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+MAX_NAME = 255   # one directory entry
 VALID_OPTIONS = ("type", "device", "o", "size")
 # local driver: an option needs the others named here (docker's mandatory options)
 REQUIRED_WITH = {"o": ("device", "type"), "type": ("device",), "device": ("type",)}
@@ -53,6 +54,9 @@ def validate_name(name: str, op: str = "create") -> None:
     if len(name) == 1:
         raise InvalidArgument(f"{op} {name}: volume name is too short, names should be at "
                               "least two alphanumeric characters")
+    if len(name) > MAX_NAME:
+        raise InvalidArgument(f"{op} {name[:64]}...: volume name is longer than {MAX_NAME} "
+                              "characters")
     if not NAME_RE.match(name):
         raise InvalidArgument(
             f'{op} {name}: "{name}" includes invalid characters for a local volume name, '
@@ -72,6 +76,11 @@ def validate_options(name: str, opts: dict[str, str]) -> None:
                 if needed not in opts:
                     raise InvalidArgument(
                         f'create {name}: missing required option: "{needed}"')
+
+
+def _plausible(name: str) -> bool:
+    """Could ``name`` be a stored volume (a cheap check before touching the disk)?"""
+    return bool(name) and len(name) <= MAX_NAME and NAME_RE.match(name) is not None
 
 
 def _str_map(value: Any, what: str) -> dict[str, str] | None:
@@ -162,8 +171,8 @@ class VolumeService:
         return self.root / name / "_data"
 
     def _load(self, name: str, op: str = "get") -> dict[str, Any]:
-        if not NAME_RE.match(name or ""):
-            raise NotFound(f"{op} {name}: no such volume")
+        if not _plausible(name or ""):
+            raise NotFound(f"{op} {name[:300]}: no such volume")
         try:
             with open(self._dir(name) / "opts.json") as f:
                 return json.load(f)
@@ -178,10 +187,10 @@ class VolumeService:
         except FileNotFoundError:
             return []
         return sorted(n for n in entries
-                      if NAME_RE.match(n) and (self.root / n / "opts.json").is_file())
+                      if _plausible(n) and (self.root / n / "opts.json").is_file())
 
     def exists(self, name: str) -> bool:
-        return bool(NAME_RE.match(name or "")) and (self._dir(name) / "opts.json").is_file()
+        return _plausible(name or "") and (self._dir(name) / "opts.json").is_file()
 
     def _doc(self, meta: dict[str, Any]) -> dict[str, Any]:
         name = meta["Name"]

@@ -7,13 +7,14 @@ Each message is one line, byte for byte what dockerd writes::
 The ``log`` string is escaped like dockerd's hand-written encoder: ``\\\\``, ``\\"``,
 ``\\n`` and ``\\r`` get short escapes; every other control character and ``<``, ``>``,
 ``&`` become ``\\u00XX``; U+2028/U+2029 are escaped; each byte of invalid UTF-8
-becomes U+FFFD. ``time`` is Go's RFC3339Nano (trailing zeros dropped).
+is written as ``\\ufffd``. ``time`` is Go's RFC3339Nano (trailing zeros dropped).
 """
 
 from __future__ import annotations
 
-import codecs
+import re
 import time
+from json.encoder import encode_basestring as _fast
 
 from dockyard.logdriver.entry import LogEntry, format_time
 from dockyard.logdriver.rotate import RotatingFile
@@ -24,28 +25,34 @@ _ESCAPES.update({
     0x3C: "\\u003c", 0x3E: "\\u003e", 0x26: "\\u0026",
     0x2028: "\\u2028", 0x2029: "\\u2029",
 })
-_ERRORS = "dockyard-rune-error"
+# Bytes that are not UTF-8 arrive as lone surrogates U+DC80..U+DCFF (surrogateescape,
+# one per byte, as Go's decoder reports one RuneError per byte); dockerd writes each
+# as the escape \ufffd, while a real U+FFFD in the output stays as it is.
+_ESCAPES.update({c: "\\ufffd" for c in range(0xDC80, 0xDD00)})
 
 
-def _per_byte(err: UnicodeDecodeError) -> tuple[str, int]:
-    # Go's utf8.DecodeRune yields one RuneError per invalid byte.
-    return "\ufffd" * (err.end - err.start), err.end
-
-
-try:
-    codecs.lookup_error(_ERRORS)
-except LookupError:
-    codecs.register_error(_ERRORS, _per_byte)
+# Where json's C escaper (short \b, \f, \t; nothing for <, >, &, U+2028/9; lone
+# surrogates passed through) differs from dockerd's: such text takes translate().
+_SLOW = re.compile("[\t\b\f<>&\u2028\u2029\udc80-\udcff]")
 
 
 def escape(data: bytes) -> str:
-    return data.decode("utf-8", _ERRORS).translate(_ESCAPES)
+    text = data.decode("utf-8", "surrogateescape")
+    if _SLOW.search(text) is None:
+        return _fast(text)[1:-1]
+    return text.translate(_ESCAPES)
 
 
 def encode(stream: str, data: bytes, t_ns: int) -> bytes:
     """One json-file line (with its newline) for a message."""
     return (f'{{"log":"{escape(data)}","stream":"{stream}",'
             f'"time":"{format_time(t_ns)}"}}\n').encode()
+
+
+def encode_many(stream: str, messages: list[bytes], t_ns: int) -> list[bytes]:
+    """Lines for messages read at the same moment (one time string for all)."""
+    tail = f'","stream":"{stream}","time":"{format_time(t_ns)}"}}\n'.encode()
+    return [b'{"log":"' + escape(m).encode() + tail for m in messages]
 
 
 def decode(line: bytes) -> LogEntry:
@@ -72,6 +79,10 @@ class JsonFileWriter:
         if not data:
             return
         self.file.write(encode(stream, data, time.time_ns() if t_ns is None else t_ns))
+
+    def write_many(self, stream: str, messages: list[bytes], t_ns: int) -> None:
+        """Several messages in as few writes as the rotation rule allows."""
+        self.file.write_many(encode_many(stream, [m for m in messages if m], t_ns))
 
     def close(self) -> None:
         self.file.close()

@@ -107,5 +107,9 @@ class LocalWriter:
         self.file.write(encode(stream, data, time.time_ns() if t_ns is None else t_ns,
                                partial=not data.endswith(b"\n")))
 
+    def write_many(self, stream: str, messages: list[bytes], t_ns: int) -> None:
+        self.file.write_many([encode(stream, m, t_ns, partial=not m.endswith(b"\n"))
+                              for m in messages if m])
+
     def close(self) -> None:
         self.file.close()

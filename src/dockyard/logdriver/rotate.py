@@ -40,6 +40,23 @@ class RotatingFile:
             view = view[n:]
         self.size += len(data)
 
+    def write_many(self, records: list[bytes]) -> None:
+        """``write`` each record, batched into one write(2) between rotations."""
+        batch: list[bytes] = []
+        pending = 0
+        for rec in records:
+            if self.max_size is not None and self.size + pending >= self.max_size:
+                if batch:
+                    self.write(b"".join(batch))  # rotates first if needed
+                    batch.clear()
+                    pending = 0
+                if self.size >= self.max_size:
+                    self.rotate()
+            batch.append(rec)
+            pending += len(rec)
+        if batch:
+            self.write(b"".join(batch))
+
     def rotate(self) -> None:
         if self.max_file < 2:
             # "Truncate" by putting a new file in its place: a reader following the

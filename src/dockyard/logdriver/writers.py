@@ -13,23 +13,27 @@ class NullWriter:
     def write(self, stream: str, data: bytes, t_ns: int | None = None) -> None:
         pass
 
+    def write_many(self, stream: str, messages: list[bytes], t_ns: int) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
 
 def open_writer(driver: str, path: str, max_size: int | None = None, max_file: int = 1):
-    """A writer with ``write(stream, data, t_ns=None)`` and ``close()``."""
+    """A writer with ``write(stream, data, t_ns=None)``, ``write_many(stream, messages,
+    t_ns)`` (messages read together: batched writes) and ``close()``."""
     if driver in ("none", ""):
         return NullWriter()
+    if driver not in ("json-file", "local"):
+        raise InvalidArgument(f'unknown log driver "{driver}" (supported: json-file, '
+                              "local, none)")
     if not path:
         raise InvalidArgument(f"log driver {driver!r} needs a log path")
     if driver == "json-file":
         from dockyard.logdriver.jsonfile import JsonFileWriter
 
         return JsonFileWriter(path, max_size, max_file)
-    if driver == "local":
-        from dockyard.logdriver.local import LocalWriter
+    from dockyard.logdriver.local import LocalWriter
 
-        return LocalWriter(path, max_size, max_file)
-    raise InvalidArgument(f'unknown log driver "{driver}" (supported: json-file, local, '
-                          "none)")
+    return LocalWriter(path, max_size, max_file)

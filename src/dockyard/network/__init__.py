@@ -8,10 +8,20 @@ what a container is and never imports the engine. The daemon composes it:
     veth.attach          veth pair into a netns as eth0, address, default route
     nat.apply            the whole desired NAT/filter state, one nft transaction
     dockercompat         ACCEPT in DOCKER-USER when dockerd runs beside us
-    dns.DnsServer        per-network names and aliases, forwarding the rest
+    dns.AsyncDnsServer   per-network names and aliases, forwarding the rest
+                         (DnsServer: the same on threads, for tools and tests)
     resolvconf / hosts   /etc/resolv.conf, /etc/hosts, /etc/hostname content
     bandwidth            tc rate limits on the host end of a veth (+ an ifb)
     ports                hold published host ports; -P ephemeral ports
+
+On top of the library, ``service.NetworkService`` is what the daemon uses (imported
+from its own module, not re-exported here, so the library stays light):
+
+    service              Docker's networks (bridge/host/none + user bridges), state
+    state                the service's JSON state (networks, IPAM, sandboxes)
+    netspec              network-create bodies and list/prune filters
+    netns                per-container netns without forking (thread + unshare)
+    endpoint*            a container's sandbox: veths, ports, files, NetworkSettings
 
 pyroute2 and dnspython are imported only inside the functions that need them.
 """

@@ -87,8 +87,10 @@ def plug(netns_path: str, net: NetworkRecord, ep: EndpointRecord,
 def unplug(ep: EndpointRecord) -> None:
     """Remove the endpoint's links (the veth pair, the ifb); absent ones are fine."""
     if ep.ifb:
-        bandwidth.clear_limits(ep.host_ifname, ep.ifb) if _exists(ep.host_ifname) \
-            else _drop_link(ep.ifb)
+        if ep.host_ifname and _exists(ep.host_ifname):
+            bandwidth.clear_limits(ep.host_ifname, ep.ifb)
+        else:
+            _drop_link(ep.ifb)
     if ep.host_ifname:
         veth.detach(ep.host_ifname)
 

@@ -32,6 +32,7 @@ __all__ = ["Sandboxes", "kernel_objects"]
 
 log = logging.getLogger("dockyardd.network")
 NOT_HOST = "container cannot be disconnected from host network or connected to host network"
+PENDING = "dockyard.pending"   # a connect made before the container's first start
 NOT_NONE = ("container cannot be connected to multiple networks with one of the networks "
             "in private (none) mode")
 
@@ -66,6 +67,9 @@ class Sandboxes:
         """The networks to join, primary first: what connect/disconnect left, else the
         request's (the network mode plus NetworkingConfig.EndpointsConfig)."""
         stored = self.state.memberships.get(req.container_id)
+        pending = {}
+        if stored is not None and all(c.get(PENDING) for c in stored.values()):
+            pending, stored = stored, None    # connected before its first start
         if stored is None:
             configs = dict(req.endpoints or {})
             first = configs.pop(primary.name, None) or configs.pop(primary.id, None) or {}
@@ -77,6 +81,8 @@ class Sandboxes:
                 if net.driver != "bridge":
                     raise Forbidden(NOT_HOST if net.driver == "host" else NOT_NONE)
                 stored.setdefault(net.id, cfg or {})
+            for nid, cfg in pending.items():
+                stored.setdefault(nid, {k: v for k, v in cfg.items() if k != PENDING})
         out = []
         for nid, cfg in stored.items():
             net = self.state.networks.get(nid)
@@ -143,15 +149,17 @@ class Sandboxes:
         other = next((s for s in self.state.sandboxes.values()
                       if s.netns == req.joined_netns or s.container_id == ref
                       or s.name == ref.lstrip("/")), None)
+        # joining a host-network container joins the host's network
+        path = None if other is not None and other.netns is None else req.joined_netns
         sb = self._new_sandbox(req, "container:" + (other.container_id if other else ref),
-                               req.joined_netns)
+                               path)
         if other is not None and other.files:
             sb.files = dict(other.files)
         else:
             sb.files = write_files(req.files_dir, self._inputs(req, None))
         self.state.sandboxes[sb.container_id] = sb
         self.svc.save()
-        return ContainerNet(req.joined_netns, dict(sb.files), self.settings(sb.container_id))
+        return ContainerNet(path, dict(sb.files), self.settings(sb.container_id))
 
     def _setup_bridged(self, req: ContainerNetRequest,
                        nets: list[tuple[NetworkRecord, dict]]) -> ContainerNet:
@@ -245,7 +253,12 @@ class Sandboxes:
             finally:
                 self.svc.save()
 
-    def _drop_endpoint(self, sb: SandboxRecord, ep: EndpointRecord, errors: list) -> None:
+    def _drop_endpoint(self, sb: SandboxRecord, ep: EndpointRecord, errors: list,
+                       with_netns: bool = False) -> None:
+        """``with_netns``: the sandbox's netns goes too, so the kernel deletes the veth
+        pair with it (asynchronously, batched): the host end is only watched
+        (``NetworkService.reap_later``) instead of deleted here, which would cost
+        ~25 ms of RCU grace period on the container's exit path."""
         svc = self.svc
         net = svc.state.networks.get(ep.network_id)
         for addr in (ep.ipv4, ep.ipv6):
@@ -259,7 +272,12 @@ class Sandboxes:
                 except NotFound:
                     pass
         try:
-            unplug(ep)
+            if with_netns and ep.host_ifname:
+                if ep.ifb:
+                    unplug(EndpointRecord(ep.network_id, ep.endpoint_id, "", ifb=ep.ifb))
+                svc.reap_later(ep.host_ifname)
+            else:
+                unplug(ep)
         except Exception as e:  # keep going: every step must be tried
             errors.append(f"endpoint {ep.host_ifname}: {e}")
         sb.endpoints.pop(ep.network_id, None)
@@ -268,8 +286,10 @@ class Sandboxes:
         """Undo everything ``sb`` holds; raise one error naming every failed step."""
         svc = self.svc
         errors: list[str] = []
+        ours = bool(sb.netns) and not sb.mode.startswith("container:") and \
+            sb.netns.startswith(str(svc.netns_dir) + "/")
         for ep in list(sb.endpoints.values()):
-            self._drop_endpoint(sb, ep, errors)
+            self._drop_endpoint(sb, ep, errors, with_netns=ours)
         for h in svc._holds.pop(sb.container_id, []):
             h.close()
         self.state.sandboxes.pop(sb.container_id, None)
@@ -278,8 +298,7 @@ class Sandboxes:
                 svc.apply_rules()
             except Exception as e:
                 errors.append(f"rules: {e}")
-        if sb.netns and not sb.mode.startswith("container:") and \
-                sb.netns.startswith(str(svc.netns_dir) + "/"):
+        if ours:
             try:
                 netns.remove(sb.netns)
             except Exception as e:
@@ -302,6 +321,7 @@ class Sandboxes:
                         self.teardown(cid)
                     except SystemError_ as e:
                         log.error("restore: %s", e)
+            self._sweep_orphans()
             for r in running:
                 sb = self.state.sandboxes.get(r.container_id)
                 if sb is None:
@@ -329,6 +349,37 @@ class Sandboxes:
                             log.warning("restore: %s", e.message)
             svc.apply_rules()
             svc.save()
+
+    def _sweep_orphans(self) -> None:
+        """What a daemon killed in the middle of a setup left: netns files no sandbox
+        owns, veths on our bridges no endpoint owns, addresses no endpoint holds."""
+        svc = self.svc
+        owned_ns = {os.path.basename(sb.netns) for sb in self.state.sandboxes.values()
+                    if sb.netns}
+        try:
+            files = os.listdir(svc.netns_dir)
+        except OSError:
+            files = []
+        for name in files:
+            if name not in owned_ns:
+                log.warning("restore: removing orphan netns %s", name)
+                try:
+                    netns.remove(svc.netns_dir / name)
+                except SystemError_ as e:
+                    log.error("restore: %s", e)
+        owned = {ep.host_ifname for sb in self.state.sandboxes.values()
+                 for ep in sb.endpoints.values()}
+        ours = {n.bridge for n in self.state.networks.values() if n.bridge}
+        used = {(ep.network_id, a.split("/")[0]) for sb in self.state.sandboxes.values()
+                for ep in sb.endpoints.values() for a in (ep.ipv4, ep.ipv6) if a}
+        for nid, allocs in self.state.ipam.networks.items():
+            for alloc in allocs:
+                alloc.allocated = [ip for ip in alloc.allocated if (nid, ip) in used]
+        for name, master in _masters().items():
+            if name.startswith(svc.link_prefix) and name not in owned and \
+                    name not in ours and master in ours:
+                log.warning("restore: removing orphan veth %s", name)
+                unplug(EndpointRecord("", "", "", host_ifname=name))
 
     def _reattach(self, sb: SandboxRecord, ep: EndpointRecord, net: NetworkRecord) -> None:
         """The host end exists: make sure it sits on the (maybe re-made) bridge; it is
@@ -369,15 +420,16 @@ class Sandboxes:
                 used = {e.ifname for e in sb.endpoints.values()}
                 index = next(i for i in range(len(used) + 1) if f"eth{i}" not in used)
                 try:
-                    ep = self._add_endpoint(sb, net, cfg, index,
-                                            default_route=not sb.endpoints)
+                    self._add_endpoint(sb, net, cfg, index, default_route=not sb.endpoints)
                     self._rewrite_files(sb)
                 except BaseException:
                     errors: list[str] = []
                     if net.id in sb.endpoints:
                         self._drop_endpoint(sb, sb.endpoints[net.id], errors)
                     raise
-                del ep
+            elif not members or all(c.get(PENDING) for c in members.values()):
+                # never started: joined to what its create request names at start
+                cfg = {**cfg, PENDING: True}
             members[net.id] = cfg
             svc.save()
 
@@ -415,6 +467,17 @@ class Sandboxes:
             if sb is None:
                 return empty_settings()
             return network_settings(sb, self.svc.state.networks)
+
+
+def _masters() -> dict[str, str | None]:
+    """Every link of the daemon's netns and the bridge it is enslaved to."""
+    from pyroute2 import IPRoute
+
+    with IPRoute() as ipr:
+        links = ipr.get_links()
+    names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in links}
+    return {link.get_attr("IFLA_IFNAME"): names.get(link.get_attr("IFLA_MASTER"))
+            for link in links}
 
 
 def kernel_objects(svc: NetworkService) -> dict[str, list[str]]:

@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from dockyard.errors import Conflict, Forbidden, InvalidArgument, NotFound
+from dockyard.errors import Conflict, Forbidden, InvalidArgument, NotFound, Unavailable
 from dockyard.network import bridge as bridges
 from dockyard.network import dockercompat, nat
 from dockyard.network.dns import AsyncDnsServer, NameTable, Upstream, host_resolvers
@@ -60,6 +60,19 @@ log = logging.getLogger("dockyardd.network")
 def now_rfc3339() -> str:
     t = time.time()
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
+
+
+def _ip_forward_on() -> None:
+    """Routing between bridges and the outside needs it; dockerd turns it on too."""
+    for path in ("/proc/sys/net/ipv4/ip_forward",):
+        try:
+            with open(path, "r+") as f:
+                if f.read().strip() != "1":
+                    f.seek(0)
+                    f.write("1\n")
+                    log.info("enabled %s", path)
+        except OSError as e:
+            log.warning("cannot enable %s: %s", path, e)
 
 
 class NetworkService:
@@ -109,10 +122,15 @@ class NetworkService:
         self._booted = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._starting: asyncio.Lock | None = None
+        self._watcher: asyncio.Task | None = None
+        self.dockerd_check_every = 30.0   # seconds between DOCKER-USER checks
         self._tables: dict[str, NameTable] = {}
         self._dns: dict[str, AsyncDnsServer] = {}
         self._upstream_by_ip: dict[str, list[Upstream]] = {}
         self._holds: dict[str, list] = {}   # container id -> PortReservations
+        self._reaping: dict[str, float] = {}  # host veth name -> deadline
+        self._reap_cond = threading.Condition()
+        self._reaper: threading.Thread | None = None
         from dockyard.network.endpoint_sandbox import Sandboxes
 
         self.sandboxes = Sandboxes(self)
@@ -132,11 +150,40 @@ class NetworkService:
             self._loop = asyncio.get_running_loop()
             for net in list(self.state.networks.values()):
                 if net.dns:
-                    await self._start_dns(net)
+                    try:
+                        await self._start_dns(net)
+                    except Unavailable as e:   # one network's DNS, not the daemon
+                        log.error("network %s: %s", net.name, e.message)
+            if self.iptables and self.docker_compat:
+                self._watcher = asyncio.get_running_loop().create_task(
+                    self._watch_dockerd(self.dockerd_check_every))
+
+    async def _watch_dockerd(self, every: float = 30.0) -> None:
+        """dockerd started after us drops our bridges' forwarding (FORWARD policy DROP):
+        when its DOCKER-USER chain appears, open it for every bridge again."""
+        seen = await asyncio.to_thread(dockercompat.docker_user_chains)
+        while True:
+            await asyncio.sleep(every)
+            try:
+                now = await asyncio.to_thread(dockercompat.docker_user_chains)
+                if now and now != seen:
+                    await asyncio.to_thread(self._allow_all_bridges)
+                seen = now
+            except Exception as e:  # never let the watcher die on a transient error
+                log.warning("DOCKER-USER check: %s", e)
+
+    def _allow_all_bridges(self) -> None:
+        with self._lock:
+            for net in self.state.networks.values():
+                if net.bridge and link_exists(net.bridge):
+                    dockercompat.allow_bridge(net.bridge)
 
     async def close(self) -> None:
         """Stop the DNS servers and release port holds; bridges, rules and endpoints
         stay for the containers that keep running."""
+        if self._watcher is not None:
+            self._watcher.cancel()
+            self._watcher = None
         for nid in list(self._dns):
             await self._dns.pop(nid).stop()
         with self._lock:
@@ -144,8 +191,32 @@ class NetworkService:
                 for h in holds:
                     h.close()
             self._holds.clear()
+        try:
+            await asyncio.to_thread(self._drop_unused_bridges)
+        except Exception as e:  # shutting down: report, never hang the daemon
+            log.error("network shutdown: %s", e)
         self._loop = None
         self._starting = None
+
+    def _drop_unused_bridges(self) -> None:
+        """At a clean shutdown, bridges no running container uses (and the nft table,
+        when nothing needs it) go; the next start makes them again. Bridges with
+        endpoints stay: their containers keep running."""
+        with self._lock:
+            for net in self.state.networks.values():
+                if net.driver == "bridge" and not self._used(net) and \
+                        link_exists(net.bridge):
+                    if self.iptables and self.docker_compat:
+                        dockercompat.disallow_bridge(net.bridge)
+                    bridges.delete_bridge(net.bridge)
+            if self.iptables:
+                state = self.rules_state()
+                if state.ports or any(link_exists(n.bridge) for n in state.networks):
+                    self.apply_rules()
+                else:
+                    nat.remove(self.nft_table)
+                    self._rules_applied = False
+            self._booted = False   # the next start ensures the bridges again
 
     def boot(self) -> None:
         """The synchronous half of ``start``: safe to call again."""
@@ -240,6 +311,8 @@ class NetworkService:
 
     def _ensure_bridge(self, net: NetworkRecord) -> None:
         bridges.ensure_bridge(bridges.BridgeSpec(net.bridge, self._gateways(net), net.mtu))
+        if self.iptables:
+            _ip_forward_on()
         if self.iptables and self.docker_compat:
             dockercompat.allow_bridge(net.bridge)
 
@@ -493,12 +566,59 @@ class NetworkService:
         an empty one when it has no sandbox (not running)."""
         return self.sandboxes.settings(container_id)
 
+    # -- veths going away with their netns -------------------------------------------
+    def reap_later(self, host_ifname: str, grace: float = 3.0) -> None:
+        """Watch a veth whose netns was released: the kernel deletes the pair with the
+        namespace; one still there after ``grace`` (a process kept the netns alive) is
+        deleted explicitly."""
+        with self._reap_cond:
+            self._reaping[host_ifname] = time.monotonic() + grace
+            if self._reaper is None or not self._reaper.is_alive():
+                self._reaper = threading.Thread(target=self._reap_loop, daemon=True,
+                                                name="dockyard-veth-reaper")
+                self._reaper.start()
+
+    def _reap_loop(self) -> None:
+        from dockyard.network import veth
+
+        while True:
+            with self._reap_cond:
+                if not self._reaping:
+                    self._reaper = None
+                    self._reap_cond.notify_all()
+                    return
+                pending = dict(self._reaping)
+            for name, deadline in pending.items():
+                gone = not link_exists(name)
+                if not gone and time.monotonic() > deadline:
+                    try:
+                        veth.detach(name)
+                    except Exception as e:
+                        log.error("delete veth %s: %s", name, e)
+                    gone = True
+                if gone:
+                    with self._reap_cond:
+                        self._reaping.pop(name, None)
+            time.sleep(0.02)
+
+    def settle(self, timeout: float = 10.0) -> bool:
+        """Wait until every watched veth is gone; True when none is left."""
+        deadline = time.monotonic() + timeout
+        with self._reap_cond:
+            while self._reaping:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._reap_cond.wait(min(left, 0.05))
+        return True
+
     # -- for tests and diagnostics --------------------------------------------------
     def kernel_objects(self) -> dict[str, list[str]]:
         """What this service has in the kernel now: links of its bridges and veths,
         netns files, its nft table, held ports, DNS listeners."""
         from dockyard.network.endpoint_sandbox import kernel_objects
 
+        self.settle()
         return kernel_objects(self)
 
     async def uninstall(self) -> None:
@@ -506,6 +626,7 @@ class NetworkService:
         the DNS servers and the state (tests; ``dockyardd --purge-network`` style)."""
         await self.start()
         await asyncio.to_thread(self._uninstall_sync)
+        await asyncio.to_thread(self.settle)
         await self.close()
 
     def _uninstall_sync(self) -> None:

@@ -194,5 +194,7 @@ class ShimClient:
             if status is not None:
                 return status
             if not files.shim_alive(self.bundle):
-                return ExitStatus(255, files.now_rfc3339(), error="shim died")
-            await asyncio.sleep(0.05)
+                # it may have written exit.json between our two looks
+                return files.read_exit(self.bundle) or \
+                    ExitStatus(255, files.now_rfc3339(), error="shim died")
+            await asyncio.sleep(0.01)

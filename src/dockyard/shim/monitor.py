@@ -69,23 +69,41 @@ def send_reply(fd: int, obj: dict) -> bool:
         return False
 
 
-def detach(keep: tuple[int, ...], name: bytes) -> None:
-    """Leave the zygote's world: session, subreaper, name, descriptors, stdio, cwd."""
-    from dockyard.runtime.syscalls import PR_SET_CHILD_SUBREAPER, prctl_plain
+def detach(keep: tuple[int, ...], name: bytes, rehearse: bool = False) -> None:
+    """Leave the zygote's world: session, subreaper, name, descriptors, stdio, cwd.
 
-    os.setsid()
-    if prctl_plain(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+    ``rehearse`` runs the same steps harmlessly in the zygote (``warm``): no
+    subreaper (the zygote would adopt the shims), no descriptor closed, stdio kept.
+    """
+    from dockyard.runtime.syscalls import (
+        PR_GET_DUMPABLE,
+        PR_SET_CHILD_SUBREAPER,
+        prctl_plain,
+    )
+
+    try:
+        os.setsid()
+    except OSError:
+        if not rehearse:  # the zygote may lead its session already
+            raise
+    option, value = (PR_GET_DUMPABLE, 0) if rehearse else (PR_SET_CHILD_SUBREAPER, 1)
+    if prctl_plain(option, value, 0, 0, 0) < 0:
         raise OSError("prctl(PR_SET_CHILD_SUBREAPER) failed")
     fd = os.open("/proc/self/comm", os.O_WRONLY)
     os.write(fd, name)
     os.close(fd)
-    close_all_but(keep)
+    if not rehearse:
+        close_all_but(keep)
     null = os.open(os.devnull, os.O_RDWR)
-    for target in (0, 1, 2):
+    targets = (os.dup(null), os.dup(null), os.dup(null)) if rehearse else (0, 1, 2)
+    for target in targets:
         if null != target:
             os.dup2(null, target)
     if null > 2:
         os.close(null)
+    if rehearse:
+        for target in targets:
+            os.close(target)
     os.chdir("/")
 
 
@@ -187,6 +205,11 @@ def warm() -> None:
     from dockyard.runtime.syscalls import PR_GET_DUMPABLE, prctl_plain
 
     for _ in range(8):
+        detach((), b"dockyard-zygote", rehearse=True)
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        _reap(pid)
         prctl_plain(PR_GET_DUMPABLE, 0, 0, 0, 0)
         fd = os.open("/proc/self/comm", os.O_RDONLY)
         os.read(fd, 64)
@@ -216,9 +239,12 @@ def warm() -> None:
     for _ in range(8):
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
-        wake_r, wake_w = os.pipe()
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK)
         listener = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         m = Monitor(handoff, [listener.detach(), out_r, err_r], wake_r)
+        os.write(wake_w, b"\0")
+        for fd, events in m.ep.poll(0):
+            m.handlers[fd](fd, events)
         m.listener.close()
         m.ep.close()
         for fd in (out_r, out_w, err_r, err_w, wake_r, wake_w):
@@ -286,7 +312,8 @@ class Monitor:
             os.set_blocking(fd, False)
             self.outputs[fd] = stream
             self._watch(fd, _IN, self._on_output)
-        self._reap_children()  # it may have exited already
+        # An init that exited already is reaped by the loop (its SIGCHLD woke the
+        # pipe): the requester gets its answer first, the exit path runs after.
 
     def _watch(self, fd: int, events: int, handler) -> None:
         if fd in self.handlers:
@@ -381,20 +408,20 @@ class Monitor:
         for fd in list(self.outputs):
             self._close_output(fd)
         self.output.close()
-        # No new connections from here; a waiter that finds no socket reads exit.json
-        # (written next) or retries while the shim is alive.
+        error = self.error
+        if self.answer is not None and not error:
+            error = self.answer["error"]
+        status = ExitStatus(self.exit_code(), self.finished_at, self.oom, error).to_json()
+        # exit.json first: a client whose connection is refused or dropped from here
+        # on finds it at once.
+        files.write_atomic(self.path(files.EXIT_JSON),
+                           (fastjson.dumps(status) + "\n").encode())
         try:
             os.unlink(self.path(files.SHIM_SOCK))
         except FileNotFoundError:
             pass
         self._unwatch(self.listener.fileno())
         self.listener.close()
-        error = self.error
-        if self.answer is not None and not error:
-            error = self.answer["error"]
-        status = ExitStatus(self.exit_code(), self.finished_at, self.oom, error).to_json()
-        files.write_atomic(self.path(files.EXIT_JSON),
-                           (fastjson.dumps(status) + "\n").encode())
         for w in self.waiters:
             send_reply(w, status)
             os.close(w)
@@ -463,7 +490,9 @@ class Monitor:
                 data = b""
             if data == b"":
                 c.reading = False
-                if c.stdin and self.stdin_once:
+                # dockerd closes stdin at a StdinOnce client's EOF only without a
+                # TTY: with one, dropping the connection is how clients detach.
+                if c.stdin and self.stdin_once and not self.tty:
                     self._close_stdin()
                 if events & _ERRS and not c.out:
                     self._drop(c)

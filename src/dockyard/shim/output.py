@@ -101,19 +101,26 @@ class Output:
 
     def _log(self, stream: str, chunk: bytes, t_ns: int) -> None:
         buf = self.partial[stream] + chunk if self.partial[stream] else chunk
-        write = self._writer().write
+        messages = []
         start, size = 0, len(buf)
         while start < size:
             end = buf.find(b"\n", start, start + MAX_MESSAGE)
             if end >= 0:
-                write(stream, buf[start:end + 1], t_ns)
+                messages.append(buf[start:end + 1])
                 start = end + 1
             elif size - start >= MAX_MESSAGE:
-                write(stream, buf[start:start + MAX_MESSAGE], t_ns)
+                messages.append(buf[start:start + MAX_MESSAGE])
                 start += MAX_MESSAGE
             else:
                 break
         self.partial[stream] = buf[start:]
+        if messages:
+            writer = self._writer()
+            if hasattr(writer, "write_many"):
+                writer.write_many(stream, messages, t_ns)
+            else:
+                for m in messages:
+                    writer.write(stream, m, t_ns)
 
     def end(self, stream: str) -> None:
         """The stream is at EOF: log what is left of its last line."""

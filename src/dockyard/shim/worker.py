@@ -86,10 +86,15 @@ def run(conn: int, handoff) -> None:
 
 def prepare_and_launch(req) -> tuple[dict, list[int]]:
     """Make the shim's files and fds, create and start the container."""
+    from dockyard.errors import Conflict, InvalidArgument
     from dockyard.logdriver.writers import open_writer
     from dockyard.shim.runtimes import for_request
 
     bundle = req.bundle
+    if not os.path.isdir(bundle):
+        raise InvalidArgument(f"bundle {bundle!r} is not a directory")
+    if files.shim_alive(bundle):
+        raise Conflict(f"container {req.container_id} already has a shim running")
     for name in (files.EXIT_JSON, files.SHIM_SOCK, files.INIT_PID):
         try:
             os.unlink(os.path.join(bundle, name))

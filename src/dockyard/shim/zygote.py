@@ -60,6 +60,22 @@ def preload() -> None:
     from dockyard.runtime import security
 
     security.preload()
+    # What create (in the worker) and delete (in the shim, at exit) load lazily:
+    # the cgroup implementations (a manager computed, never applied) and the
+    # init's stage; the default spec's cgroup mount.
+    import dockyard.runtime.cgroups.cgfs
+    import dockyard.runtime.cgroups.paths
+    import dockyard.runtime.cgroups.resources
+    import dockyard.runtime.cgroups.v1
+    import dockyard.runtime.cgroups.v2
+    import dockyard.runtime.process.stage_init
+    import dockyard.runtime.rootfs.cgroupfs
+    from dockyard.runtime import cgroups
+
+    try:
+        cgroups.load_manager(cgroups.create_manager(None, "dockyard-zygote").to_state())
+    except Exception:  # an unusual host: the worker will say what is wrong
+        pass
     dockyard.shim.monitor.warm()
 
 

@@ -224,3 +224,17 @@ def test_image_in_use_cannot_be_removed(eng):
     img = eng.ok("GET", "/images/busybox/json").json()
     assert img.get("Containers", 1) >= 0
     assert json.loads(eng.ok("GET", "/images/json").body)[0]["Containers"] == 1
+
+
+def test_ipc_shareable_and_joined(eng):
+    owner = eng.run(["sh", "-c", "echo shared > /dev/shm/f; sleep 1000"], name="ipcown",
+                    HostConfig={"NetworkMode": "none", "IpcMode": "shareable",
+                                "ShmSize": 8 << 20})
+    time.sleep(0.3)
+    joiner = eng.create(["cat", "/dev/shm/f"], HostConfig={"NetworkMode": "none",
+                                                           "IpcMode": "container:ipcown"})
+    assert eng.inspect(joiner)["HostConfig"]["IpcMode"] == f"container:{owner}"
+    eng.ok("POST", f"/containers/{joiner}/start")
+    assert eng.wait(joiner)["StatusCode"] == 0
+    assert eng.logs(joiner) == [(1, b"shared\n")]
+    eng.ok("DELETE", f"/containers/{owner}", force=True)

@@ -35,9 +35,6 @@ def _until(eng: Engine, cid: str, status: str, timeout: float = 30) -> dict:
         time.sleep(0.1)
 
 
-@pytest.mark.xfail(reason="needs the engine to call HealthMonitor.start/stop at container "
-                          "start/exit (hooks asked for in ANNOUNCEMENTS.md); passes once wired",
-                   strict=False)
 def test_health_lifecycle_through_the_daemon(eng):
     check = {"Test": ["CMD-SHELL", "cat /tmp/ok"], "Interval": 300 * MS,
              "Timeout": 3000 * MS, "Retries": 2}

@@ -99,7 +99,7 @@ def test_plain_container_runs_with_dockers_defaults(runtime, busybox_rootfs, con
 
 def test_options_reach_the_process(runtime, busybox_rootfs, container_id):
     script = ("echo uid=$(id -u) gid=$(id -g); echo groups=$(id -G); echo cwd=$(pwd); "
-              "echo foo=$FOO; " + STATUS + "; echo nofile=$(ulimit -n); "
+              "echo foo=$FOO; " + STATUS + "; echo nofile=$(ulimit -n); echo core=$(ulimit -c); "
               "echo oom=$(cat /proc/self/oom_score_adj); "
               "echo rootro=$(touch /x 2>/dev/null && echo no || echo yes); "
               "echo tmpfs=$(touch /scratch/x && df -k /scratch | tail -1 | awk '{print $2}'); "
@@ -108,7 +108,8 @@ def test_options_reach_the_process(runtime, busybox_rootfs, container_id):
                       {"User": "user", "WorkingDir": "/tmp", "Env": ["FOO=bar"]},
                       {"GroupAdd": ["daemon"], "CapDrop": ["ALL"], "CapAdd": ["KILL"],
                        "SecurityOpt": ["no-new-privileges"], "OomScoreAdj": 300,
-                       "Ulimits": [{"Name": "nofile", "Soft": 512, "Hard": 1024}],
+                       "Ulimits": [{"Name": "nofile", "Soft": 512, "Hard": 1024},
+                                   {"Name": "core", "Soft": -1, "Hard": -1}],
                        "ReadonlyRootfs": True, "Tmpfs": {"/scratch": "size=2m,mode=1777"},
                        "ShmSize": 8 * MB})
     code, out, err = run(runtime, bundle, container_id)
@@ -119,7 +120,7 @@ def test_options_reach_the_process(runtime, busybox_rootfs, container_id):
     assert got["cwd"] == "/tmp" and got["foo"] == "bar"
     assert got["CapBnd"] == "0000000000000020" and got["CapEff"] == "0000000000000000"
     assert got["NoNewPrivs"] == "1" and got["Seccomp"] == "2"
-    assert got["nofile"] == "512" and got["oom"] == "300"
+    assert got["nofile"] == "512" and got["oom"] == "300" and got["core"] == "unlimited"
     assert got["rootro"] == "yes"
     assert got["tmpfs"] == str(2 * 1024) and got["shm"] == str(8 * 1024)
 

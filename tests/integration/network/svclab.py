@@ -36,7 +36,7 @@ class SvcLab:
 
     def new_service(self) -> NetworkService:
         return NetworkService(self.tmp / "data" / "network", self.tmp / "exec", self.config,
-                              link_prefix=self.token, nft_table=f"dockyard-{self.token}",
+                              link_prefix=self.token, nft_table=f"dysvc-{self.token}",
                               default_bridge=f"{self.token}-0")
 
     def call(self, coro, timeout: float = 60):
@@ -60,6 +60,7 @@ class SvcLab:
 
     def stop(self, n: int | str) -> None:
         self.call(self.svc.teardown(self.cid(n)))
+        assert self.svc.settle(), "veths of a released netns did not go away"
 
     # -- fake container processes ---------------------------------------------------
     def run(self, net: ContainerNet, *argv: str, check: bool = False, timeout: float = 20):

@@ -156,7 +156,7 @@ def test_publish_all_ranges_and_udp(svclab):
     assert ports["53/udp"][0]["HostPort"] != ports["80/tcp"][0]["HostPort"] or True
     assert ports["7000/tcp"] == [{"HostIp": "0.0.0.0", "HostPort": str(base)}]
     assert ports["7001/tcp"] == [{"HostIp": "0.0.0.0", "HostPort": str(base + 1)}]
-    rules = sh("nft", "list", "table", "inet", f"dockyard-{svclab.token}").stdout
+    rules = sh("nft", "list", "table", "inet", svclab.svc.nft_table).stdout
     assert f"udp dport {ports['53/udp'][0]['HostPort']} dnat ip to" in rules
     assert f"tcp dport {base}-{base + 1}" in rules or f"tcp dport {base} " in rules
 
@@ -187,6 +187,7 @@ def test_networks_are_isolated_internal_has_no_way_out_icc_false(svclab):
 def test_bad_input_is_refused_and_leaves_nothing(svclab):
     svc, t = svclab.svc, svclab.token
     svc.create({"Name": f"{t}-fixed", "IPAM": {"Config": [{"Subnet": "10.250.7.0/24"}]}})
+    svc.settle()
     before = (links(), svc.kernel_objects(), len(svc.list()))
     with pytest.raises(Forbidden, match="Pool overlaps with other one on this address space"):
         svc.create({"Name": f"{t}-over", "IPAM": {"Config": [{"Subnet": "10.250.7.128/25"}]}})
@@ -204,6 +205,7 @@ def test_bad_input_is_refused_and_leaves_nothing(svclab):
         svc.remove("bridge")
     with pytest.raises(NotFound):
         svc.remove(f"{t}-nope")
+    assert svc.settle()
     assert (links(), svc.kernel_objects(), len(svc.list())) == before
 
     taken = socket.socket()
@@ -219,6 +221,7 @@ def test_bad_input_is_refused_and_leaves_nothing(svclab):
             svclab.start(1, "bad", f"{t}-fixed", **bad)
     with pytest.raises(NotFound):
         svclab.start(1, "lost", f"{t}-nowhere")
+    assert svc.settle()
     assert (links(), svc.kernel_objects(), len(svc.list())) == before
     # the addresses were given back: the next container gets the first one
     ok = svclab.start(2, "ok", f"{t}-fixed")
@@ -287,6 +290,13 @@ def test_connect_and_disconnect_a_running_container(svclab):
     again = svclab.start(1, "mover", f"{t}-c1")
     assert set(again.settings["Networks"]) == {f"{t}-c1", f"{t}-c2"}
     svclab.svc.forget(cid)
+    # connected before its first start: the create request's network comes first
+    fresh = svclab.cid(3)
+    svclab.call(svclab.svc.connect(f"{t}-c2", fresh, {"Aliases": ["early"]}))
+    first = svclab.start(3, "fresh", f"{t}-c1")
+    assert list(first.settings["Networks"]) == [f"{t}-c1", f"{t}-c2"]
+    assert first.settings["Networks"][f"{t}-c2"]["Aliases"][0] == "early"
+    assert "default via" in sh("nsenter", f"--net={first.netns}", "ip", "route").stdout
 
 
 def test_files_dns_options_container_mode_and_rate(svclab):
@@ -313,6 +323,12 @@ def test_files_dns_options_container_mode_and_rate(svclab):
     assert j.netns == c.netns and j.files == c.files and j.settings["Networks"] == {}
     svclab.stop(2)
     assert netns.is_netns(c.netns)                      # the owner's netns stays
+    h = svclab.start(3, "hostly", "host")
+    jh = svclab.call(svclab.svc.setup(svclab.request(
+        svclab.cid(4), "joinhost", f"container:{svclab.cid(3)}", joined_netns="/nonexistent")))
+    assert jh.netns is None and jh.files == h.files     # joins the host's network
+    svclab.stop(4)
+    svclab.stop(3)
     svclab.stop(1)
     assert not [n for n in links() if n.startswith((f"{t}v", f"{t}i"))]
 
@@ -322,13 +338,18 @@ def test_bip_sets_the_default_bridge_and_ipv6_networks_work(tmp_path, busybox_bi
     from tests.integration.network.conftest import OCTET
 
     lab = SvcLab(tmp_path, os.environ["DOCKYARD_TEST_TOKEN"], busybox_binary,
-                 bip=f"10.{OCTET}.200.1/24", mtu=1400)
+                 bip=f"10.{OCTET}.200.1/24", mtu=1400, ipv6=True,
+                 **{"fixed-cidr-v6": f"fd00:{OCTET}:9::/64"})
     try:
         bridge = lab.svc.inspect("bridge")
-        assert bridge["IPAM"]["Config"] == [{"Subnet": f"10.{OCTET}.200.0/24",
-                                             "Gateway": f"10.{OCTET}.200.1"}]
+        assert bridge["IPAM"]["Config"] == [
+            {"Subnet": f"10.{OCTET}.200.0/24", "Gateway": f"10.{OCTET}.200.1"},
+            {"Subnet": f"fd00:{OCTET}:9::/64", "Gateway": f"fd00:{OCTET}:9::1"}]
+        assert bridge["EnableIPv6"] is True
         c = lab.start(1, "onbip")
         assert c.settings["IPAddress"] == f"10.{OCTET}.200.2"
+        assert c.settings["GlobalIPv6Address"].startswith(f"fd00:{OCTET}:9::")
+        assert c.settings["IPv6Gateway"] == f"fd00:{OCTET}:9::1"
         assert "mtu 1400" in sh("nsenter", f"--net={c.netns}", "ip", "link", "show",
                                 "eth0").stdout
         v6 = f"fd00:{OCTET}:6::"
@@ -348,3 +369,74 @@ def test_bip_sets_the_default_bridge_and_ipv6_networks_work(tmp_path, busybox_bi
     finally:
         left = lab.close()
     assert not left, left
+
+
+def test_restore_sweeps_what_a_killed_daemon_left_mid_setup(svclab):
+    t = svclab.token
+    svclab.svc.create({"Name": f"{t}-sw"})
+    keep = svclab.start(1, "keep", f"{t}-sw")
+    half = svclab.start(2, "half", f"{t}-sw")
+    # as if the daemon died after making the netns and veth but before saving them
+    with svclab.svc._lock:
+        sb = svclab.svc.state.sandboxes.pop(svclab.cid(2))
+        svclab.svc.save()
+    veth = next(iter(sb.endpoints.values())).host_ifname
+    assert veth in links() and os.path.exists(half.netns)
+    svclab.call(svclab.svc.close())
+    svclab.svc = svclab.new_service()
+    svclab.call(svclab.svc.start())
+    svclab.call(svclab.svc.restore([svclab.request(svclab.cid(1), "keep", f"{t}-sw")]))
+    assert svclab.svc.settle()
+    assert not os.path.exists(half.netns) and veth not in links()
+    assert os.path.exists(keep.netns)
+    assert svclab.pings(keep, gateway_of(keep, f"{t}-sw"), seconds=2)
+    again = svclab.start(3, "again", f"{t}-sw")
+    assert ip_of(again, f"{t}-sw") == ip_of(half, f"{t}-sw")   # the address came back
+
+
+def test_embedded_dns_forwards_to_upstreams_and_per_container_dns(tmp_path, busybox_binary):
+    require_root()
+    from dockyard.network.dns import DnsServer, NameTable
+    from tests.integration.network.conftest import OCTET
+
+    up_a, up_b = f"127.{OCTET}.0.53", f"127.{OCTET}.0.54"
+    table_a, table_b = NameTable(), NameTable()
+    table_a.add("outside.test", "192.0.2.71")
+    table_b.add("outside.test", "192.0.2.72")
+    with DnsServer(up_a, table_a, port=53, upstreams=[]), \
+            DnsServer(up_b, table_b, port=53, upstreams=[]):
+        lab = SvcLab(tmp_path, os.environ["DOCKYARD_TEST_TOKEN"], busybox_binary,
+                     dns=[up_a])
+        try:
+            t = lab.token
+            lab.svc.create({"Name": f"{t}-fw"})
+            a = lab.start(1, "plain", f"{t}-fw")
+            b = lab.start(2, "own", f"{t}-fw", dns=[up_b])
+            gw = gateway_of(a, f"{t}-fw")
+            assert lab.lookup(a, "outside.test", gw) == ["192.0.2.71"]
+            assert lab.lookup(b, "outside.test", gw) == ["192.0.2.72"]
+            assert lab.lookup(b, "plain", gw) == [ip_of(a, f"{t}-fw")]  # ours first
+            assert up_b not in Path(b.files["/etc/resolv.conf"]).read_text()
+        finally:
+            left = lab.close()
+    assert not left, left
+
+
+def test_outbound_is_masqueraded_and_internal_stays_in(svclab, lab):
+    """An "outside" namespace on a plain bridge with no route back to the containers:
+    it can only answer what was masqueraded to its gateway."""
+    from tests.integration.network.test_nat import _outside
+
+    t = svclab.token
+    svclab.svc.create({"Name": f"{t}-out"})
+    svclab.svc.create({"Name": f"{t}-in2", "Internal": True})
+    svclab.svc.create({"Name": f"{t}-nomasq", "Options": {
+        "com.docker.network.bridge.enable_ip_masquerade": "false"}})
+    _outside(lab, 31)
+    target = lab.ip(31, 9)
+    a = svclab.start(1, "out", f"{t}-out")
+    i = svclab.start(2, "in", f"{t}-in2")
+    n = svclab.start(3, "nomasq", f"{t}-nomasq")
+    assert svclab.pings(a, target, seconds=3), "masquerade: a container reaches outside"
+    assert not svclab.pings(i, target), "internal: no way out"
+    assert not svclab.pings(n, target), "without masquerade the outside cannot answer"

@@ -43,6 +43,7 @@ SCRIPT = textwrap.dedent("""
     async def main():
         svc = NetworkService(tmp / "state", tmp / "exec", {}, link_prefix=token,
                              nft_table="dockyard-" + token, default_bridge=token + "-0")
+        svc.dockerd_check_every = 0.2
         await svc.start()
         procs = []
         try:
@@ -61,6 +62,20 @@ SCRIPT = textwrap.dedent("""
             bridge = svc.get_network("fw").bridge
             out["removed"] = dockercompat.disallow_bridge(bridge)
             out["ping_without"] = await asyncio.to_thread(ping, a.netns, ip_b)
+            # dockerd goes away and comes back (its chain re-made): the watcher reopens
+            ipt = lambda *a: subprocess.run(["iptables", "-w", *a], check=True)
+            ipt("-D", "FORWARD", "-j", "DOCKER-USER")
+            ipt("-X", "DOCKER-USER")
+            await asyncio.sleep(0.6)
+            ipt("-N", "DOCKER-USER")
+            ipt("-A", "FORWARD", "-j", "DOCKER-USER")
+            back = False
+            for _ in range(20):
+                await asyncio.sleep(0.2)
+                if await asyncio.to_thread(ping, a.netns, ip_b):
+                    back = True
+                    break
+            out["ping_after_dockerd_restart"] = back
         finally:
             for p in procs:
                 p.kill()
@@ -91,6 +106,7 @@ def test_service_works_under_docker_forward_drop(lab, tmp_path, busybox_binary):
     assert out["published"] == "through\n", "published port must answer under FORWARD DROP"
     assert out["removed"] == 2 and not out["ping_without"], \
         "without the DOCKER-USER accepts docker's DROP should win (the test can fail)"
+    assert out["ping_after_dockerd_restart"], "the DOCKER-USER watcher must reopen it"
     assert out["left"] == {}
     rules = sh("ip", "netns", "exec", host, "iptables", "-S", "DOCKER-USER").stdout
     assert lab.token not in rules

@@ -43,6 +43,11 @@ def test_output_reaches_json_log_and_exit_code(tmp_path, busybox_rootfs, contain
                 sorted((x["stream"], x["log"]) for x in lines) == [
                 ("stderr", "err\n"), ("stdout", "out\n")]
             assert all(x["time"].endswith("Z") for x in lines)
+            for _ in range(200):  # the shim removes its socket and exits right after
+                if not shim_alive(req.bundle):
+                    break
+                await asyncio.sleep(0.01)
+            assert not shim_alive(req.bundle)
             assert not os.path.exists(os.path.join(req.bundle, "shim.sock"))
     run(scenario())
 
@@ -292,6 +297,20 @@ def test_external_runc_runtime(tmp_path, busybox_rootfs, container_id):
             assert [x["log"] for x in log_lines(req.log.path)] == ["via-runc\n"]
             assert not os.listdir(tmp_path / "runc-root")  # deleted after exit
 
+            tty = h.request(["sh", "-c", "tty; read x; echo [$x]"], tty=True, open_stdin=True)
+            tty = type(tty)(**{**tty.__dict__, "runtime": runc,
+                               "runtime_root": str(tmp_path / "runc-root")})
+            await h.zygote.start(tty)
+            reader, writer = await ShimClient(tty.bundle).attach(True, True, True)
+            await ShimClient(tty.bundle).resize(20, 60)
+            writer.write(b"typed\r")
+            await writer.drain()
+            out = await asyncio.wait_for(reader.read(), 30)
+            writer.close()
+            assert b"[typed]" in out
+            assert (await ShimClient(tty.bundle).wait()).exit_code == 0
+            assert "/dev/pts/0" in "".join(x["log"] for x in log_lines(tty.log.path))
+
             bad = h.request(["/nope"])
             bad = type(bad)(**{**bad.__dict__, "runtime": runc,
                                "runtime_root": str(tmp_path / "runc-root")})
@@ -304,7 +323,8 @@ def test_hold_attach_then_start_misses_nothing(tmp_path, busybox_rootfs, contain
     """docker run's order: create, attach, start: the first output reaches the client."""
     async def scenario():
         async with harness(tmp_path, busybox_rootfs, container_id) as h:
-            req = h.request(["sh", "-c", "echo first; echo second >&2"])
+            # (the sleep keeps it running for the second start's Conflict)
+            req = h.request(["sh", "-c", "echo first; echo second >&2; sleep 0.5"])
             req = type(req)(**{**req.__dict__, "hold": True})
             pid = await h.zygote.start(req)
             shim = ShimClient(req.bundle)
@@ -327,4 +347,78 @@ def test_hold_attach_then_start_misses_nothing(tmp_path, busybox_rootfs, contain
                 await ShimClient(req.bundle).start()
             status = await asyncio.wait_for(ShimClient(req.bundle).wait(), 30)
             assert status.exit_code == 127 and "no such file" in status.error
+    run(scenario())
+
+
+def test_wait_after_shim_death_and_reconnect(tmp_path, busybox_rootfs, container_id):
+    """wait() survives broken connections; a SIGKILLed shim without exit.json reads
+    as exit 255 "shim died"; the process title names the container."""
+    from dockyard.runtime.container.delete import delete
+    from dockyard.runtime.state import StateStore
+    from dockyard.shim.files import SHIM_PID, read_pid
+
+    async def scenario():
+        async with harness(tmp_path, busybox_rootfs, container_id) as h:
+            req, shim, pid = await h.start(["sleep", "1000"])
+            shim_pid = read_pid(os.path.join(req.bundle, SHIM_PID))
+            with open(f"/proc/{shim_pid}/cmdline", "rb") as f:
+                assert f.read().rstrip(b"\0") == b"dockyard-shim " + \
+                    req.container_id[:12].encode()
+            # several waiters, one of them gives up early: the others still get it
+            early = asyncio.create_task(shim.wait())
+            await asyncio.sleep(0.1)
+            early.cancel()
+            waiters = [asyncio.create_task(ShimClient(req.bundle).wait()) for _ in range(3)]
+            await asyncio.sleep(0.1)
+            assert (await shim.state()) == {"pid": pid, "running": True}
+            os.kill(shim_pid, signal.SIGKILL)
+            statuses = await asyncio.wait_for(asyncio.gather(*waiters), 30)
+            assert {(s.exit_code, s.error) for s in statuses} == {(255, "shim died")}
+            assert read_exit(req.bundle) is None
+            assert os.path.exists(f"/proc/{pid}")  # the container outlived its shim
+            delete(StateStore(req.runtime_root), req.container_id, force=True)
+    run(scenario())
+
+
+def test_bad_requests(tmp_path, busybox_rootfs, container_id):
+    async def scenario():
+        async with harness(tmp_path, busybox_rootfs, container_id) as h:
+            req, shim, _ = await h.start(["sleep", "1000"])
+            with pytest.raises(Conflict, match="already has a shim"):
+                await h.zygote.start(req)
+            assert (await shim.state())["running"]  # its files were left alone
+            other = h.request(["true"])
+            dup = type(other)(**{**other.__dict__, "container_id": req.container_id})
+            with pytest.raises(Conflict, match="already exists"):
+                await h.zygote.start(dup)
+            gone = type(other)(**{**other.__dict__, "bundle": str(tmp_path / "nowhere")})
+            with pytest.raises(InvalidArgument, match="not a directory"):
+                await h.zygote.start(gone)
+            bad_log = type(other)(**{**other.__dict__, "log": type(other.log)(driver="gelf")})
+            with pytest.raises(InvalidArgument, match="unknown log driver"):
+                await h.zygote.start(bad_log)
+            await shim.kill(signal.SIGKILL)
+            assert (await shim.wait()).exit_code == 137
+    run(scenario())
+
+
+def test_tty_stdin_once_keeps_stdin_when_a_client_detaches(tmp_path, busybox_rootfs,
+                                                           container_id):
+    """dockerd's rule: StdinOnce closes stdin at the client's EOF only without a TTY;
+    with one, dropping the connection is how a client detaches (ctrl-p ctrl-q)."""
+    async def scenario():
+        async with harness(tmp_path, busybox_rootfs, container_id) as h:
+            _, shim, _ = await h.start(["sh", "-c", "read x; echo [$x]"], tty=True,
+                                       open_stdin=True, stdin_once=True)
+            _, writer = await shim.attach(stdin=True, stdout=True, stderr=True)
+            writer.close()  # detach
+            await asyncio.sleep(0.3)
+            assert (await shim.state())["running"]
+            reader, writer = await shim.attach(stdin=True, stdout=True, stderr=True)
+            writer.write(b"again\r")
+            await writer.drain()
+            out = await asyncio.wait_for(reader.read(), 30)
+            writer.close()
+            assert b"[again]" in out
+            assert (await shim.wait()).exit_code == 0
     run(scenario())

@@ -57,6 +57,10 @@ def test_cp_both_ways(env, tmp_path, running):
         # what went into /data is in the volume, seen from the host
         data = env[0].data_root / "volumes" / vol / "_data"
         assert (data / "sub" / "b.txt").read_text() == "beta\n"
+        # the whole filesystem, volume included
+        docker(env, "cp", f"{cname}:/", str(out / "root"))
+        assert (out / "root" / "data" / "sub" / "b.txt").read_text() == "beta\n"
+        assert (out / "root" / "bin" / "busybox").is_file()
         # tar on stdout
         tar = docker(env, "cp", f"{cname}:/etc/passwd", "-").stdout
         with tarfile.open(fileobj=io.BytesIO(tar)) as t:
@@ -82,3 +86,30 @@ def test_export_and_diff(env):
         assert {"bin/busybox", "etc/passwd", "newd/f"} <= names and "etc/group" not in names
     finally:
         docker(env, "rm", "-f", cname, check=False)
+
+
+def test_docker_py_archive_diff_export(env):
+    docker_py = pytest.importorskip("docker", reason="docker-py is a dev dependency")
+    client = docker_py.DockerClient(base_url=env[0].host, version="1.41")
+    cname = f"dpy-cp-{TOKEN}"
+    try:
+        c = client.containers.create("busybox:latest", "true", name=cname,
+                                     network_mode="none")
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as t:
+            info = tarfile.TarInfo("hello.txt")
+            info.size = 5
+            t.addfile(info, io.BytesIO(b"hello"))
+        assert c.put_archive("/tmp", buf.getvalue()) is True
+        stream, stat = c.get_archive("/tmp/hello.txt")
+        assert stat["name"] == "hello.txt" and stat["size"] == 5
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as t:
+            assert t.extractfile("hello.txt").read() == b"hello"
+        assert {"Path": "/tmp/hello.txt", "Kind": 1} in c.diff()
+        with tarfile.open(fileobj=io.BytesIO(b"".join(c.export()))) as t:
+            assert "tmp/hello.txt" in t.getnames()
+        with pytest.raises(docker_py.errors.NotFound):
+            c.get_archive("/nope")
+    finally:
+        docker(env, "rm", "-f", cname, check=False)
+        client.close()

@@ -38,10 +38,26 @@ def test_docker_exec_plain_piped_env_user_workdir(eng):
     r = docker(eng, "exec", "-e", "X=1", "-w", "/tmp", "-u", "1000:1000", cid,
                "sh", "-c", "echo $X $(pwd) $(id -u):$(id -g)")
     assert (r.returncode, r.stdout) == (0, "1 /tmp 1000:1000\n"), r.stderr
+    caps = {}
+    for flag in ((), ("--privileged",)):
+        r = docker(eng, "exec", *flag, cid, "sh", "-c", "grep CapEff /proc/self/status")
+        caps[flag] = int(r.stdout.split()[1], 16)
+    assert caps[("--privileged",)] > caps[()]
+    r = docker(eng, "exec", "-t", cid, "sh", "-c", "tty; echo $TERM")
+    # (text mode reads \r\n as \n)
+    assert r.returncode == 0 and r.stdout.endswith("\nxterm\n"), r.stdout
+    assert r.stdout.startswith("/dev/pts/")
     r = docker(eng, "exec", cid, "/no/such/binary")
     assert r.returncode == 126, (r.returncode, r.stdout, r.stderr)
     r = docker(eng, "exec", "-d", cid, "sleep", "2")
     assert r.returncode == 0
+    exec_ids = eng.inspect(cid)["ExecIDs"]
+    assert exec_ids and len(exec_ids) >= 7
+    assert eng.ok("GET", f"/exec/{exec_ids[0]}/json").json()["ContainerID"] == cid
+    eng.ok("POST", f"/containers/{cid}/pause")
+    r = docker(eng, "exec", cid, "true")
+    assert r.returncode != 0 and "is paused, unpause the container before exec" in r.stderr
+    eng.ok("POST", f"/containers/{cid}/unpause")
     eng.ok("POST", f"/containers/{cid}/stop", t=1)
     r = docker(eng, "exec", cid, "true")
     assert r.returncode != 0 and "is not running" in r.stderr
@@ -121,3 +137,44 @@ def test_exec_in_a_runc_container_uses_runc(eng):
     assert r.returncode == 0 and "sleep 300" in r.stdout, r.stderr
     r = docker(eng, "stats", "--no-stream", "--format", "{{.PIDs}}", cid)
     assert (r.returncode, r.stdout) == (0, "1\n"), r.stderr
+
+
+def test_docker_exec_it_detach_keys_leave_the_shell_running(eng):
+    cid = eng.run(["sleep", "300"])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([DOCKER_CLI, "-H", eng.d.host, "exec", "-it", cid, "sh", "-c",
+                             "echo ready; exec sleep 123"],
+                            stdin=slave, stdout=slave, stderr=slave, env=env,
+                            start_new_session=True)
+    os.close(slave)
+    out = b""
+    try:
+        deadline = time.monotonic() + 20
+        while b"ready" not in out and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.2)[0]:
+                out += os.read(master, 4096)
+        os.write(master, b"\x10\x11")          # ctrl-p ctrl-q
+        proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    assert b"ready" in out
+    r = docker(eng, "top", cid)
+    assert "sleep 123" in r.stdout, r.stdout
+
+
+def test_concurrent_docker_execs(eng):
+    from concurrent.futures import ThreadPoolExecutor
+
+    cid = eng.run(["sleep", "300"])
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(
+            lambda i: docker(eng, "exec", cid, "sh", "-c", f"echo {i}; exit {i % 5}"),
+            range(16)))
+    for i, r in enumerate(results):
+        assert (r.returncode, r.stdout) == (i % 5, f"{i}\n"), (i, r.stderr)
+    r = docker(eng, "top", cid)
+    assert [line.split(None, 7)[-1] for line in r.stdout.splitlines()[1:]] == ["sleep 300"]

@@ -81,3 +81,18 @@ def test_docker_stats_streams(eng):
     rows = [line for line in out.replace("\x1b[2J\x1b[H", "\n").splitlines()
             if line.strip().endswith("B") and "streamed" in line]
     assert len(rows) >= 2, (out, err)
+
+
+def test_stats_networks_on_the_default_bridge(eng):
+    import docker as dockerpy
+
+    cid = eng.run(["sleep", "300"], HostConfig={"NetworkMode": "bridge"})
+    client = dockerpy.DockerClient(base_url=eng.d.host, version="1.41", timeout=60)
+    try:
+        s = client.containers.get(cid).stats(stream=False)
+    finally:
+        client.close()
+    assert set(s["networks"]) == {"eth0"}, s.get("networks")
+    assert set(s["networks"]["eth0"]) == {"rx_bytes", "rx_packets", "rx_errors",
+                                          "rx_dropped", "tx_bytes", "tx_packets",
+                                          "tx_errors", "tx_dropped"}

@@ -113,6 +113,8 @@ def test_run_with_named_volume_keeps_data_and_copies_up(env):
     # a volume in use cannot be removed
     cname = f"holder-{TOKEN}"
     docker(env, "create", *NO_NET, "--name", cname, "-v", f"{vol}:/data", "busybox:latest", "true")
+    dangling = text(docker(env, "volume", "ls", "-q", "-f", "dangling=true")).split()
+    assert vol not in dangling and f"cu-{TOKEN}" in dangling
     busy = docker(env, "volume", "rm", vol, check=False)
     assert busy.returncode != 0 and b"volume is in use" in busy.stderr
     mounts = json.loads(text(docker(env, "inspect", "-f", "{{json .Mounts}}", cname)))

@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import shutil
+import socket
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +28,19 @@ DOCKER = "/usr/bin/docker"
 
 def pool_config() -> dict:
     return {"default-address-pools": [{"base": f"10.{OCTET}.128.0/17", "size": 24}]}
+
+
+def leftovers(work: Path) -> dict[str, list[str]]:
+    """Network objects of this session's daemons, read straight from the kernel."""
+    token = os.environ["DOCKYARD_TEST_TOKEN"]
+    links = [n for _, n in socket.if_nameindex() if n.startswith(token)]
+    tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True,
+                            timeout=30).stdout
+    ns_dir = work / "exec" / "netns"
+    found = {"links": links,
+             "nft_tables": [t for t in tables.split() if t == f"dockyard-{token}"],
+             "netns": sorted(os.listdir(ns_dir)) if ns_dir.is_dir() else []}
+    return {k: v for k, v in found.items() if v}
 
 
 def purge(work: Path) -> dict[str, list[str]]:
@@ -59,5 +73,7 @@ def network_daemon(work: Path) -> Iterator[tuple[Daemon, dict[str, str]]]:
                     subprocess.run([DOCKER, "rm", "-f", *ids], capture_output=True, env=env,
                                    timeout=120)
     finally:
+        after_stop = leftovers(work)
         left = purge(work)
     assert not left, f"network objects left after the daemon: {left}"
+    assert not after_stop, f"a cleanly stopped daemon left network objects: {after_stop}"

@@ -104,6 +104,19 @@ def test_run_publish_on_loopback_and_docker_port(env):
     docker(env, "rm", "-f", f"{TOKEN}-web")
     assert fetch(f"http://127.0.0.1:{port}/", tries=3) is None
 
+    # every address (the host's own too) and -P on an exposed port
+    from tests.integration.network.test_service import host_address
+
+    me = host_address()
+    docker(env, "run", "-d", "--name", f"{TOKEN}-all", "-p", f"{port}:80", "--expose", "81",
+           "-P", "busybox", "sh", "-c", script)
+    assert fetch(f"http://{me}:{port}/") == "hello-published\n"
+    assert fetch(f"http://127.0.0.1:{port}/") == "hello-published\n"
+    eph = docker(env, "port", f"{TOKEN}-all", "81").stdout.strip()
+    assert eph.startswith("0.0.0.0:") and int(eph.split(":")[1]) > 1024
+    pruned = docker(env, "network", "prune", "-f").stdout
+    assert "bridge" not in pruned
+
 
 def test_containers_resolve_each_other_by_name(env):
     net = f"{TOKEN}-dns"
@@ -112,13 +125,20 @@ def test_containers_resolve_each_other_by_name(env):
            "--network-alias", "db", "busybox", "sleep", "1000")
     ip = docker(env, "inspect", "-f", f'{{{{(index .NetworkSettings.Networks "{net}")'
                 '.IPAddress}}', f"{TOKEN}-srv").stdout.strip()
-    out = docker(env, "run", "--rm", "--network", net, "busybox", "nslookup", f"{TOKEN}-srv")
+    docker(env, "run", "-d", "--name", f"{TOKEN}-cli", "--network", net, "busybox",
+           "sleep", "1000")
+    out = docker(env, "exec", f"{TOKEN}-cli", "nslookup", f"{TOKEN}-srv")
     assert ip in out.stdout.split("Name:", 1)[-1], out.stdout
-    out = docker(env, "run", "--rm", "--network", net, "busybox", "ping", "-c", "1", "db")
+    out = docker(env, "exec", f"{TOKEN}-cli", "ping", "-c", "1", "-W", "2", "db")
     assert f"({ip})" in out.stdout or ip in out.stdout
-    # the default bridge has no name resolution (docker's rule)
-    out = docker(env, "run", "--rm", "busybox", "cat", "/etc/resolv.conf")
-    assert "nameserver" in out.stdout
+    resolv = docker(env, "exec", f"{TOKEN}-cli", "cat", "/etc/resolv.conf").stdout
+    gw = ip.rsplit(".", 1)[0] + ".1"
+    assert f"nameserver {gw}" in resolv
+    # the default bridge has no embedded DNS (docker's rule): the host's resolvers
+    docker(env, "run", "-d", "--name", f"{TOKEN}-plain", "busybox", "sleep", "1000")
+    resolv = docker(env, "exec", f"{TOKEN}-plain", "cat", "/etc/resolv.conf").stdout
+    assert "nameserver" in resolv and f"nameserver {gw}" not in resolv
+    docker(env, "rm", "-f", f"{TOKEN}-cli", f"{TOKEN}-plain")
     docker(env, "rm", "-f", f"{TOKEN}-srv")
     docker(env, "network", "rm", net)
 
@@ -146,3 +166,50 @@ def test_docker_py_networks(env):
             client.networks.get(f"{TOKEN}-py")
     finally:
         client.close()
+
+
+def test_networking_survives_a_daemon_kill(env):
+    d = env[0]
+    net = f"{TOKEN}-live"
+    port = free_port()
+    docker(env, "network", "create", net)
+    script = "mkdir -p /www && echo alive > /www/index.html && httpd -f -p 80 -h /www"
+    docker(env, "run", "-d", "--name", f"{TOKEN}-live", "--network", net,
+           "-p", f"127.0.0.1:{port}:80", "busybox", "sh", "-c", script)
+    docker(env, "run", "-d", "--name", f"{TOKEN}-peer", "--network", net, "busybox",
+           "sleep", "1000")
+    assert fetch(f"http://127.0.0.1:{port}/") == "alive\n"
+    d.kill()                                   # SIGKILL: no clean shutdown
+    assert fetch(f"http://127.0.0.1:{port}/", tries=3) == "alive\n"   # kernel NAT stays
+    d.start()
+    assert fetch(f"http://127.0.0.1:{port}/") == "alive\n"
+    out = docker(env, "exec", f"{TOKEN}-peer", "wget", "-q", "-O", "-",
+                 f"http://{TOKEN}-live/")
+    assert out.stdout == "alive\n"              # the new daemon's DNS knows the name
+    # the port is held again by the new daemon
+    out = docker(env, "run", "-d", "-p", f"127.0.0.1:{port}:80", "busybox", "true",
+                 check=False)
+    assert out.returncode != 0 and "port is already allocated" in out.stderr
+
+
+def test_static_ip_alias_and_network_rate_label(env):
+    net = f"{TOKEN}-st"
+    docker(env, "network", "create", "--subnet", "10.254.88.0/24", net)
+    docker(env, "run", "-d", "--name", f"{TOKEN}-st", "--network", net, "--ip",
+           "10.254.88.77", "--network-alias", "fixed", "--label",
+           "dockyard.network-rate=ingress=4mbit,egress=2mbit", "busybox", "sleep", "1000")
+    doc = json.loads(docker(env, "inspect", f"{TOKEN}-st").stdout)[0]
+    ep = doc["NetworkSettings"]["Networks"][net]
+    assert ep["IPAddress"] == "10.254.88.77" and "fixed" in ep["Aliases"]
+    assert ep["IPAMConfig"]["IPv4Address"] == "10.254.88.77"
+    shaped = []
+    for link in os.listdir("/sys/class/net"):
+        if link.startswith(f"{TOKEN}v"):
+            qd = subprocess.run(["tc", "qdisc", "show", "dev", link], capture_output=True,
+                                text=True).stdout
+            if "tbf" in qd and "ingress" in qd:
+                shaped.append(link)
+    assert len(shaped) == 1, "the container's veth carries the rate limits"
+    out = docker(env, "run", "-d", "--network", net, "--ip", "10.254.88.77", "busybox",
+                 "true", check=False)
+    assert out.returncode != 0 and "already in use" in out.stderr

@@ -107,3 +107,20 @@ def test_log_config_keeps_driver_and_options():
     assert hc["LogConfig"] == {"Type": "local", "Config": {}}
     hc = normalize_host_config({"LogConfig": {"Type": "", "Config": {"max-size": "1m"}}})
     assert hc["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "1m"}}
+
+
+def test_unlimited_pids_limit_is_stored_as_null():
+    assert normalize_host_config({"PidsLimit": 0})["PidsLimit"] is None
+    assert normalize_host_config({"PidsLimit": -1})["PidsLimit"] is None
+    assert normalize_host_config({"PidsLimit": 7})["PidsLimit"] == 7
+
+
+def test_daemon_log_defaults_merge_for_the_same_driver():
+    hc = normalize_host_config({"LogConfig": {"Type": "", "Config": {"max-file": "2"}}},
+                               log_driver="local", log_opts={"max-size": "5m",
+                                                             "max-file": "9"})
+    assert hc["LogConfig"] == {"Type": "local", "Config": {"max-file": "2",
+                                                           "max-size": "5m"}}
+    hc = normalize_host_config({"LogConfig": {"Type": "json-file"}}, log_driver="local",
+                               log_opts={"max-size": "5m"})
+    assert hc["LogConfig"] == {"Type": "json-file", "Config": {}}

@@ -58,7 +58,8 @@ BAD = [
     ({}, {"CpusetCpus": "4096"}, "Requested CPUs are not available - requested 4096"),
     ({}, {"CpusetMems": "77"}, "Requested memory nodes are not available"),
     ({}, {"BlkioWeight": 5}, "Range of blkio weight is from 10 to 1000"),
-    ({}, {"BlkioWeight": -1}, "Range of blkio weight is from 10 to 1000"),
+    ({}, {"BlkioWeight": -1}, "json: cannot unmarshal number into Go struct field "
+                              "HostConfig.BlkioWeight"),
     ({}, {"IOMaximumIOps": 5}, "Invalid QoS settings"),
     # misc numbers
     ({}, {"ShmSize": -1}, "SHM size can not be less than 0"),
@@ -107,9 +108,17 @@ BAD = [
     # devices
     ({}, {"Devices": [{"PathOnHost": "/dev/null", "PathInContainer": "/dev/null",
                        "CgroupPermissions": "rwx"}]}, "invalid device mode: rwx"),
+    ({}, {"Devices": [{"PathInContainer": "/dev/x"}]},
+     "invalid device mapping: PathOnHost is empty"),
+    ({}, {"BlkioWeightDevice": [{"Path": "/dev/null", "Weight": 5}]},
+     "invalid weight for device: /dev/null: Range of blkio weight is from 10 to 1000"),
     ({}, {"DeviceCgroupRules": ["x 1:2 rwm"]},
      "invalid device cgroup rule format: 'x 1:2 rwm'"),
     ({}, {"DeviceCgroupRules": ["c 1:2"]}, "invalid device cgroup rule format: 'c 1:2'"),
+    ({}, {"DeviceRequests": [{"Driver": "", "Count": -1, "Capabilities": [["gpu"]]}]},
+     'could not select device driver "" with capabilities: [[gpu]]'),
+    ({}, {"DeviceRequests": [{"Driver": "nvidia", "Capabilities": [["gpu", "utility"]]}]},
+     'could not select device driver "nvidia" with capabilities: [[gpu utility]]'),
     # ulimits
     ({}, {"Ulimits": [{"Name": "bogus", "Soft": 1, "Hard": 1}]}, "invalid ulimit type: bogus"),
     ({}, {"Ulimits": [{"Name": "nofile", "Soft": 20, "Hard": 10}]},
@@ -119,11 +128,14 @@ BAD = [
      'sysctl "kernel.panic" is not in a separate kernel namespace'),
     ({}, {"Sysctls": {"vm.swappiness": "1"}}, "is not in a separate kernel namespace"),
     ({}, {"NetworkMode": "host", "Sysctls": {"net.ipv4.ip_forward": "1"}},
-     "not allowed in the host network namespace"),
+     'sysctl "net.ipv4.ip_forward" not allowed in host network namespace'),
     ({}, {"IpcMode": "host", "Sysctls": {"kernel.shmmax": "1"}},
-     "not allowed in the host IPC namespace"),
+     'sysctl "kernel.shmmax" is not allowed in the hosts ipc namespace'),
     ({}, {"UTSMode": "host", "Sysctls": {"kernel.domainname": "x"}},
-     "not allowed in the host UTS namespace"),
+     'sysctl "kernel.domainname" is not in a separate kernel namespace'),
+    ({}, {"Sysctls": {"kernel.hostname": "x"}},
+     'sysctl "kernel.hostname" is not allowed as it conflicts with the OCI "hostname" '
+     "field"),
     # security options
     ({}, {"SecurityOpt": ["nonsense"]}, 'invalid --security-opt 1: "nonsense"'),
     ({}, {"SecurityOpt": ["what=ever"]}, 'invalid --security-opt 2: "what=ever"'),
@@ -158,6 +170,15 @@ BAD = [
     ({"Hostname": "h"}, {"UTSMode": "host"}, "conflicting options: hostname and the UTS mode"),
     ({}, {"NetworkMode": "host", "Links": ["a:b"]},
      "conflicting options: host type networking can't be used with links"),
+    # log options
+    ({}, {"LogConfig": {"Type": "json-file", "Config": {"max-sise": "1m"}}},
+     "unknown log opt 'max-sise' for json-file log driver"),
+    ({}, {"LogConfig": {"Type": "local", "Config": {"labels": "a"}}},
+     "unknown log opt 'labels' for log driver local"),
+    ({}, {"LogConfig": {"Type": "json-file", "Config": {"mode": "fast"}}},
+     "logger: logging mode not supported: fast"),
+    ({}, {"LogConfig": {"Type": "json-file", "Config": {"max-buffer-size": "4m"}}},
+     "max-buffer-size option is only supported with 'mode=non-blocking'"),
     # Config
     ({"WorkingDir": "relative/dir"}, {},
      "the working directory 'relative/dir' is invalid, it needs to be an absolute path"),
@@ -211,6 +232,11 @@ GOOD = [
     {"SecurityOpt": ["no-new-privileges", "seccomp=unconfined", "label=disable",
                      "apparmor=unconfined", "no-new-privileges:true"]},
     {"SecurityOpt": ['seccomp={"defaultAction": "SCMP_ACT_ALLOW"}']},
+    {"LogConfig": {"Type": "json-file", "Config": {"max-size": "1m", "max-file": "3",
+                                                   "mode": "non-blocking",
+                                                   "max-buffer-size": "4m"}}},
+    {"LogConfig": {"Type": "none", "Config": {"anything": "x"}}},
+    {"LogConfig": {"Type": "", "Config": {"tag": "x"}}},
     {"IpcMode": "container:abc", "PidMode": "container:abc", "NetworkMode": "container:abc",
      "UTSMode": "host", "CgroupnsMode": "private", "UsernsMode": "host"},
 ]

@@ -114,3 +114,16 @@ def test_signals_and_sizes():
             parse_signal(bad)
     assert parse_size("10m") == 10 * 1024 * 1024 and parse_size("1k") == 1024
     assert parse_size(None) is None
+
+
+def test_stopped_network_settings_keep_networks_drop_addresses():
+    from dockyard.engine.netglue import stopped_settings
+
+    running = {"IPAddress": "10.0.0.2", "Ports": {"80/tcp": [{"HostPort": "8080"}]},
+               "SandboxKey": "/run/x", "Networks": {"bridge": {
+                   "IPAddress": "10.0.0.2", "EndpointID": "e1", "NetworkID": "n1"}}}
+    out = stopped_settings(running)
+    assert out["IPAddress"] == "" and out["Ports"] == {} and out["SandboxKey"] == ""
+    assert out["Networks"] == {"bridge": {"IPAddress": "", "EndpointID": "",
+                                          "NetworkID": "n1"}}
+    assert running["Networks"]["bridge"]["IPAddress"] == "10.0.0.2"   # input untouched

@@ -81,8 +81,10 @@ def test_network_files_are_bound_after_the_defaults(tmp_path):
 
 def test_env_overrides_and_removals():
     env = container_env({"Hostname": "h", "Tty": True,
-                         "Env": ["PATH=/x", "A=1", "TERM", "B=2", "A=3"]})
-    assert env == ["PATH=/x", "HOSTNAME=h", "A=3", "B=2"]
+                         "Env": ["PATH=/x", "A=1", "TERM", "B=2", "A=3", "B", "HOSTNAME=o"]})
+    # as dockerd: defaults replaced in place, others appended as given (repeats kept),
+    # a bare name removes only a default
+    assert env == ["PATH=/x", "HOSTNAME=o", "A=1", "B=2", "A=3"]
 
 
 def test_tty_adds_terminal_and_term(tmp_path):
@@ -131,3 +133,19 @@ def test_init_is_skipped_in_a_shared_pid_namespace(tmp_path):
 def test_no_command_is_an_error(tmp_path):
     with pytest.raises(InvalidArgument, match="No command specified"):
         spec_for(tmp_path, {"Cmd": None})
+
+
+def test_preload_then_build_is_fast(tmp_path):
+    import time
+
+    from dockyard.engine.ocispec import preload
+
+    preload()
+    rootfs = make_rootfs(tmp_path)
+    hc = normalize_host_config({"NetworkMode": "none"}, cgroup_v2=False)
+    inp = SpecInputs(CID, str(rootfs), {"Cmd": ["true"]}, hc)
+    start = time.perf_counter()
+    for _ in range(20):
+        build_spec(inp, cgroup_v2=False)
+    per_call = (time.perf_counter() - start) / 20
+    assert per_call < 0.02, f"build_spec takes {per_call * 1000:.1f} ms"

@@ -43,10 +43,47 @@ def test_merge_tmpfs_options_last_of_a_kind_wins():
             merge_tmpfs_options(bad)
 
 
+def table(*lines: str) -> list:
+    from dockyard.runtime.rootfs.mountinfo import parse_line
+
+    return [parse_line(line) for line in lines]
+
+
+SHARED_ROOT = table("1 0 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw",
+                    "2 1 0:5 / /private rw - tmpfs tmpfs rw",
+                    "3 1 0:6 / /slave rw master:1 - tmpfs tmpfs rw")
+
+
+def build_with_table(plans, mountinfo):
+    from dockyard.engine.spec_mounts import build_mounts
+
+    return build_mounts(plans=plans, host_config={}, files={}, shm_path=None,
+                        init_path=None, mountinfo=mountinfo)
+
+
+def test_shared_and_slave_binds_need_a_propagating_source():
+    _ms, prop = build_with_table([Plan("bind", "/srv/x", "/c", propagation="rshared")],
+                                 SHARED_ROOT)
+    assert prop == "shared"
+    _ms, prop = build_with_table([Plan("bind", "/slave/x", "/c", propagation="rslave")],
+                                 SHARED_ROOT)
+    assert prop == "rslave"
+    with pytest.raises(InvalidArgument, match="path /private/x is mounted on /private but "
+                                              "it is not a shared mount"):
+        build_with_table([Plan("bind", "/private/x", "/c", propagation="shared")],
+                         SHARED_ROOT)
+    with pytest.raises(InvalidArgument, match="not a shared or slave mount"):
+        build_with_table([Plan("bind", "/private/x", "/c", propagation="slave")],
+                         SHARED_ROOT)
+    with pytest.raises(InvalidArgument, match="not a shared mount"):
+        build_with_table([Plan("bind", "/slave/x", "/c", propagation="rshared")],
+                         SHARED_ROOT)
+
+
 def test_user_mounts_sorted_by_depth_after_defaults(tmp_path):
     plans = [Plan("bind", "/host/a/b", "/mnt/a/b", propagation="rprivate"),
              Plan("volume", "/vol/_data", "/data", read_only=True),
-             Plan("bind", "/host/x", "/x", propagation="rslave")]
+             Plan("bind", "/host/x", "/x", propagation="private")]
     ms, linux = mounts(tmp_path, {"Tmpfs": {"/run": "size=1m", "/tmp": ""}}, plans,
                        files=FILES)
     dests = [m["destination"] for m in ms]
@@ -57,18 +94,26 @@ def test_user_mounts_sorted_by_depth_after_defaults(tmp_path):
     d = by_dest(ms)
     assert d["/data"] == {"destination": "/data", "type": "bind", "source": "/vol/_data",
                           "options": ["rbind", "ro"]}
-    assert d["/x"]["options"] == ["rbind", "rslave"]
+    assert d["/x"]["options"] == ["rbind", "private"]
     assert d["/mnt/a/b"]["options"] == ["rbind", "rprivate"]
     assert d["/run"] == {"destination": "/run", "type": "tmpfs", "source": "tmpfs",
                          "options": ["noexec", "nosuid", "nodev", "rprivate", "size=1m"]}
-    assert linux["rootfsPropagation"] == "rslave"
-
-
-def test_shared_bind_makes_the_root_shared(tmp_path):
-    _ms, linux = mounts(tmp_path, plans=[Plan("bind", "/h", "/c", propagation="rshared")])
-    assert linux["rootfsPropagation"] == "shared"
-    _ms, linux = mounts(tmp_path / "b", plans=[Plan("bind", "/h", "/c")])
     assert "rootfsPropagation" not in linux
+
+
+def test_shared_bind_without_any_mount_table_entry():
+    with pytest.raises(InvalidArgument, match="Can't find mount point of /srv/x"):
+        build_with_table([Plan("bind", "/srv/x", "/c", propagation="shared")],
+                         table("2 1 0:5 / /private rw - tmpfs tmpfs rw"))
+
+
+def test_shared_bind_makes_the_root_shared():
+    _ms, prop = build_with_table([Plan("bind", "/h", "/c", propagation="rshared"),
+                                  Plan("bind", "/slave/y", "/d", propagation="rslave")],
+                                 SHARED_ROOT)
+    assert prop == "shared"
+    _ms, prop = build_with_table([Plan("bind", "/h", "/c")], SHARED_ROOT)
+    assert prop == ""
 
 
 def test_bad_propagation_in_a_plan(tmp_path):
@@ -158,3 +203,37 @@ def test_hidden_tmpfs_plan_yields_to_the_tmpfs_flag_text(tmp_path):
     runs = [m for m in ms if m["destination"] == "/run"]
     assert runs == [{"destination": "/run", "type": "tmpfs", "source": "tmpfs",
                      "options": ["noexec", "nosuid", "nodev", "rprivate", "size=1m", "ro"]}]
+
+
+def test_volfs_mount_plans_convert_like_dockerd(tmp_path):
+    """The real MountPlan (volfs's engine/mounts.py) through build_spec."""
+    mounts_mod = pytest.importorskip(
+        "dockyard.engine.mounts",
+        reason="volfs's engine/mounts.py is not merged into this tree yet; the Plan "
+               "stand-in covers the same fields")
+    mp = mounts_mod.MountPlan
+    plans = [mp(type="bind", source="/h", destination="/b", propagation="rprivate",
+                options=("rbind",)),
+             mp(type="bind", source="/h2", destination="/nr", read_only=True,
+                propagation="rprivate", options=("bind",)),
+             mp(type="volume", source="/v/_data", destination="/vol", name="v",
+                driver="local"),
+             mp(type="tmpfs", source="", destination="/t", options=("size=1m",)),
+             mp(type="tmpfs", source="", destination="/run", read_only=True,
+                options=("size=2m",), hidden=True)]
+    ms, _ = mounts(tmp_path, {"Tmpfs": {"/run": "ro,size=2m"}}, plans)
+    d = by_dest(ms)
+    assert d["/b"]["options"] == ["rbind", "rprivate"]
+    assert d["/nr"]["options"] == ["bind", "ro", "rprivate"]
+    assert d["/vol"]["options"] == ["rbind"]
+    assert d["/t"]["options"] == ["noexec", "nosuid", "nodev", "rprivate", "size=1m"]
+    assert d["/run"]["options"] == ["noexec", "nosuid", "nodev", "rprivate", "ro", "size=2m"]
+
+
+def test_shareable_shm_is_a_tmpfs_of_shm_size():
+    from dockyard.engine.spec_mounts import shareable_shm
+
+    assert shareable_shm({"IpcMode": "shareable", "ShmSize": 1024}) == (
+        "tmpfs", 0x2 | 0x4 | 0x8, "mode=1777,size=1024")
+    assert shareable_shm({"IpcMode": "private"}) is None
+    assert shareable_shm({"IpcMode": "host"}) is None

@@ -60,10 +60,16 @@ def test_cpu_shares_period_quota_cpuset_realtime(tmp_path):
                    "realtimePeriod": 1000, "realtimeRuntime": 500}
 
 
-@pytest.mark.parametrize(("given", "limit"), [(50, 50), (0, -1), (-1, -1)])
+@pytest.mark.parametrize(("given", "limit"), [(50, 50), (0, None), (-1, None)])
 def test_pids_limit(tmp_path, given, limit):
     res = build(tmp_path, {"PidsLimit": given})["linux"]["resources"]
-    assert res["pids"] == {"limit": limit}
+    assert res.get("pids") == (None if limit is None else {"limit": limit})
+
+
+def test_pids_limit_resources_of_a_stored_value():
+    from dockyard.engine.spec_resources import build_resources
+
+    assert build_resources({"PidsLimit": -1}, [])["pids"] == {"limit": -1}
 
 
 def test_blkio_weight_and_device_throttles(tmp_path):
@@ -108,7 +114,9 @@ def test_none_network_without_a_path_gets_a_new_namespace(tmp_path):
 
 def test_container_network_needs_its_path(tmp_path):
     with pytest.raises(InvalidArgument, match="network namespace path is missing"):
-        build(tmp_path, {"NetworkMode": "container:abc"})
+        build(tmp_path, {"NetworkMode": "container:abc"}, netns="")
+    # None: the joined container is on the host's network
+    assert "network" not in ns_of(build(tmp_path / "h", {"NetworkMode": "container:abc"}))
     spec = build(tmp_path / "b", {"NetworkMode": "container:abc"}, netns="/proc/7/ns/net")
     assert ns_of(spec)["network"] == "/proc/7/ns/net"
     assert "net.ipv4.ping_group_range" not in spec["linux"].get("sysctl", {})
@@ -262,6 +270,12 @@ def test_ulimits_merge_with_daemon_defaults(tmp_path):
         {"type": "RLIMIT_NPROC", "hard": 100, "soft": 50}]
 
 
+def test_unlimited_ulimit_is_rlim_infinity(tmp_path):
+    spec = build(tmp_path, {"Ulimits": [{"Name": "core", "Soft": -1, "Hard": -1}]})
+    assert spec["process"]["rlimits"] == [{"type": "RLIMIT_CORE", "hard": 2**64 - 1,
+                                           "soft": 2**64 - 1}]
+
+
 def test_oom_score_adj(tmp_path):
     assert build(tmp_path, {"OomScoreAdj": 500})["process"]["oomScoreAdj"] == 500
 
@@ -314,3 +328,34 @@ def test_device_directory_without_device_nodes_is_an_error(tmp_path):
     (d / "file").write_text("")
     with pytest.raises(InvalidArgument, match="error gathering device information"):
         build(tmp_path, {"Devices": [{"PathOnHost": str(d), "PathInContainer": "/dev/x"}]})
+
+
+@pytest.mark.parametrize("profile", [
+    {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": "x"},
+    {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": "read",
+                                                      "action": "SCMP_ACT_ALLOW"}]},
+    {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "args": [1]}]},
+    {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "args": [
+        {"index": "0", "value": 1, "op": "SCMP_CMP_EQ"}]}]},
+    {"defaultAction": "SCMP_ACT_ERRNO", "archMap": "x"},
+    {"defaultAction": "SCMP_ACT_ERRNO", "archMap": [1]},
+    {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"],
+                                                      "includes": {"minKernel": "4.8.1"}}]},
+    {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"],
+                                                      "excludes": {"caps": "CAP_KILL"}}]},
+    {"defaultAction": 5},
+    [1, 2],
+])
+def test_malformed_seccomp_profiles_are_the_users_mistake(tmp_path, profile):
+    from dockyard.engine.hostconfig import validate_create
+
+    opt = ["seccomp=" + json.dumps(profile)]
+    with pytest.raises(InvalidArgument, match="Decoding seccomp profile failed"):
+        validate_create({}, {"SecurityOpt": opt})
+    with pytest.raises(InvalidArgument, match="Decoding seccomp profile failed"):
+        build(tmp_path, {"SecurityOpt": opt})
+
+
+def test_daemon_profile_is_shape_checked_too(tmp_path):
+    with pytest.raises(InvalidArgument, match="Decoding seccomp profile failed"):
+        build(tmp_path, seccomp_profile={"defaultAction": "SCMP_ACT_ERRNO", "syscalls": 3})

@@ -70,3 +70,10 @@ def test_default_profile_returns_a_private_copy():
     p = default_profile()
     p["syscalls"].clear()
     assert DEFAULT_SECCOMP["syscalls"]
+
+
+def test_official_and_own_profiles_pass_the_shape_check(reference):
+    from dockyard.engine.spec_seccomp import check_profile
+
+    assert check_profile(reference) is reference
+    assert check_profile(DEFAULT_SECCOMP) is DEFAULT_SECCOMP

@@ -69,6 +69,8 @@ def test_volume_errors_are_client_errors(tmp_path: Path):
         ("GET", '/volumes?filters={"bogus":["1"]}', None),
         ("POST", "/volumes/prune", None),
     ])
+    [(not_obj, _)], _ = run_requests(tmp_path / "b", [("POST", "/volumes/create", [1])])
+    assert not_obj == 400
     assert bad_name[0] == 400 and "invalid characters" in bad_name[1]["message"]
     assert bad_opt == (400, {"message": 'create ab: invalid option: "foo"'})
     assert bad_driver[0] == 404

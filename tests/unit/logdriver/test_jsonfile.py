@@ -26,9 +26,10 @@ def test_line_format_matches_dockerd():
     (b"<a href='x'>&</a>", "\\u003ca href='x'\\u003e\\u0026\\u003c/a\\u003e"),
     ("caf\u00e9 \u2028\u2029".encode(), "caf\u00e9 \\u2028\\u2029"),
     (b"\x7f", "\x7f"),
-    (b"\xff\xfe ok", "\ufffd\ufffd ok"),   # one U+FFFD per invalid byte, like Go
-    (b"\xe2\x82", "\ufffd\ufffd"),         # a truncated sequence: one per byte
-    (b"\xed\xa0\x80", "\ufffd\ufffd\ufffd"),  # an encoded surrogate is invalid
+    (b"\xff\xfe ok", "\\ufffd\\ufffd ok"),  # one escape per invalid byte, like Go
+    (b"\xe2\x82", "\\ufffd\\ufffd"),         # a truncated sequence: one per byte
+    (b"\xed\xa0\x80", "\\ufffd" * 3),       # an encoded surrogate is invalid
+    ("\ufffd".encode(), "\ufffd"),           # a real U+FFFD is kept as it is
 ])
 def test_escaping(raw, escaped):
     assert escape(raw) == escaped
@@ -87,3 +88,25 @@ def test_frame_header():
     assert frame(2, b"") == b"\x02\x00\x00\x00\x00\x00\x00\x00"
     big = b"x" * 70000
     assert frame(2, big)[:8] == b"\x02\x00\x00\x00" + (70000).to_bytes(4, "big")
+
+
+def test_fast_and_slow_escaping_agree():
+    """json's C escaper (taken when nothing dockerd treats differently is present)
+    and the translate table give the same text on every input."""
+    import random
+
+    from dockyard.logdriver.jsonfile import _ESCAPES
+
+    rng = random.Random(7)
+    alphabet = [bytes([b]) for b in range(256)] + ["é€\u2028😀\ufffd".encode()]
+    for _ in range(3000):
+        data = b"".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 40)))
+        text = data.decode("utf-8", "surrogateescape")
+        assert escape(data) == text.translate(_ESCAPES), data
+
+
+def test_encode_many_equals_encode():
+    from dockyard.logdriver.jsonfile import encode_many
+
+    msgs = [b"a\n", b"<b>\t\n", b"\xff"]
+    assert encode_many("stdout", msgs, T) == [encode("stdout", m, T) for m in msgs]

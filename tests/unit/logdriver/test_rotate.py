@@ -81,3 +81,23 @@ def test_json_writer_rotation(tmp_path):
 def _read(path: str) -> bytes:
     with open(path, "rb") as f:
         return f.read()
+
+
+def test_write_many_rotates_exactly_like_single_writes(tmp_path):
+    records = [b"r%03d" % i + b"x" * (i % 17) + b"\n" for i in range(200)]
+    for max_size, max_file in ((None, 1), (50, 3), (7, 2), (300, 5), (40, 1)):
+        one = str(tmp_path / f"one-{max_size}-{max_file}")
+        many = str(tmp_path / f"many-{max_size}-{max_file}")
+        a = RotatingFile(one, max_size, max_file)
+        for r in records:
+            a.write(r)
+        a.close()
+        b = RotatingFile(many, max_size, max_file)
+        for i in range(0, len(records), 13):
+            b.write_many(records[i:i + 13])
+        b.close()
+        names_a = [n[len(one):] for n in rotated_names(one)]
+        names_b = [n[len(many):] for n in rotated_names(many)]
+        assert names_a == names_b
+        for suffix in names_a:
+            assert _read(one + suffix) == _read(many + suffix), (max_size, max_file, suffix)
