@@ -71,6 +71,8 @@ def _normalize(body: dict) -> dict:
     hc.pop("ConsoleSize", None)   # docker sends the terminal size (API >= 1.42 only)
     if body.get("Env"):   # docker 28 orders a repeated variable randomly (a Go map)
         body["Env"] = sorted(body["Env"])
+    if hc.get("Binds"):   # docker 28 builds Binds from a Go map: random order
+        hc["Binds"] = sorted(hc["Binds"])
     # docker fills NetworkingConfig for the default network with an all-zero endpoint
     nc = body.get("NetworkingConfig", {}).get("EndpointsConfig", {})
     for name in list(nc):
