@@ -33,3 +33,21 @@ def test_command_help_exits_0(capsys):
     out = capsys.readouterr().out
     assert "Usage:  dockyard run [OPTIONS] IMAGE [COMMAND] [ARG...]" in out
     assert "--publish list" in out
+
+
+def test_tls_options(monkeypatch, tmp_path):
+    g, rest = main._split_globals(["--tlsverify", "--tlscacert", "/ca.pem",
+                                   "--tlscert=/c.pem", "--tlskey", "/k.pem", "-H",
+                                   "tcp://h:2376", "ps"])
+    assert g.tls == {"verify": True, "ca": "/ca.pem", "cert": "/c.pem", "key": "/k.pem"}
+    assert rest == ["ps"]
+    from dockyard.cli.client import TLSOptions
+
+    (tmp_path / "ca.pem").write_text("x")
+    monkeypatch.setenv("DOCKYARD_CERT_PATH", str(tmp_path))
+    opts = TLSOptions(tls=True)
+    assert opts.enabled and not opts.verify
+    assert opts.ca == str(tmp_path / "ca.pem") and opts.cert == "" and opts.key == ""
+    assert TLSOptions.from_env() is None
+    monkeypatch.setenv("DOCKYARD_TLS_VERIFY", "1")
+    assert TLSOptions.from_env().verify
