@@ -7,8 +7,6 @@ import select
 import tarfile
 import time
 
-import pytest
-
 from .clid import CLI, name
 
 NONET = ("--network", "none")
@@ -218,9 +216,6 @@ def test_events_stream(cli: CLI):
 
 
 
-@pytest.mark.xfail(reason="engine: api/attach.py closes a TTY container's stdin when the "
-                          "attach ends, so a detached `run -it` shell exits (dockerd keeps "
-                          "it; reported 00:23 in ANNOUNCEMENTS)", strict=False)
 def test_detach_keys_and_attach(cli: CLI):
     """ctrl-p ctrl-q leaves a -it container running; attach reconnects to it."""
     import pty

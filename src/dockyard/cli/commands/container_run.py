@@ -187,20 +187,24 @@ def pump(h: Hijacked, *, tty: bool, stdin: bool, detach_keys: bytes | None = Non
                 in_fd = -1
                 h.close_write()
             else:
+                detached = False
                 if scanner is not None:
                     data, detached = scanner.feed(data)
+                try:
                     if data:
                         h.sendall(data)
-                    if detached:
-                        return "detached"
-                else:
-                    try:
-                        h.sendall(data)
-                    except OSError:
-                        in_fd = -1
+                except OSError:   # the daemon closed its side; keep reading output
+                    in_fd = -1
+                if detached:
+                    return "detached"
         if hfd in ready:
+            sock = h.conn.sock
             try:
-                data = h.conn.sock.recv(65536)
+                data = sock.recv(65536)
+                # TLS: decrypted bytes may wait inside the SSL object, unseen by select
+                pending = getattr(sock, "pending", None)
+                while data and pending is not None and pending():
+                    data += sock.recv(pending())
             except OSError:
                 data = b""
             if not data:
