@@ -376,3 +376,24 @@ def test_logs_follow_into_a_closed_pipe_ends(cli: CLI):
             logs.kill()
             logs.wait()
         logs.stderr.close()
+
+
+def test_stats_no_stream_and_live(cli: CLI):
+    import subprocess
+    import sys
+
+    n = name("stats")
+    cli.ok("run", "-d", "--name", n, *NONET, "busybox", "sleep", "300")
+    out = cli.ok("stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", n)
+    assert out == f"{n} 1\n"
+    live = subprocess.Popen([sys.executable, "-m", "dockyard.cli.main", "stats", n],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli.env)
+    try:
+        time.sleep(3.5)
+    finally:
+        live.terminate()
+        data, _ = live.communicate(timeout=20)
+    frames = [f for f in data.decode().split("\033[2J\033[H") if f]
+    assert len(frames) >= 2, data
+    assert frames[-1].splitlines()[0].split()[:3] == ["CONTAINER", "ID", "NAME"]
+    assert n in frames[-1] and "%" in frames[-1]

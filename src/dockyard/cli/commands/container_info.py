@@ -546,26 +546,69 @@ def cmd_stats(opts: Opts, args: list[str], ctx: Any) -> int:
                                             {"all": opts.all or None}) or []]
     fmt = opts.format or STATS_DEFAULT
     trunc = not opts.no_trunc
-    while True:
+    if opts.no_stream:
         rows = []
         status = 0
         for ref in refs:
             try:
-                s = client.get(f"/containers/{quote(ref)}/stats",
-                               {"stream": False, "one-shot": None})
+                s = client.get(f"/containers/{quote(ref)}/stats", {"stream": False})
             except APIError as e:
                 if args:
                     sys.stderr.write(f"Error response from daemon: {e.message}\n")
                     status = 1
                 continue
             rows.append(stats_row(ref, s or {}, trunc))
-        text = gotemplate.render_rows(fmt, rows, STATS_HEADERS)
-        if opts.no_stream:
-            sys.stdout.write(text)
-            return status
-        sys.stdout.write("\033[2J\033[H" + text)
-        sys.stdout.flush()
-        time.sleep(1.0)
+        sys.stdout.write(gotemplate.render_rows(fmt, rows, STATS_HEADERS))
+        return status
+    return _stats_stream(client, refs, fmt, trunc, explicit=bool(args))
+
+
+def _stats_stream(client: Any, refs: list[str], fmt: str, trunc: bool,
+                  explicit: bool) -> int:
+    """docker stats' live view: one ``stream=1`` response per container, all read as
+    they come (select), the table redrawn once a second."""
+    import select
+
+    from dockyard.cli import gotemplate
+
+    streams: dict[int, tuple[str, Any, Any]] = {}
+    latest: dict[str, dict[str, str]] = {}
+    status = 0
+    for ref in refs:
+        try:
+            resp = client.stream("GET", f"/containers/{quote(ref)}/stats", {"stream": True})
+        except APIError as e:
+            if explicit:
+                sys.stderr.write(f"Error response from daemon: {e.message}\n")
+                status = 1
+            continue
+        streams[resp.conn.fileno()] = (ref, resp, resp.iter_json())
+        latest[ref] = stats_row(ref, {}, trunc)
+    if not streams:
+        return status
+    next_draw = 0.0
+    try:
+        while streams:
+            buffered = [fd for fd, (_, r, _) in streams.items() if r.conn.buf]
+            ready = buffered or select.select(list(streams), [], [], 1.0)[0]
+            for fd in ready:
+                ref, resp, values = streams[fd]
+                try:
+                    latest[ref] = stats_row(ref, next(values) or {}, trunc)
+                except StopIteration:   # the container went away
+                    resp.close()
+                    del streams[fd]
+            now = time.monotonic()
+            if now >= next_draw:
+                rows = [latest[r] for r in refs if r in latest]
+                sys.stdout.write("\033[2J\033[H" + gotemplate.render_rows(fmt, rows,
+                                                                           STATS_HEADERS))
+                sys.stdout.flush()
+                next_draw = now + 1.0
+    finally:
+        for _, resp, _ in streams.values():
+            resp.close()
+    return status
 
 
 __all__ = ["INSPECT_SPEC", "OBJECT_INSPECT_SPEC", "PS_SPEC", "bytes_size", "cmd_inspect",
