@@ -1,0 +1,228 @@
+"""COPY and ADD into a mounted root filesystem, with docker's rules.
+
+Sources (already globbed and checked to stay in their root) are copied with
+these rules, the legacy builder's:
+
+* a directory source copies its *contents*; the destination directory is
+  created (owned by root, or by ``--chown``) when missing and left alone when
+  it exists;
+* a file source goes to ``dest/<name>`` when ``dest`` ends with ``/`` or is an
+  existing directory, else to ``dest`` itself; missing parents are created;
+* several sources (after globbing) need a destination ending with ``/``;
+* context files become root's (0:0) unless ``--chown``; files from another
+  stage or image keep their owner (``--chown`` overrides); modes are kept, and
+  ``--chmod`` replaces them;
+* ``ADD`` of a local tar (plain, gzip, bzip2, xz) extracts it into ``dest``
+  through :mod:`dockyard.image.safetar` (owners from the archive);
+* symlinks inside a copied tree stay symlinks; a source that *is* a symlink was
+  resolved by the caller (docker follows it).
+
+Destinations resolve symlinks inside the image (:func:`rootfs.resolve_in_root`),
+so a base image's links never lead a write outside the rootfs.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shutil
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from dockyard.build.rootfs import Identity, mkdir_all, resolve_in_root
+from dockyard.errors import InvalidArgument
+
+_TAR_MAGICS = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One copy source: ``host`` path (symlink-resolved top), the name it is copied
+    under, and ``rel`` (its path relative to ``root``, for ignore rules)."""
+
+    host: str
+    name: str
+    rel: str = ""
+
+
+@dataclass(frozen=True)
+class CopyOptions:
+    identity: Identity | None = None     # None: keep the source's owner
+    chmod: int | None = None
+    extract_archives: bool = False       # ADD
+    excluded: Callable[[str], bool] | None = None   # rel path -> skip (.dockerignore)
+
+
+def normalize_dest(dest: str, workdir: str) -> tuple[str, bool]:
+    """(absolute image path, names a directory) for a COPY destination."""
+    is_dir = dest.endswith("/") or dest in (".", "..") or dest.endswith(("/.", "/.."))
+    if not dest.startswith("/"):
+        dest = posixpath.join(workdir or "/", dest)
+    return posixpath.normpath(dest), is_dir
+
+
+def is_archive(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError:
+        return False
+    if head.startswith(_TAR_MAGICS):
+        return True
+    return len(head) >= 262 and head[257:262] == b"ustar"
+
+
+def copy_sources(root: str, sources: list[Source], dest: str, dest_is_dir: bool,
+                 opts: CopyOptions) -> int:
+    """Copy ``sources`` into the rootfs at ``root``; returns the entries written."""
+    if len(sources) > 1 and not dest_is_dir:
+        raise InvalidArgument("When using COPY with more than one source file, the "
+                              "destination must be a directory and end with a /")
+    new_dir_owner = opts.identity or Identity(0, 0)
+    n = 0
+    for src in sources:
+        st = os.stat(src.host)
+        if stat.S_ISDIR(st.st_mode):
+            target = mkdir_all(root, dest, new_dir_owner)
+            n += _copy_tree(src.host, target, src.rel, opts)
+            continue
+        if opts.extract_archives and is_archive(src.host):
+            target = mkdir_all(root, dest, new_dir_owner)
+            n += _extract(src.host, target)
+            continue
+        if dest_is_dir:
+            mkdir_all(root, dest, new_dir_owner)
+            target = resolve_in_root(root, posixpath.join(dest, src.name))
+        else:
+            host = resolve_in_root(root, dest)
+            if os.path.isdir(host):
+                target = resolve_in_root(root, posixpath.join(dest, src.name))
+            else:
+                mkdir_all(root, posixpath.dirname(dest), new_dir_owner)
+                target = host
+        _copy_entry(src.host, target, st, opts)
+        n += 1
+    return n
+
+
+def _owner(st: os.stat_result, opts: CopyOptions) -> tuple[int, int]:
+    if opts.identity is not None:
+        return opts.identity.uid, opts.identity.gid
+    return st.st_uid, st.st_gid
+
+
+def _mode(st: os.stat_result, opts: CopyOptions) -> int:
+    return opts.chmod if opts.chmod is not None else stat.S_IMODE(st.st_mode)
+
+
+def _clear(target: str, want_dir: bool) -> bool:
+    """Make room for a new entry at ``target``; True if a directory already is there
+    (and a directory is wanted)."""
+    try:
+        tst = os.lstat(target)
+    except FileNotFoundError:
+        return False
+    if stat.S_ISDIR(tst.st_mode):
+        if want_dir:
+            return True
+        raise InvalidArgument(f"cannot overwrite directory {target!r} with a non-directory")
+    os.unlink(target)
+    return False
+
+
+def _copy_entry(src: str, target: str, st: os.stat_result, opts: CopyOptions) -> None:
+    uid, gid = _owner(st, opts)
+    mode = st.st_mode
+    if stat.S_ISLNK(mode):
+        _clear(target, False)
+        os.symlink(os.readlink(src), target)
+        os.lchown(target, uid, gid)
+        return
+    if stat.S_ISREG(mode):
+        _clear(target, False)
+        fd_in = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            fd_out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                             | os.O_CLOEXEC, 0o600)
+            try:
+                _copy_fd(fd_in, fd_out, st.st_size)
+                os.fchown(fd_out, uid, gid)
+                os.fchmod(fd_out, _mode(st, opts))
+                os.utime(fd_out, ns=(st.st_atime_ns, st.st_mtime_ns))
+            finally:
+                os.close(fd_out)
+        finally:
+            os.close(fd_in)
+        return
+    if stat.S_ISFIFO(mode):
+        _clear(target, False)
+        os.mkfifo(target, 0o600)
+        os.lchown(target, uid, gid)
+        os.chmod(target, _mode(st, opts))
+        return
+    # sockets and device nodes are not copied (docker's archives skip sockets; a
+    # build context never carries devices)
+
+
+def _copy_fd(fd_in: int, fd_out: int, size: int) -> None:
+    left = size
+    while left > 0:
+        try:
+            n = os.copy_file_range(fd_in, fd_out, left)
+        except OSError:
+            n = 0
+        if n <= 0:
+            break
+        left -= n
+    while True:   # fallback, and files that grew
+        data = os.read(fd_in, 1 << 20)
+        if not data:
+            break
+        os.write(fd_out, data)
+
+
+def _copy_tree(src_dir: str, target_dir: str, rel: str, opts: CopyOptions) -> int:
+    n = 0
+    with os.scandir(src_dir) as it:
+        entries = sorted(it, key=lambda e: e.name)
+    for e in entries:
+        child_rel = f"{rel}/{e.name}" if rel and rel != "." else e.name
+        if opts.excluded is not None and opts.excluded(child_rel) \
+                and not e.is_dir(follow_symlinks=False):
+            continue
+        st = e.stat(follow_symlinks=False)
+        target = os.path.join(target_dir, e.name)
+        if stat.S_ISDIR(st.st_mode):
+            existed = _clear(target, True)
+            if not existed:
+                os.mkdir(target, 0o700)
+            sub = _copy_tree(e.path, target, child_rel, opts)
+            if opts.excluded is not None and opts.excluded(child_rel) and not sub \
+                    and not existed:
+                os.rmdir(target)
+                continue
+            uid, gid = _owner(st, opts)
+            os.lchown(target, uid, gid)
+            os.chmod(target, _mode(st, opts))
+            os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+            n += 1 + sub
+        else:
+            _copy_entry(e.path, target, st, opts)
+            n += 1
+    return n
+
+
+def _extract(archive: str, target: str) -> int:
+    from dockyard.image.safetar import TarOptions, extract_tar
+
+    with open(archive, "rb") as f:
+        stats, _ = extract_tar(f, target, options=TarOptions(keep_setuid=True))
+    return stats.entries
+
+
+def remove_tree(path: str) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+__all__ = ["CopyOptions", "Source", "copy_sources", "is_archive", "normalize_dest"]
