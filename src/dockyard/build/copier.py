@@ -84,6 +84,8 @@ def copy_sources(root: str, sources: list[Source], dest: str, dest_is_dir: bool,
     for src in sources:
         st = os.stat(src.host)
         if stat.S_ISDIR(st.st_mode):
+            # new parents are root's; the destination itself gets --chown's owner
+            mkdir_all(root, posixpath.dirname(dest.rstrip("/")) or "/", Identity(0, 0))
             target = mkdir_all(root, dest, new_dir_owner)
             n += _copy_tree(src.host, target, src.rel, opts)
             continue

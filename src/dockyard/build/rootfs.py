@@ -121,10 +121,11 @@ def run_identity(root: str, spec: str) -> Identity:
     if user.isdigit():
         name = next((r[0] for r in _table(root, "passwd") if len(r) > 2 and r[2] == user),
                     user)
-    extra = tuple(sorted({int(r[2]) for r in _table(root, "group")
-                          if len(r) > 3 and r[2].isdigit() and name in r[3].split(",")}
-                         - {gid})) if not group else ()
-    return Identity(uid, gid, extra)
+    # as runc's user look-up: the primary group, then the groups naming the user
+    extra = {int(r[2]) for r in _table(root, "group")
+             if len(r) > 3 and r[2].isdigit() and name in r[3].split(",")} \
+        if not group else set()
+    return Identity(uid, gid, (gid, *sorted(extra - {gid})))
 
 
 def home_of(root: str, uid: int) -> str:
