@@ -273,6 +273,24 @@ class Builder:
                       raw.get("variant") or ""))
 
     def _step(self, state: State, step: Step, results: dict[int, State]) -> State:
+        """One step; errors other than the located kinds get the step's location."""
+        from dockyard.build.errors import DockerfileError, StepFailed
+
+        try:
+            return self._dispatch(state, step, results)
+        except (DockerfileError, StepFailed):
+            raise
+        except DockyardError as e:
+            i = step.instruction
+            where = f"{i.loc.filename}:{i.loc.line}"
+            text = i.loc.original.strip().split("\n")[0]
+            try:
+                located = type(e)(f"{where}: {text}: {e.message}")
+            except TypeError:
+                raise e from None
+            raise located from None
+
+    def _dispatch(self, state: State, step: Step, results: dict[int, State]) -> State:
         from dockyard.build import steps
 
         i = step.instruction
