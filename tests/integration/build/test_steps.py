@@ -87,7 +87,7 @@ def test_add_url_with_checksum(build, image_file, tmp_path: Path) -> None:
     digest = hashlib.sha256(payload).hexdigest()
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Length", str(len(payload)))
             self.send_header("Last-Modified", "Wed, 21 Oct 2015 07:28:00 GMT")
