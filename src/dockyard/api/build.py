@@ -17,6 +17,7 @@ there with the same executor as ``dockyard build``.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import shutil
 import tempfile
@@ -79,6 +80,43 @@ def build_options(q) -> Any:
         quiet=query_bool(q, "q"))
 
 
+class PaddedTar(io.RawIOBase):
+    """The docker CLI, when ``-f`` names a Dockerfile outside the context, appends
+    files to the context tar and ends the stream right after the last file's bytes
+    (no padding, no end blocks; Go's tar reader accepts that). For an uncompressed
+    tar this adds the missing padding and the two zero blocks at EOF."""
+
+    _COMPRESSED = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"\x28\xb5\x2f\xfd")
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.count = 0
+        self.head = b""
+        self.tail: bytes | None = None
+        self.plain: bool | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:  # type: ignore[override]
+        if self.tail is None:
+            data = self.stream.read(len(b))
+            if self.plain is None and data:
+                self.head += data
+                if len(self.head) >= 6 or not data:
+                    self.plain = not self.head.startswith(self._COMPRESSED)
+            if data:
+                self.count += len(data)
+                b[:len(data)] = data
+                return len(data)
+            pad = (-self.count) % 512
+            self.tail = b"\0" * (pad + 1024) if self.plain else b""
+        n = min(len(b), len(self.tail))
+        b[:n] = self.tail[:n]
+        self.tail = self.tail[n:]
+        return n
+
+
 async def build(request: web.Request) -> web.StreamResponse:
     from dockyard.daemon.bridge import BodyReader
 
@@ -104,7 +142,8 @@ async def build(request: web.Request) -> web.StreamResponse:
         svc = backend.open_images()
         builder = Builder(svc, backend.exec_root, emit=emit)
         try:
-            ctx = BuildContext.from_tar(body, tmp, opts.dockerfile)
+            ctx = BuildContext.from_tar(PaddedTar(body), tmp,  # type: ignore[arg-type]
+                                        opts.dockerfile)
             try:
                 result = builder.build(ctx, opts)
             except StepFailed as e:
