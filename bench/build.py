@@ -112,7 +112,7 @@ def main() -> int:
         tools: dict[str, tuple[list[str], dict[str, str]]] = {
             "dockyard build": (dy, dy_env), "docker legacy": (dk, dk_env)}
         try:
-            timed(bk + ["--no-cache"], bk_env)
+            timed([*bk, "--no-cache"], bk_env)
             tools["docker buildkit"] = (bk, bk_env)
         except RuntimeError as e:
             print(f"BuildKit not measured: {str(e)[:200]}", file=sys.stderr)
@@ -124,12 +124,12 @@ def main() -> int:
                 [DOCKER_CLI, "-H", d.host, "build", "-q", "-t", "bench:dyd", str(ctx)],
                 dk_env)
             results: dict[tuple[str, str], list[float]] = {}
-            for name, (cmd, env) in tools.items():   # warm every path once
+            for cmd, env in tools.values():   # warm every path once
                 timed(cmd, env)
             for _ in range(args.runs):
                 for name, (cmd, env) in tools.items():
                     results.setdefault((name, "cold"), []).append(
-                        timed(cmd + ["--no-cache"], env))
+                        timed([*cmd, "--no-cache"], env))
                 for name, (cmd, env) in tools.items():
                     timed(cmd, env)   # after a --no-cache run: make the cache current
                     results.setdefault((name, "fully cached"), []).append(timed(cmd, env))
