@@ -108,14 +108,17 @@ def main() -> int:
         dk_env = {**dockerd.env, "DOCKER_BUILDKIT": "0"}
         dk = [DOCKER_CLI, "-H", dockerd.host, "build", "-q", "-t", "bench:legacy", str(ctx)]
         bk_env = {**dockerd.env, "DOCKER_BUILDKIT": "1"}
-        bk = [DOCKER_CLI, "-H", dockerd.host, "build", "-q", "-t", "bench:bk", str(ctx)]
+        # the private dockerd has no bridge: BuildKit's RUN needs --network host (as
+        # dockyard's RUN shares the host's network namespace by default)
+        bk = [DOCKER_CLI, "-H", dockerd.host, "build", "-q", "--network", "host", "-t",
+              "bench:bk", str(ctx)]
         tools: dict[str, tuple[list[str], dict[str, str]]] = {
             "dockyard build": (dy, dy_env), "docker legacy": (dk, dk_env)}
         try:
             timed([*bk, "--no-cache"], bk_env)
             tools["docker buildkit"] = (bk, bk_env)
         except RuntimeError as e:
-            print(f"BuildKit not measured: {str(e)[:200]}", file=sys.stderr)
+            print(f"BuildKit not measured: {str(e)[-600:]}", file=sys.stderr)
         daemon_work = Path(tempfile.mkdtemp(prefix="bd-", dir="/tmp"))
         (daemon_work / "root").mkdir()
         shutil.copytree(data, daemon_work / "root", dirs_exist_ok=True)
