@@ -148,6 +148,10 @@ def mkdir_all(root: str, path: str, identity: Identity | None = None,
         try:
             st = os.stat(host)
         except FileNotFoundError:
+            parent = os.path.dirname(host)
+            if not os.path.isdir(parent):
+                # a dangling in-root symlink on the way: create where it points
+                mkdir_all(root, "/" + os.path.relpath(parent, root), identity, mode)
             os.mkdir(host, mode)
             os.chmod(host, mode)
             if identity is not None:
