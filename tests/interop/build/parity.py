@@ -2,7 +2,7 @@
 
 A corpus case is ``corpus/<name>/Dockerfile`` (``{base}`` stands for the busybox
 image), ``ctx/`` (its context files) and an optional ``case.json``: ``modes``
-(path -> octal), ``symlinks`` (path -> target), ``tars`` (archives made from
+(path -> octal), ``dirs`` (empty directories), ``symlinks`` (path -> target), ``tars`` (archives made from
 ``payload`` at setup), ``random`` (path -> size of random bytes), ``build_args``
 and ``target``. Git cannot hold those file kinds and modes faithfully, so the
 context is laid out in a temporary directory for each run.
@@ -60,6 +60,8 @@ def materialize(name: str, target: Path) -> Path:
     for rel, link in m.get("symlinks", {}).items():
         (target / rel).parent.mkdir(parents=True, exist_ok=True)
         os.symlink(link, target / rel)
+    for rel in m.get("dirs", []):
+        (target / rel).mkdir(parents=True, exist_ok=True)
     for rel, mode in m.get("modes", {}).items():
         os.chmod(target / rel, int(mode, 8))
     return target
