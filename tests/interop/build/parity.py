@@ -4,8 +4,9 @@ A corpus case is ``corpus/<name>/Dockerfile`` (``{base}`` stands for the busybox
 image), ``ctx/`` (its context files) and an optional ``case.json``: ``modes``
 (path -> octal), ``dirs`` (empty directories), ``symlinks`` (path -> target),
 ``tars`` (archives made from ``payload`` at setup), ``random`` (path -> size of
-random bytes), ``build_args`` and ``target``. Git cannot hold those file kinds and modes faithfully, so the
-context is laid out in a temporary directory for each run.
+random bytes), ``build_args`` and ``target``. Git cannot hold those file kinds
+and modes faithfully, so the context is laid out in a temporary directory for
+each run.
 """
 
 from __future__ import annotations
