@@ -58,6 +58,9 @@ def build_options(q) -> Any:
     from dockyard.build.executor import BuildOptions
     from dockyard.image import reference as refs
 
+    if q.get("version") == "2":
+        raise InvalidArgument("BuildKit (build version 2) is not supported by dockyardd; "
+                              "build with DOCKER_BUILDKIT=0")
     if q.get("remote"):
         raise InvalidArgument("remote build contexts (remote=...) are not supported; send "
                               "the context as the request body")

@@ -36,8 +36,10 @@ if TYPE_CHECKING:
 def run_argv(i: ins.Run, shell: tuple[str, ...]) -> list[str]:
     if not i.heredocs or not i.command.shell:
         return list(i.command.argv(shell))
-    # a heredoc RUN goes to the shell with its documents inline (sh reads them)
     text = i.command.args[0] if i.command.args else ""
+    if len(i.heredocs) == 1 and text.strip().lstrip("<-").strip("'\"") == i.heredocs[0].name:
+        return [*shell, i.heredocs[0].content]   # RUN <<EOF: the document is the script
+    # otherwise the shell gets the documents inline after the command (sh reads them)
     for doc in i.heredocs:
         text += "\n" + doc.content + ("" if doc.content.endswith("\n") else "\n") + doc.name
     return [*shell, text]
@@ -359,6 +361,9 @@ def copy_step(b: Builder, state: State, step: Step, results: dict) -> State:
     kind = "ADD" if is_add else "COPY"
     dest, dest_is_dir = normalize_dest(i.dest, state.config.working_dir)
     chmod = _parse_chmod(i.chmod)
+    if getattr(i, "parents", False):
+        raise InvalidArgument("COPY --parents is not supported by this builder")
+    excluded = _excluder(b, i.exclude)
     from_stage = getattr(i, "from_stage", None)
     from_image = getattr(i, "from_", None) if from_stage is None else None
     with tempfile.TemporaryDirectory(prefix="add-", dir=b.exec_root / "build") as tmp:
@@ -372,8 +377,7 @@ def copy_step(b: Builder, state: State, step: Step, results: dict) -> State:
         else:
             srcs = _context_sources(b, tuple(locals_))
             assert b.ctx is not None
-            content = tree_digest(b, [(s.host, s.rel) for s in srcs],
-                                  excluded=b.ctx.ignore.excluded)
+            content = tree_digest(b, [(s.host, s.rel) for s in srcs], excluded=excluded)
         downloaded = [_download(b, u, getattr(i, "checksum", None), tmp) for u in urls]
         extra = [tree_digest(b, [(s.host, "")]) for s in [*downloaded, *heredoc_sources]]
         key = step_key(state.key, kind, describe(i), content, extra, dest, dest_is_dir,
@@ -394,7 +398,7 @@ def copy_step(b: Builder, state: State, step: Step, results: dict) -> State:
                 assert b.ctx is not None
                 sources = _context_sources(b, tuple(locals_))
                 opts = CopyOptions(identity, chmod, extract_archives=is_add,
-                                   excluded=b.ctx.ignore.excluded)
+                                   excluded=excluded)
                 if sources:
                     copy_sources(rootfs, sources, dest, dest_is_dir, opts)
             extra_sources = [*downloaded, *heredoc_sources]
@@ -405,6 +409,25 @@ def copy_step(b: Builder, state: State, step: Step, results: dict) -> State:
     text = i.loc.original.strip().split(None, 1)
     created_by = f"/bin/sh -c #(nop) {kind} {text[1] if len(text) > 1 else ''}".rstrip()
     return b.commit(state, snap_key, key, state.config, created_by)
+
+
+def _excluder(b: Builder, patterns: tuple[str, ...]):
+    """``.dockerignore`` plus ``COPY --exclude`` patterns (same pattern rules)."""
+    assert b.ctx is not None
+    ignore = b.ctx.ignore
+    if not patterns:
+        return ignore.excluded
+    from dockyard.build.dockerignore import DockerIgnore
+
+    extra = DockerIgnore(list(patterns))
+
+    def excluded(rel: str) -> bool:
+        # --exclude patterns are relative to the source being copied: try the path
+        # below each of its leading directories too
+        parts = rel.split("/")
+        return ignore.excluded(rel) or any(extra.excluded("/".join(parts[k:]))
+                                           for k in range(len(parts)))
+    return excluded
 
 
 def _root_identity():

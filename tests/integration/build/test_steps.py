@@ -177,3 +177,18 @@ def test_unknown_target_is_an_error(build, tmp_path: Path) -> None:
     ctx = write(tmp_path / "ctx", {"Dockerfile": "FROM busybox:latest AS base\n"})
     with pytest.raises(InvalidArgument, match="target stage 'nope' could not be found"):
         build(ctx, target="nope")
+
+
+def test_heredocs_and_copy_exclude(build, image_file, tmp_path: Path) -> None:
+    ctx = write(tmp_path / "ctx", {"src/keep.txt": "k\n", "src/drop.tmp": "d\n",
+                                   "Dockerfile": (
+        "FROM busybox:latest\n"
+        "COPY <<EOF /etc/motd\nhello $HOSTNAME-free\nEOF\n"
+        "RUN <<EOF\necho from-heredoc > /ran\necho second-line >> /ran\nEOF\n"
+        "COPY --exclude=*.tmp src/ /dst/\n")})
+    r = build(ctx)
+    img = r.result.image_id
+    assert image_file(img, "/etc/motd") == b"hello -free\n"
+    assert image_file(img, "/ran") == b"from-heredoc\nsecond-line\n"
+    assert image_file(img, "/dst/keep.txt") == b"k\n"
+    assert image_file(img, "/dst/drop.tmp") is None
