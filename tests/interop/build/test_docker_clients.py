@@ -112,3 +112,18 @@ def test_docker_py_images_build(daemon, tmp_path: Path) -> None:
             client.images.build(path=str(ctx))
     finally:
         client.close()
+
+
+def test_cache_survives_daemon_restart(tmp_path_factory, tmp_path: Path) -> None:
+    work = short_workdir(tmp_path_factory, "br")
+    bootstrap_busybox(work / "root", "busybox:latest")
+    ctx = make_ctx(tmp_path / "ctx")
+    with build_daemon(work) as d:
+        first = docker(d, "build", "-t", "restart:1", str(ctx)).stdout.decode()
+        assert "Running in" in first
+    with build_daemon(work) as d:
+        second = docker(d, "build", "-t", "restart:1", str(ctx)).stdout.decode()
+        assert "Running in" not in second and "Using cache" in second
+        ids = {line.split()[-1] for line in (first + second).splitlines()
+               if line.startswith("Successfully built")}
+        assert len(ids) == 1
