@@ -10,10 +10,12 @@ these rules, the legacy builder's:
   existing directory, else to ``dest`` itself; missing parents are created;
 * several sources (after globbing) need a destination ending with ``/``;
 * context files become root's (0:0) unless ``--chown``; files from another
-  stage or image keep their owner (``--chown`` overrides); modes are kept, and
-  ``--chmod`` replaces them;
+  stage or image keep their owner (``--chown`` overrides); modes are kept
+  (minus setuid/setgid on context files, as docker's context transfer drops
+  them), and ``--chmod`` replaces them;
 * ``ADD`` of a local tar (plain, gzip, bzip2, xz) extracts it into ``dest``
-  through :mod:`dockyard.image.safetar` (owners from the archive);
+  through :mod:`dockyard.image.safetar` (owners from the archive, ``--chown``
+  ignored as docker does);
 * symlinks inside a copied tree stay symlinks; a source that *is* a symlink was
   resolved by the caller (docker follows it).
 
@@ -52,6 +54,7 @@ class CopyOptions:
     chmod: int | None = None
     extract_archives: bool = False       # ADD
     excluded: Callable[[str], bool] | None = None   # rel path -> skip (.dockerignore)
+    drop_setid: bool = False             # context files: docker drops setuid/setgid
 
 
 def normalize_dest(dest: str, workdir: str) -> tuple[str, bool]:
@@ -90,7 +93,9 @@ def copy_sources(root: str, sources: list[Source], dest: str, dest_is_dir: bool,
             n += _copy_tree(src.host, target, src.rel, opts)
             continue
         if opts.extract_archives and is_archive(src.host):
-            target = mkdir_all(root, dest, new_dir_owner)
+            # docker: --chown does not apply to an extracted archive, nor to its
+            # destination directory
+            target = mkdir_all(root, dest, Identity(0, 0))
             n += _extract(src.host, target)
             continue
         if dest_is_dir:
@@ -115,7 +120,12 @@ def _owner(st: os.stat_result, opts: CopyOptions) -> tuple[int, int]:
 
 
 def _mode(st: os.stat_result, opts: CopyOptions) -> int:
-    return opts.chmod if opts.chmod is not None else stat.S_IMODE(st.st_mode)
+    if opts.chmod is not None:
+        return opts.chmod
+    mode = stat.S_IMODE(st.st_mode)
+    if opts.drop_setid and not stat.S_ISDIR(st.st_mode):
+        mode &= ~(stat.S_ISUID | stat.S_ISGID)
+    return mode
 
 
 def _clear(target: str, want_dir: bool) -> bool:

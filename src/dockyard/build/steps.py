@@ -398,7 +398,7 @@ def copy_step(b: Builder, state: State, step: Step, results: dict) -> State:
                 assert b.ctx is not None
                 sources = _context_sources(b, tuple(locals_))
                 opts = CopyOptions(identity, chmod, extract_archives=is_add,
-                                   excluded=excluded)
+                                   excluded=excluded, drop_setid=True)
                 if sources:
                     copy_sources(rootfs, sources, dest, dest_is_dir, opts)
             extra_sources = [*downloaded, *heredoc_sources]
