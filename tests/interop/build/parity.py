@@ -92,6 +92,12 @@ def docker_layers(save_tar: Path):
         yield _Closing(member, outer)
 
 
+def saved_config(save_tar: Path) -> dict[str, Any]:
+    with tarfile.open(save_tar) as outer:
+        manifest = json.load(outer.extractfile("manifest.json"))  # type: ignore[arg-type]
+        return json.load(outer.extractfile(manifest[0]["Config"]))  # type: ignore[arg-type]
+
+
 class _Closing(io.RawIOBase):
     def __init__(self, inner, owner) -> None:
         self.inner = inner

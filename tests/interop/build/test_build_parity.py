@@ -76,9 +76,10 @@ def docker_tree(dockerd, image: str, work: Path) -> tuple[dict, dict]:
     dockerd.cli("save", "-o", str(saved), image)
     try:
         parity.flatten_layers(parity.docker_layers(saved), work)
+        info = json.loads(dockerd.cli("image", "inspect", image).stdout)[0]
+        info["_history"] = parity.saved_config(saved).get("history") or []
     finally:
         saved.unlink()
-    info = json.loads(dockerd.cli("image", "inspect", image).stdout)[0]
     return parity.tree(work), info
 
 
@@ -106,3 +107,9 @@ def test_build_matches_docker(dockerd, dockyard_root: Path, tmp_path: Path, case
     got = parity.config_fields(y_raw.get("config") or {})
     assert got == want, f"{case}: configs differ:\ndocker:   {want}\ndockyard: {got}"
     assert (y_raw.get("author") or "") == (d_info.get("Author") or "")
+    # one history entry per step, empty_layer exactly where docker has no layer
+    want_h = [bool(h.get("empty_layer")) for h in d_info["_history"]]
+    got_h = [bool(h.get("empty_layer")) for h in y_raw.get("history") or []]
+    assert got_h == want_h, f"{case}: history empty_layer flags differ:\n" + "\n".join(
+        f"{a!s:5} {b!s:5} {h.get('created_by', '')[:70]}"
+        for a, b, h in zip(want_h, got_h, d_info["_history"], strict=False))
