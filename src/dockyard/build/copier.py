@@ -77,8 +77,18 @@ def is_archive(path: str) -> bool:
 
 
 def copy_sources(root: str, sources: list[Source], dest: str, dest_is_dir: bool,
-                 opts: CopyOptions) -> int:
-    """Copy ``sources`` into the rootfs at ``root``; returns the entries written."""
+                 opts: CopyOptions, upper: str | None = None) -> int:
+    """Copy ``sources`` into the rootfs mounted at ``root``; returns the entries
+    written.
+
+    With ``upper`` (the overlay upperdir of the snapshot mounted at ``root``),
+    destinations are resolved and checked in the merged view but the files are
+    written straight into the upperdir: creating files through overlayfs costs
+    several times more than on the upper filesystem, and the layer is the
+    upperdir anyway. Directories on the way are copied up first (a no-op chown
+    through the mount), so the merged semantics hold: a new upper entry shadows
+    the lower one, a new upper directory merges with the lower directory.
+    """
     if len(sources) > 1 and not dest_is_dir:
         raise InvalidArgument("When using COPY with more than one source file, the "
                               "destination must be a directory and end with a /")
@@ -90,7 +100,7 @@ def copy_sources(root: str, sources: list[Source], dest: str, dest_is_dir: bool,
             # new parents are root's; the destination itself gets --chown's owner
             mkdir_all(root, posixpath.dirname(dest.rstrip("/")) or "/", Identity(0, 0))
             target = mkdir_all(root, dest, new_dir_owner)
-            n += _copy_tree(src.host, target, src.rel, opts)
+            n += _copy_tree(src.host, _in_upper(root, upper, target), target, src.rel, opts)
             continue
         if opts.extract_archives and is_archive(src.host):
             # docker: --chown does not apply to an extracted archive, nor to its
@@ -108,9 +118,28 @@ def copy_sources(root: str, sources: list[Source], dest: str, dest_is_dir: bool,
             else:
                 mkdir_all(root, posixpath.dirname(dest), new_dir_owner)
                 target = host
-        _copy_entry(src.host, target, st, opts)
+        parent = _in_upper(root, upper, os.path.dirname(target))
+        _copy_entry(src.host, os.path.join(parent, os.path.basename(target)), st, opts,
+                    target)
         n += 1
     return n
+
+
+def _in_upper(root: str, upper: str | None, merged_dir: str) -> str:
+    """Where to write what belongs in ``merged_dir`` (a directory of the mounted
+    view): its upperdir twin, copied up first; the merged path without upper."""
+    if upper is None:
+        return merged_dir
+    rel = os.path.relpath(merged_dir, root)
+    if rel.startswith(".."):
+        raise InvalidArgument(f"destination {merged_dir!r} is outside the rootfs")
+    twin = os.path.normpath(os.path.join(upper, rel))
+    if not os.path.isdir(twin):
+        st = os.lstat(merged_dir)
+        os.lchown(merged_dir, st.st_uid, st.st_gid)   # overlay copies the dir up
+    if not os.path.isdir(twin):
+        return merged_dir     # not an overlay after all: write through the mount
+    return twin
 
 
 def _owner(st: os.stat_result, opts: CopyOptions) -> tuple[int, int]:
@@ -128,12 +157,30 @@ def _mode(st: os.stat_result, opts: CopyOptions) -> int:
     return mode
 
 
-def _clear(target: str, want_dir: bool) -> bool:
+def _slot(target: str, merged: str | None, want_dir: bool) -> bool:
     """Make room for a new entry at ``target``; True if a directory already is there
-    (and a directory is wanted)."""
+    (and a directory is wanted). ``merged`` is the same path in the mounted view
+    when ``target`` is in the upperdir: the upper entry decides first (it may be
+    newer than what the mount has cached), then the lower one shown there."""
     try:
         tst = os.lstat(target)
     except FileNotFoundError:
+        tst = None
+    if tst is None and merged is not None and merged != target:
+        try:
+            mst = os.lstat(merged)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        if stat.S_ISDIR(mst.st_mode):
+            if not want_dir:
+                raise InvalidArgument(f"cannot overwrite directory {merged!r} with a "
+                                      "non-directory")
+            os.mkdir(target, 0o700)   # merges with the lower directory
+            os.lchown(target, mst.st_uid, mst.st_gid)
+            os.chmod(target, stat.S_IMODE(mst.st_mode))
+            return True
+        return False   # a lower non-directory: the new upper entry shadows it
+    if tst is None:
         return False
     if stat.S_ISDIR(tst.st_mode):
         if want_dir:
@@ -143,16 +190,17 @@ def _clear(target: str, want_dir: bool) -> bool:
     return False
 
 
-def _copy_entry(src: str, target: str, st: os.stat_result, opts: CopyOptions) -> None:
+def _copy_entry(src: str, target: str, st: os.stat_result, opts: CopyOptions,
+                merged: str | None = None) -> None:
     uid, gid = _owner(st, opts)
     mode = st.st_mode
     if stat.S_ISLNK(mode):
-        _clear(target, False)
+        _slot(target, merged, False)
         os.symlink(os.readlink(src), target)
         os.lchown(target, uid, gid)
         return
     if stat.S_ISREG(mode):
-        _clear(target, False)
+        _slot(target, merged, False)
         fd_in = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         try:
             fd_out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
@@ -168,7 +216,7 @@ def _copy_entry(src: str, target: str, st: os.stat_result, opts: CopyOptions) ->
             os.close(fd_in)
         return
     if stat.S_ISFIFO(mode):
-        _clear(target, False)
+        _slot(target, merged, False)
         os.mkfifo(target, 0o600)
         os.lchown(target, uid, gid)
         os.chmod(target, _mode(st, opts))
@@ -194,7 +242,8 @@ def _copy_fd(fd_in: int, fd_out: int, size: int) -> None:
         os.write(fd_out, data)
 
 
-def _copy_tree(src_dir: str, target_dir: str, rel: str, opts: CopyOptions) -> int:
+def _copy_tree(src_dir: str, target_dir: str, merged_dir: str | None, rel: str,
+               opts: CopyOptions) -> int:
     n = 0
     with os.scandir(src_dir) as it:
         entries = sorted(it, key=lambda e: e.name)
@@ -205,11 +254,12 @@ def _copy_tree(src_dir: str, target_dir: str, rel: str, opts: CopyOptions) -> in
             continue
         st = e.stat(follow_symlinks=False)
         target = os.path.join(target_dir, e.name)
+        merged = os.path.join(merged_dir, e.name) if merged_dir is not None else None
         if stat.S_ISDIR(st.st_mode):
-            existed = _clear(target, True)
+            existed = _slot(target, merged, True)
             if not existed:
                 os.mkdir(target, 0o700)
-            sub = _copy_tree(e.path, target, child_rel, opts)
+            sub = _copy_tree(e.path, target, merged, child_rel, opts)
             if opts.excluded is not None and opts.excluded(child_rel) and not sub \
                     and not existed:
                 os.rmdir(target)
@@ -220,7 +270,7 @@ def _copy_tree(src_dir: str, target_dir: str, rel: str, opts: CopyOptions) -> in
             os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
             n += 1 + sub
         else:
-            _copy_entry(e.path, target, st, opts)
+            _copy_entry(e.path, target, st, opts, merged)
             n += 1
     return n
 

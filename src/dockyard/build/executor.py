@@ -380,6 +380,15 @@ class Builder:
         finally:
             shutil.rmtree(bundle, ignore_errors=True)
 
+    def upperdir(self, snap_key: str, state: State) -> str | None:
+        """The overlay upperdir of an active snapshot on layers (None otherwise:
+        then the mount itself is the place to write)."""
+        from dockyard.image.snapshots import OverlaySnapshotter
+
+        if not state.layers or not isinstance(self.snap, OverlaySnapshotter):
+            return None
+        return self.snap.layer_target(snap_key).path
+
     @contextlib.contextmanager
     def view(self, state: State) -> Iterator[str]:
         """A read-only mount of a state's filesystem (COPY --from, bind mounts)."""

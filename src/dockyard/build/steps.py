@@ -386,6 +386,7 @@ def copy_step(b: Builder, state: State, step: Step, results: dict) -> State:
         if got is not None:
             return got
         with b.active(state) as (snap_key, rootfs, _bundle):
+            upper = b.upperdir(snap_key, state)
             identity = chown_identity(rootfs, i.chown) if i.chown else None
             if from_stage is not None or from_image:
                 with b.view(src_state) as src_root:
@@ -393,14 +394,14 @@ def copy_step(b: Builder, state: State, step: Step, results: dict) -> State:
                                       posixpath.basename(p) or "/", "")
                                for pat in locals_ for p in _rootfs_glob(src_root, pat)]
                     copy_sources(rootfs, sources, dest, dest_is_dir,
-                                 CopyOptions(identity, chmod))
+                                 CopyOptions(identity, chmod), upper)
             else:
                 assert b.ctx is not None
                 sources = _context_sources(b, tuple(locals_))
                 opts = CopyOptions(identity, chmod, extract_archives=is_add,
                                    excluded=excluded, drop_setid=True)
                 if sources:
-                    copy_sources(rootfs, sources, dest, dest_is_dir, opts)
+                    copy_sources(rootfs, sources, dest, dest_is_dir, opts, upper)
             extra_sources = [*downloaded, *heredoc_sources]
             if extra_sources:
                 copy_sources(rootfs, extra_sources, dest,
