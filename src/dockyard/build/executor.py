@@ -65,6 +65,7 @@ class BuildOptions:
     network: str = "default"                # RUN's default network
     memo_hashes: bool = True                # remember file digests by inode+ctime
     quiet: bool = False
+    dockerfile_anywhere: bool = False      # an absolute -f path outside the context
 
 
 @dataclass(frozen=True)
@@ -219,7 +220,15 @@ class Builder:
         if ctx.dockerfile_text is not None:
             return ctx.dockerfile_text, "Dockerfile"
         path = opts.dockerfile
-        host = path if os.path.isabs(path) else os.path.join(ctx.root, path)
+        if opts.dockerfile_anywhere and os.path.isabs(path):
+            host = path          # the CLI's -f: the user's own file
+        else:
+            # from the API: always inside the context (never a file of the daemon's)
+            try:
+                host = ctx.resolve(path)
+            except DockyardError:
+                raise InvalidArgument(f"the Dockerfile ({path}) must be within the build "
+                                      "context") from None
         try:
             with open(host, encoding="utf-8") as f:
                 return f.read(), os.path.basename(path)

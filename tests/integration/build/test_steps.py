@@ -192,3 +192,13 @@ def test_heredocs_and_copy_exclude(build, image_file, tmp_path: Path) -> None:
     assert image_file(img, "/ran") == b"from-heredoc\nsecond-line\n"
     assert image_file(img, "/dst/keep.txt") == b"k\n"
     assert image_file(img, "/dst/drop.tmp") is None
+
+
+def test_api_dockerfile_cannot_leave_the_context(build, tmp_path: Path) -> None:
+    ctx = write(tmp_path / "ctx", {"Dockerfile": "FROM busybox:latest\n"})
+    (tmp_path / "outside.df").write_text("FROM busybox:latest\n")
+    with pytest.raises(InvalidArgument, match="must be within the build context"):
+        build(ctx, dockerfile="../outside.df")
+    # an absolute path names a file in the context, as docker's daemon reads it
+    with pytest.raises(NotFound, match="Cannot locate specified Dockerfile"):
+        build(ctx, dockerfile=str(tmp_path / "outside.df"))

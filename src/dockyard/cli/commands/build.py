@@ -138,7 +138,7 @@ def cmd_build(args: argparse.Namespace, ctx) -> int:
             target=args.target, labels=parse_pairs(args.label, "--label"),
             no_cache=args.no_cache, pull=args.pull, secrets=secrets,
             platform=args.platform, network=args.network, memo_hashes=memo,
-            quiet=args.quiet)
+            quiet=args.quiet, dockerfile_anywhere=True)
         try:
             result = builder.build(bctx, opts)
         finally:
