@@ -127,3 +127,33 @@ def test_cache_survives_daemon_restart(tmp_path_factory, tmp_path: Path) -> None
         ids = {line.split()[-1] for line in (first + second).splitlines()
                if line.startswith("Successfully built")}
         assert len(ids) == 1
+
+
+def test_concurrent_builds_and_iidfile(daemon, tmp_path: Path) -> None:
+    import threading
+
+    ctxs = []
+    for k in range(3):
+        ctx = tmp_path / f"ctx{k}"
+        ctx.mkdir()
+        (ctx / "f").write_text(f"{k}\n")
+        (ctx / "Dockerfile").write_text(
+            f"FROM busybox:latest\nCOPY f /f\nRUN cat /f > /g && sleep 0.{k + 2}\n"
+            f"ENV K={k}\n")
+        ctxs.append(ctx)
+    results: dict[int, subprocess.CompletedProcess] = {}
+
+    def one(k: int) -> None:
+        results[k] = docker(daemon, "build", "--iidfile", str(tmp_path / f"iid{k}"),
+                            "-t", f"conc:{k}", str(ctxs[k]), check=False)
+
+    threads = [threading.Thread(target=one, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for k in range(3):
+        assert results[k].returncode == 0, results[k].stderr
+        iid = (tmp_path / f"iid{k}").read_text().strip()
+        info = json.loads(docker(daemon, "image", "inspect", f"conc:{k}").stdout)[0]
+        assert info["Id"] == iid and f"K={k}" in info["Config"]["Env"]
