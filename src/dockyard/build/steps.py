@@ -123,8 +123,10 @@ def _secret_value(b: Builder, m: ins.Mount) -> str | None:
 
 def _mount_digest(b: Builder, m: ins.Mount) -> str:
     """What a bind mount from the context contributes to the key (its content)."""
-    if m.type != "bind" or m.from_:
+    if m.type != "bind":
         return repr(m)
+    if m.from_:   # what the other stage or image holds: its state's key
+        return repr(m) + _from_state(b, m.from_).key
     assert b.ctx is not None
     src = m.source or "."
     return repr(m) + tree_digest(b, [(b.ctx.resolve(src), src)])

@@ -202,3 +202,19 @@ def test_api_dockerfile_cannot_leave_the_context(build, tmp_path: Path) -> None:
     # an absolute path names a file in the context, as docker's daemon reads it
     with pytest.raises(NotFound, match="Cannot locate specified Dockerfile"):
         build(ctx, dockerfile=str(tmp_path / "outside.df"))
+
+
+def test_run_bind_mount_from_a_stage(build, image_file, tmp_path: Path) -> None:
+    ctx = write(tmp_path / "ctx", {"Dockerfile": (
+        "FROM busybox:latest AS tools\nRUN echo tool-data > /data.txt\n"
+        "FROM busybox:latest\n"
+        "RUN --mount=type=bind,from=tools,source=/data.txt,target=/mnt/d.txt "
+        "cat /mnt/d.txt > /copied\n")})
+    r = build(ctx)
+    assert image_file(r.result.image_id, "/copied") == b"tool-data\n"
+    assert image_file(r.result.image_id, "/mnt/d.txt") is None
+    # a change in the stage the mount reads invalidates the RUN that reads it
+    write(ctx, {"Dockerfile": (ctx / "Dockerfile").read_text().replace("tool-data",
+                                                                        "tool-data-2")})
+    again = build(ctx)
+    assert image_file(again.result.image_id, "/copied") == b"tool-data-2\n"
