@@ -174,6 +174,12 @@ class Builder:
     def build(self, ctx: BuildContext, opts: BuildOptions) -> BuildResult:
         self.opts = opts
         self.ctx = ctx
+        if opts.platform:
+            want = mf.Platform.parse(opts.platform).normalized()
+            host = mf.Platform.host().normalized()
+            if not host.matches(want):
+                raise InvalidArgument(f"platform {opts.platform} cannot be built here: "
+                                      f"only this host's ({host}) runs RUN steps")
         text, filename = self._dockerfile(ctx, opts)
         plan = parse_dockerfile(
             text, filename=filename, build_args=opts.build_args, target=opts.target,

@@ -218,3 +218,18 @@ def test_run_bind_mount_from_a_stage(build, image_file, tmp_path: Path) -> None:
                                                                         "tool-data-2")})
     again = build(ctx)
     assert image_file(again.result.image_id, "/copied") == b"tool-data-2\n"
+
+
+def host_platform_() -> str:
+    from dockyard.build.stages import host_platform
+
+    return host_platform()
+
+
+def test_foreign_platform_is_refused(build, tmp_path: Path) -> None:
+    ctx = write(tmp_path / "ctx", {"Dockerfile": "FROM busybox:latest\n"})
+    with pytest.raises(InvalidArgument, match="cannot be built here"):
+        build(ctx, platform="linux/s390x" if "s390x" not in host_platform_() else "linux/arm64")
+    from dockyard.build.stages import host_platform
+
+    build(ctx, platform=host_platform())
