@@ -93,7 +93,7 @@ class TtyProgress:
                 self.step_started = time.monotonic()
             elif line.startswith(" ---> Using cache"):
                 self.cached = True
-            elif line.startswith(" ---> "):
+            elif line.startswith((" ---> ", "Removing intermediate container")):
                 continue
             elif line.startswith(("Successfully built", "Successfully tagged")):
                 self._finish_step()

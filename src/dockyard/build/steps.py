@@ -83,7 +83,8 @@ def run_step(b: Builder, state: State, step: Step) -> State:
                     env.append(f"{m.env}={value}")
         req = RunRequest(argv, env, state.config.user, state.config.working_dir or "/",
                          network, [x for x in mounts if x is not None])
-        b.say(" ---> Running in " + snap_key.removeprefix("build-")[:12])
+        run_id = snap_key.removeprefix("build-")[:12]
+        b.say(" ---> Running in " + run_id)
         b.runs += 1
         result, created = run_container(bundle, state_root, req,
                                         lambda line: b.emit({"stream": line}))
@@ -91,6 +92,7 @@ def run_step(b: Builder, state: State, step: Step) -> State:
         if result.exit_code != 0:
             raise StepFailed(" ".join(argv), result.exit_code, result.tail,
                              f"{i.loc.filename}:{i.loc.line}")
+        b.say(f"Removing intermediate container {run_id}")
     return b.commit(state, snap_key, key, state.config, _created_by(argv, step.args))
 
 
