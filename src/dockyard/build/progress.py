@@ -44,11 +44,11 @@ class TtyProgress:
 
     TAIL = 8
 
-    def __init__(self) -> None:
+    def __init__(self, console=None) -> None:
         from rich.console import Console
         from rich.live import Live
 
-        self.console = Console(stderr=False)
+        self.console = console or Console(stderr=False)
         self.done: list[tuple[str, float, bool]] = []
         self.current = ""
         self.started = time.monotonic()

@@ -131,3 +131,21 @@ def test_plain_progress_prints_streams() -> None:
     p({"aux": {"ID": "sha256:x"}})
     assert out.getvalue() == "Step 1/1 : FROM x\n"
     assert make_progress("plain").__class__ is PlainProgress
+
+
+def test_tty_progress_lists_steps_and_output() -> None:
+    from rich.console import Console
+
+    from dockyard.build.progress import TtyProgress
+
+    out = io.StringIO()
+    p = TtyProgress(Console(file=out, force_terminal=True, width=100))
+    for text in ("Step 1/3 : FROM busybox\n", " ---> abc\n", "Step 2/3 : RUN make\n",
+                 " ---> Running in x\n", "compiling...\n", "Removing intermediate container x\n",
+                 "Step 3/3 : ENV A=1\n", " ---> Using cache\n",
+                 "Successfully built abc\n"):
+        p({"stream": text})
+    p.close()
+    shown = out.getvalue()
+    assert "Step 2/3 : RUN make" in shown and "CACHED Step 3/3" in shown
+    assert "compiling..." in shown and "Successfully built abc" in shown
