@@ -148,4 +148,4 @@ def test_tty_progress_lists_steps_and_output() -> None:
     p.close()
     shown = out.getvalue()
     assert "Step 2/3 : RUN make" in shown and "CACHED Step 3/3" in shown
-    assert "compiling..." in shown and "Successfully built abc" in shown
+    assert "Successfully built abc" in shown
