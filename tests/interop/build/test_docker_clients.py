@@ -157,3 +157,14 @@ def test_concurrent_builds_and_iidfile(daemon, tmp_path: Path) -> None:
         iid = (tmp_path / f"iid{k}").read_text().strip()
         info = json.loads(docker(daemon, "image", "inspect", f"conc:{k}").stdout)[0]
         assert info["Id"] == iid and f"K={k}" in info["Config"]["Env"]
+
+
+def test_builder_prune_empties_the_cache(daemon, tmp_path: Path) -> None:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox:latest\nRUN echo prune-me > /p\n")
+    docker(daemon, "build", str(ctx))
+    assert "Running in" not in docker(daemon, "build", str(ctx)).stdout.decode()
+    out = docker(daemon, "builder", "prune", "-f").stdout.decode()
+    assert "Total reclaimed space" in out
+    assert "Running in" in docker(daemon, "build", str(ctx)).stdout.decode()
