@@ -138,10 +138,11 @@ async def build(request: web.Request) -> web.StreamResponse:
         from dockyard.build.context import BuildContext
         from dockyard.build.errors import StepFailed
         from dockyard.build.executor import Builder
+        from dockyard.build.stale import scratch_prefix
 
         base = backend.exec_root / "build"
         base.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = tempfile.mkdtemp(prefix="ctx-", dir=base)
+        tmp = tempfile.mkdtemp(prefix=scratch_prefix("ctx"), dir=base)
         svc = backend.open_images()
         builder = Builder(svc, backend.exec_root, emit=emit)
         try:

@@ -39,6 +39,7 @@ from dockyard.build.cache import BuildCache, step_key
 from dockyard.build.config import ImageConfigState, apply, start_stage
 from dockyard.build.context import BuildContext
 from dockyard.build.stages import BuildPlan, Stage, Step, parse_dockerfile
+from dockyard.build.stale import clean_stale, scratch_prefix
 from dockyard.build.state import Layer, State, config_from_image, image_doc, now_rfc3339
 from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound
 from dockyard.image import manifest as mf
@@ -190,6 +191,7 @@ class Builder:
         for w in plan.warnings:
             self.say(f"[WARNING]: {w}")
         (self.exec_root / "build").mkdir(parents=True, exist_ok=True, mode=0o700)
+        clean_stale(self.exec_root / "build")
         numbers, total = self._numbering(plan, opts)
         results: dict[int, State] = {}
         self.results = results
@@ -379,7 +381,7 @@ class Builder:
         with self._lock:
             self.lease.add_snapshot(key)
             mounts = self.snap.prepare(key, parent)
-        bundle = tempfile.mkdtemp(prefix="b-", dir=self.exec_root / "build")
+        bundle = tempfile.mkdtemp(prefix=scratch_prefix("b"), dir=self.exec_root / "build")
         rootfs = os.path.join(bundle, "rootfs")
         os.mkdir(rootfs, 0o755)
         try:
@@ -410,7 +412,7 @@ class Builder:
         from dockyard.image.mount import mount_all, unmount
 
         top = self.top_snapshot(state)
-        bundle = tempfile.mkdtemp(prefix="v-", dir=self.exec_root / "build")
+        bundle = tempfile.mkdtemp(prefix=scratch_prefix("v"), dir=self.exec_root / "build")
         if top is None:
             try:
                 yield bundle

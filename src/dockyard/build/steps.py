@@ -24,6 +24,7 @@ from dockyard.build.errors import StepFailed
 from dockyard.build.executor import describe
 from dockyard.build.rootfs import chown_identity, mkdir_all, resolve_in_root
 from dockyard.build.stages import Step
+from dockyard.build.stale import scratch_prefix
 from dockyard.build.state import State
 from dockyard.errors import DigestMismatch, InvalidArgument, NotFound
 
@@ -370,7 +371,8 @@ def copy_step(b: Builder, state: State, step: Step, results: dict) -> State:
     excluded = _excluder(b, i.exclude)
     from_stage = getattr(i, "from_stage", None)
     from_image = getattr(i, "from_", None) if from_stage is None else None
-    with tempfile.TemporaryDirectory(prefix="add-", dir=b.exec_root / "build") as tmp:
+    with tempfile.TemporaryDirectory(prefix=scratch_prefix("add"),
+                                     dir=b.exec_root / "build") as tmp:
         heredoc_sources = _heredoc_sources(i, tmp)
         urls = [s for s in i.sources if "://" in s] if is_add else []
         locals_ = [s for s in i.sources if "://" not in s and not s.startswith("<<")]

@@ -76,3 +76,33 @@ def test_cli_stdin_dockerfile_and_errors(build_root: Path, tmp_path: Path) -> No
     assert fail.returncode == 1
     assert b"returned a non-zero code: 9" in fail.stderr
     assert b"visible-output" in fail.stdout
+
+
+def test_killed_build_leaves_nothing_after_the_next(build_root: Path, tmp_path: Path) -> None:
+    """kill -9 of the CLI mid-RUN: the next build unmounts and removes what it left."""
+    import signal
+    import time
+
+    from dockyard.image.mount import is_mountpoint_under
+
+    ctx = write(tmp_path / "ctx", {"Dockerfile": (
+        f"FROM busybox:latest\nRUN echo {tmp_path.name} ran-$((40 + 2)); sleep 1\n")})
+    proc = subprocess.Popen([sys.executable, "-m", "dockyard.cli.main", "--data-root",
+                             str(build_root / "data"), "build", "--progress", "plain",
+                             str(ctx)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env={**os.environ,
+                                 "DOCKYARD_EXEC_ROOT": str(build_root / "exec")})
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if b"ran-42" in line:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    build_dir = build_root / "exec" / "build"
+    left = [p for p in build_dir.glob(f"b-{proc.pid}-*")]
+    assert left and is_mountpoint_under(left[0])
+    time.sleep(2)    # the RUN's container ends and its runtime removes it
+    r = dockyard(build_root, "build", "-q", "-", input=b"FROM busybox:latest\nENV N=1\n")
+    assert r.returncode == 0, r.stderr
+    assert not list(build_dir.glob(f"b-{proc.pid}-*"))
+    assert not is_mountpoint_under(build_dir)

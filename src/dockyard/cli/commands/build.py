@@ -99,6 +99,7 @@ def cmd_build(args: argparse.Namespace, ctx) -> int:
     from dockyard.build.executor import Builder, BuildOptions
     from dockyard.build.exporters import export, parse_output
     from dockyard.build.progress import make_progress
+    from dockyard.build.stale import scratch_prefix
     from dockyard.image import reference as refs
 
     for t in args.tag:
@@ -106,7 +107,8 @@ def cmd_build(args: argparse.Namespace, ctx) -> int:
     outputs = [parse_output(o) for o in args.output]
     exec_root = os.environ.get("DOCKYARD_EXEC_ROOT") or DEFAULT_EXEC_ROOT
     os.makedirs(os.path.join(exec_root, "build"), mode=0o700, exist_ok=True)
-    work = tempfile.mkdtemp(prefix="ctx-", dir=os.path.join(exec_root, "build"))
+    work = tempfile.mkdtemp(prefix=scratch_prefix("ctx"),
+                            dir=os.path.join(exec_root, "build"))
     secrets = parse_secrets(args.secret)
     svc = ctx.image_service()
     progress = make_progress(args.progress, args.quiet)
