@@ -83,7 +83,7 @@ class Backend:
     def open_images(self) -> ImageService:
         from dockyard.image.service import ImageService
 
-        return ImageService(self.data_root, in_use=self.containers_using)
+        return ImageService(self.data_root, is_running=self.container_running)
 
     async def images(self, fn: Callable[[ImageService], T]) -> T:
         """``fn(service)`` in a worker thread, with a service opened and closed there."""
@@ -116,10 +116,11 @@ class Backend:
         return NetworkService(self.data_root / "network", self.exec_root,
                               self.config.network_dict())
 
-    def containers_using(self, image_id: object) -> int:
+    def container_running(self, container_id: str) -> bool:
+        """For the image room's rmi conflicts (its users come from the store's pins)."""
         if "containers" not in self.__dict__:
-            return 0
-        return self.containers.count_using(str(image_id))
+            return False
+        return self.containers.is_running(container_id)
 
 
 def _engine_id(root: Path) -> str:

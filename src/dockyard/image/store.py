@@ -94,6 +94,13 @@ CREATE TABLE IF NOT EXISTS lease_resources (
     name TEXT NOT NULL,
     PRIMARY KEY (lease_id, kind, name)
 );
+CREATE TABLE IF NOT EXISTS pins (
+    owner TEXT NOT NULL,            -- who needs it, e.g. "container:<id>"
+    kind TEXT NOT NULL,             -- blob, snapshot
+    name TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (owner, kind, name)
+);
 CREATE INDEX IF NOT EXISTS tags_by_image ON tags(image_id);
 CREATE INDEX IF NOT EXISTS layers_by_chain ON image_layers(chain_id);
 """
@@ -262,14 +269,50 @@ class ImageStore:
                        (lease_id, kind, name))
 
     def leased(self) -> set[tuple[str, str]]:
-        """(kind, name) held by leases whose process is still alive."""
-        out: set[tuple[str, str]] = set()
+        """(kind, name) held by leases whose process is still alive, and by pins."""
+        out: set[tuple[str, str]] = self.pinned()
         for lease_id, pid in self._db.execute("SELECT id, pid FROM leases").fetchall():
             if _alive(pid):
                 out.update(self._db.execute(
                     "SELECT kind, name FROM lease_resources WHERE lease_id = ?",
                     (lease_id,)).fetchall())
         return out
+
+    # --- pins: GC roots that outlive any process ---------------------------------
+    # A container's rw snapshot must survive while the container exists, whether a
+    # daemon runs or not (an in-process `image prune` with no daemon up); a lease
+    # dies with its pid, a pin only when its owner removes it.
+
+    def pin(self, owner: str, kind: str, name: str) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO pins VALUES (?, ?, ?, ?)",
+                       (owner, kind, name, time.time()))
+
+    def unpin(self, owner: str, kind: str | None = None, name: str | None = None) -> None:
+        """Drop one pin, or every pin of ``owner`` when kind and name are omitted."""
+        with self._tx() as db:
+            if kind is None:
+                db.execute("DELETE FROM pins WHERE owner = ?", (owner,))
+            else:
+                db.execute("DELETE FROM pins WHERE owner = ? AND kind = ? AND name = ?",
+                           (owner, kind, name))
+
+    def pinned(self, owner_prefix: str = "") -> set[tuple[str, str]]:
+        """(kind, name) of every pin (of owners starting with ``owner_prefix``)."""
+        rows = self._db.execute("SELECT kind, name FROM pins WHERE owner >= ? AND owner < ?",
+                                (owner_prefix, owner_prefix + "\uffff")).fetchall()
+        return {(k, n) for k, n in rows}
+
+    def pin_owners(self, owner_prefix: str = "") -> set[str]:
+        rows = self._db.execute("SELECT DISTINCT owner FROM pins WHERE owner >= ? "
+                                "AND owner < ?", (owner_prefix, owner_prefix + "\uffff"))
+        return {r[0] for r in rows.fetchall()}
+
+    def pin_owners_of(self, kind: str, name: str) -> list[str]:
+        """Who pins (kind, name), oldest pin first (e.g. the containers of an image)."""
+        rows = self._db.execute("SELECT owner FROM pins WHERE kind = ? AND name = ? "
+                                "ORDER BY created, owner", (kind, name)).fetchall()
+        return [r[0] for r in rows]
 
     def drop_dead_leases(self) -> int:
         """Remove leases of processes that died (killed loads); returns how many."""

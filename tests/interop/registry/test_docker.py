@@ -66,7 +66,7 @@ def test_docker_login_and_auth(tmp_path: Path, dockerd, docker_busybox_image, mo
             denied = docker(dockerd, "push", name, config=cfg, check=False)
             assert denied.returncode != 0
             said = (denied.stdout + denied.stderr).lower()
-            assert any(m in said for m in ("unauthorized", "authentication required",
+            assert any(m in said for m in ("unauthorized", "authentication required", "denied",
                                            "no basic auth credentials")), said
             bad = docker(dockerd, "login", reg.host, "-u", "alice", "--password-stdin",
                          config=cfg, input="nope", check=False)

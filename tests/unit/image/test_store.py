@@ -119,6 +119,24 @@ def test_lease_lists_resources_while_alive(store):
     assert store.leased() == set()
 
 
+def test_pins_are_gc_roots_that_outlive_processes_until_unpinned(tmp_path):
+    s = ImageStore(tmp_path / "r")
+    s.pin("container:abc", "snapshot", "rw-abc")
+    s.pin("container:abc", "blob", "sha256:" + "1" * 64)
+    s.pin("container:def", "snapshot", "rw-def")
+    s.pin("container:def", "snapshot", "rw-def")          # idempotent
+    s.close()
+    s = ImageStore(tmp_path / "r")                        # another process, later
+    assert ("snapshot", "rw-abc") in s.leased()
+    assert s.pin_owners("container:") == {"container:abc", "container:def"}
+    s.unpin("container:def", "snapshot", "rw-def")
+    assert s.pinned("container:def") == set()
+    s.unpin("container:abc")
+    assert s.pinned() == set()
+    assert s.leased() == set()
+    s.close()
+
+
 def test_reopen_keeps_records(tmp_path):
     s = ImageStore(tmp_path / "r")
     rec = s.add_image(_image(s))

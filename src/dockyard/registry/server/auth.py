@@ -101,18 +101,29 @@ class Authorizer:
             raise RegistryError("UNAUTHORIZED", headers={
                 "WWW-Authenticate": f'Basic realm="{self.realm}"'})
         # token
+        problem = ""
         if authorization and authorization[:7].lower() == "bearer ":
             claims = self._verify_token(authorization[7:].strip())
             if claims is not None and (scope is None or _granted(claims["access"], scope)):
                 return claims["sub"]
+            # RFC 6750's error codes, as distribution sends them: clients treat a
+            # token that lacks the scope as "denied" and do not retry.
+            problem = "invalid_token" if claims is None else "insufficient_scope"
         challenge = f'Bearer realm="{token_realm}",service="{self.service}"'
         if scope:
             challenge += f',scope="{scope}"'
+        if problem:
+            challenge += f',error="{problem}"'
         raise RegistryError("UNAUTHORIZED", headers={"WWW-Authenticate": challenge})
 
     # --- the token endpoint's logic -----------------------------------------------
     def issue_token(self, authorization: str | None, scopes: list[str]) -> dict:
         creds = parse_basic(authorization)
+        if authorization is None:
+            # Anonymous, like Docker Hub: a token that grants nothing. The registry
+            # then answers the request itself with 401 UNAUTHORIZED, which clients
+            # treat as final (docker retries a failed token fetch with back-off).
+            return self._token_doc("", [])
         if creds is None or not self._password_ok(*creds):
             raise RegistryError("UNAUTHORIZED", headers={
                 "WWW-Authenticate": f'Basic realm="{self.realm}"'})
@@ -124,8 +135,11 @@ class Authorizer:
             if len(parts) >= 3 and parts[0] in ("repository", "registry"):
                 access.append({"type": parts[0], "name": ":".join(parts[1:-1]),
                                "actions": [a for a in parts[-1].split(",") if a]})
+        return self._token_doc(creds[0], access)
+
+    def _token_doc(self, user: str, access: list[dict]) -> dict:
         now = int(time.time())
-        claims = {"sub": creds[0], "access": access, "exp": now + self.token_ttl, "iat": now}
+        claims = {"sub": user, "access": access, "exp": now + self.token_ttl, "iat": now}
         token = self._sign(claims)
         return {"token": token, "access_token": token, "expires_in": self.token_ttl,
                 "issued_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))}
