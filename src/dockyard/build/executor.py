@@ -238,10 +238,15 @@ class Builder:
                 raise InvalidArgument(f"the Dockerfile ({path}) must be within the build "
                                       "context") from None
         try:
-            with open(host, encoding="utf-8") as f:
-                return f.read(), os.path.basename(path)
-        except FileNotFoundError:
+            with open(host, "rb") as f:
+                data = f.read()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise NotFound(f"Cannot locate specified Dockerfile: {path}") from None
+        try:
+            return data.decode("utf-8").removeprefix("\ufeff"), os.path.basename(path)
+        except UnicodeDecodeError as e:
+            raise InvalidArgument(f"{os.path.basename(path)}: not UTF-8 text (byte "
+                                  f"{e.start})") from None
 
     @staticmethod
     def _numbering(plan: BuildPlan, opts: BuildOptions) -> tuple[dict[int, int], int]:

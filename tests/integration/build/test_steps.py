@@ -233,3 +233,13 @@ def test_foreign_platform_is_refused(build, tmp_path: Path) -> None:
     from dockyard.build.stages import host_platform
 
     build(ctx, platform=host_platform())
+
+
+def test_dockerfile_must_be_text(build, tmp_path: Path) -> None:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_bytes(b"\xff\xfeFROM busybox\n")
+    with pytest.raises(InvalidArgument, match="not UTF-8 text"):
+        build(ctx)
+    (ctx / "Dockerfile").write_bytes(b"\xef\xbb\xbfFROM busybox:latest\nENV BOM=ok\n")
+    build(ctx)
