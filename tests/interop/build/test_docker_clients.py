@@ -107,6 +107,22 @@ def test_docker_py_images_build(daemon, tmp_path: Path) -> None:
         assert "dy-py:1" in image.tags
         assert image.labels.get("via") == "py"
         assert any("Successfully built" in (c.get("stream") or "") for c in logs)
+        # a gzip-compressed custom context (docker-py's encoding="gzip")
+        import gzip
+        import io
+        import tarfile
+
+        raw = io.BytesIO()
+        with tarfile.open(fileobj=raw, mode="w") as tar:
+            data = b"FROM busybox:latest\nENV GZ=1\n"
+            info = tarfile.TarInfo("Dockerfile")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        stream = client.api.build(fileobj=io.BytesIO(gzip.compress(raw.getvalue())),
+                                  custom_context=True, encoding="gzip", tag="dy-py:gz",
+                                  decode=True)
+        assert any("aux" in m for m in stream)
+        assert "GZ=1" in client.images.get("dy-py:gz").attrs["Config"]["Env"]
         (ctx / "Dockerfile").write_text("FROM busybox:latest\nRUN exit 4\n")
         with pytest.raises(dockerpy.errors.BuildError, match="non-zero code: 4"):
             client.images.build(path=str(ctx))
