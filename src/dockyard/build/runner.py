@@ -10,14 +10,14 @@ last lines.
 Networking: ``--network=default`` shares the host's network namespace (docker's
 legacy builder uses its bridge; there is no bridge here, and host networking is
 what ``--network=host`` builds get too); ``none`` gets a fresh namespace with
-nothing but loopback. The image's /etc/resolv.conf and /etc/hosts are replaced
-by the host's with read-only binds when the image has those files (never
-created, so they never land in a layer).
+nothing but loopback. /etc/resolv.conf (the host's), /etc/hosts and
+/etc/hostname are private writable copies bound over the image's, as docker
+gives them; what a RUN writes there is thrown away.
 
 Mount points the runtime needs and the image lacks (``/proc``, a cache mount's
-target...) are created here and listed in :attr:`RunSpec.placeholders`; the
-executor removes them from the upperdir before the diff, as docker's init layer
-keeps them out of its layers.
+target, /etc/hosts...) are created here and listed in :class:`Points`; the
+executor removes them (and the directory copies the overlay made only for them)
+before the diff, as docker's init layer keeps them out of its layers.
 """
 
 from __future__ import annotations
@@ -71,25 +71,62 @@ def runtime_command() -> list[str]:
     return [sys.executable, "-m", "dockyard.runtime.cli"]
 
 
-def _ensure_point(rootfs: str, path: str, is_dir: bool, created: list[str]) -> None:
+@dataclass
+class Points:
+    """Mount points made for a run: ``created`` (image paths, to remove after the
+    run) and the metadata of the existing directories they were made in
+    (``parents``: rootfs-relative path -> (mode, uid, gid)), which the overlay copied up only for
+    them; the executor drops those copies when the run left them unchanged."""
+
+    created: list[str] = field(default_factory=list)
+    parents: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+
+
+def _ensure_point(rootfs: str, path: str, is_dir: bool, points: Points) -> None:
     """Create a missing mount point (and parents) in the rootfs, noting what was made."""
     parts = [p for p in path.split("/") if p]
     cur = "/"
     for i, part in enumerate(parts):
+        parent = cur
         cur = cur.rstrip("/") + "/" + part
         host = resolve_in_root(rootfs, cur)
         if os.path.lexists(host):
             continue
+        if parent != "/" and parent not in points.created:
+            phost = resolve_in_root(rootfs, parent)
+            st = os.lstat(phost)
+            points.parents.setdefault(os.path.relpath(phost, rootfs),
+                                      (st.st_mode, st.st_uid, st.st_gid))
         last = i == len(parts) - 1
         if last and not is_dir:
             with open(host, "w"):
                 pass
         else:
             os.mkdir(host, 0o755)
-        created.append(cur)
+        points.created.append(cur)
 
 
-def make_spec(rootfs: str, req: RunRequest, placeholders: list[str]) -> dict:
+def _etc_files(bundle: str, hostname: str) -> dict[str, str]:
+    """Private copies of the files docker gives every build container (writable;
+    what a RUN writes to them is thrown away, as docker's are)."""
+    out = {}
+    hosts = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+             f"127.0.1.1\t{hostname}\n")
+    try:
+        with open("/etc/resolv.conf") as f:
+            resolv = f.read()
+    except OSError:
+        resolv = ""
+    for name, text in (("resolv.conf", resolv), ("hosts", hosts),
+                       ("hostname", hostname + "\n")):
+        path = os.path.join(bundle, f"etc-{name}")
+        with open(path, "w") as f:
+            f.write(text)
+        out[f"/etc/{name}"] = path
+    return out
+
+
+def make_spec(rootfs: str, req: RunRequest, points: Points) -> dict:
     from dockyard.runtime.default_spec import default_spec
 
     spec = default_spec()
@@ -121,17 +158,19 @@ def make_spec(rootfs: str, req: RunRequest, placeholders: list[str]) -> dict:
     linux["namespaces"] = [{"type": t} for t in namespaces]
     mounts = [m for m in spec["mounts"] if m["destination"] != "/sys/fs/cgroup"]
     for point in ("/proc", "/sys", "/dev"):
-        _ensure_point(rootfs, point, True, placeholders)
-    if req.network != "none":
-        for name in ("/etc/resolv.conf", "/etc/hosts"):
-            host = resolve_in_root(rootfs, name)
-            if os.path.isfile(host) and not os.path.islink(host) and os.path.exists(name):
-                mounts.append({"destination": name, "type": "bind", "source": name,
-                               "options": ["rbind", "ro"]})
+        _ensure_point(rootfs, point, True, points)
+    bundle = os.path.dirname(rootfs)
+    for name, source in _etc_files(bundle, spec["hostname"]).items():
+        host = resolve_in_root(rootfs, name)
+        if os.path.lexists(host) and not os.path.isfile(host):
+            continue   # a symlink or a directory there: leave the image's alone
+        _ensure_point(rootfs, name, False, points)
+        mounts.append({"destination": name, "type": "bind", "source": source,
+                       "options": ["rbind", "rw"]})
     # A mount *inside* a directory the step creates would otherwise be recorded,
     # so every target exists before the run and is removed afterwards if new.
     for m in req.mounts:
-        _ensure_point(rootfs, m["destination"], m.pop("_is_dir", True), placeholders)
+        _ensure_point(rootfs, m["destination"], m.pop("_is_dir", True), points)
         mounts.append(m)
     if not os.path.isdir(resolve_in_root(rootfs, req.workdir or "/")):
         raise NotFound(f"the working directory {req.workdir!r} does not exist in the image")
@@ -140,12 +179,12 @@ def make_spec(rootfs: str, req: RunRequest, placeholders: list[str]) -> dict:
 
 
 def run_container(bundle: str, state_root: str, req: RunRequest,
-                  on_output: Callable[[str], None]) -> tuple[RunResult, list[str]]:
+                  on_output: Callable[[str], None]) -> tuple[RunResult, Points]:
     """Run ``req`` in the bundle whose rootfs is mounted; returns the result and the
-    placeholders created in the rootfs."""
+    mount points created in the rootfs."""
     rootfs = os.path.join(bundle, "rootfs")
-    placeholders: list[str] = []
-    spec = make_spec(rootfs, req, placeholders)
+    points = Points()
+    spec = make_spec(rootfs, req, points)
     with open(os.path.join(bundle, "config.json"), "w") as f:
         json.dump(spec, f)
     cid = container_id()
@@ -166,7 +205,7 @@ def run_container(bundle: str, state_root: str, req: RunRequest,
         subprocess.run([*runtime_command(), "--root", state_root, "delete", "--force", cid],
                        capture_output=True)
         raise
-    return RunResult(code, list(tail)), placeholders
+    return RunResult(code, list(tail)), points
 
 
 def oci_mount_for(m: ins.Mount, host_source: str, is_dir: bool) -> dict:

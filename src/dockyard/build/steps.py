@@ -87,13 +87,16 @@ def run_step(b: Builder, state: State, step: Step) -> State:
         run_id = snap_key.removeprefix("build-")[:12]
         b.say(" ---> Running in " + run_id)
         b.runs += 1
-        result, created = run_container(bundle, state_root, req,
-                                        lambda line: b.emit({"stream": line}))
-        _remove_placeholders(rootfs, created)
+        result, points = run_container(bundle, state_root, req,
+                                       lambda line: b.emit({"stream": line}))
+        _remove_placeholders(rootfs, points.created)
         if result.exit_code != 0:
             raise StepFailed(" ".join(argv), result.exit_code, result.tail,
                              f"{i.loc.filename}:{i.loc.line}")
         b.say(f"Removing intermediate container {run_id}")
+    upper = b.upperdir(snap_key, state)
+    if upper is not None:
+        _drop_copied_up(upper, points.parents)
     return b.commit(state, snap_key, key, state.config, _created_by(argv, step.args))
 
 
@@ -111,6 +114,25 @@ def _remove_placeholders(rootfs: str, created: list[str]) -> None:
                 os.rmdir(host)
             elif stat.S_ISREG(st.st_mode) and st.st_size == 0:
                 os.unlink(host)
+
+
+def _drop_copied_up(upper: str, parents: dict[str, tuple[int, int, int]]) -> None:
+    """Remove from the upperdir the directories overlay copied up only because a
+    mount point was made in them, when the run left them empty and unchanged (no
+    entry, no whiteout, not opaque, same mode and owner): they are not changes."""
+    for rel in sorted(parents, key=lambda p: p.count("/"), reverse=True):
+        path = os.path.join(upper, rel)
+        try:
+            st = os.lstat(path)
+            if not stat.S_ISDIR(st.st_mode) or os.listdir(path):
+                continue
+            if "trusted.overlay.opaque" in os.listxattr(path, follow_symlinks=False):
+                continue
+        except OSError:
+            continue
+        if (st.st_mode, st.st_uid, st.st_gid) == parents[rel]:
+            with contextlib.suppress(OSError):
+                os.rmdir(path)
 
 
 def _secret_value(b: Builder, m: ins.Mount) -> str | None:

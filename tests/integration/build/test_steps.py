@@ -243,3 +243,23 @@ def test_dockerfile_must_be_text(build, tmp_path: Path) -> None:
         build(ctx)
     (ctx / "Dockerfile").write_bytes(b"\xef\xbb\xbfFROM busybox:latest\nENV BOM=ok\n")
     build(ctx)
+
+
+def test_run_gets_writable_etc_files_that_leave_no_trace(build, image_file, image_config,
+                                                         tmp_path: Path) -> None:
+    ctx = write(tmp_path / "ctx", {"Dockerfile": (
+        "FROM busybox:latest\n"
+        "RUN echo '10.9.8.7 extra-host' >> /etc/hosts && grep -q extra-host /etc/hosts "
+        "&& grep -q localhost /etc/hosts && test -f /etc/resolv.conf && "
+        "cat /etc/hostname > /tmp/hn\n"
+        "RUN true\n")})
+    r = build(ctx, no_cache=True)
+    img = r.result.image_id
+    assert image_file(img, "/etc/resolv.conf") is None
+    hosts = image_file(img, "/etc/hosts")
+    assert hosts is None or b"extra-host" not in hosts
+    assert image_file(img, "/tmp/hn")
+    # the mount points (and /etc's copy-up) are not changes: RUN true has no layer
+    history = image_config(img)["history"]
+    assert history[-1]["created_by"].endswith("true")
+    assert history[-1].get("empty_layer") is True
