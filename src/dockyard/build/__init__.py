@@ -27,6 +27,22 @@ For the executor (a later room), the contract is:
   stage's ONBUILD runs the same way in stages built on it. Everything else the
   base config holds is the executor's starting ``ImageConfigState``
   (``config.start_stage`` clears inherited triggers and adds docker's PATH).
+
+The executor (``executor.py``) is the back end: ``Builder(images, exec_root,
+emit).build(BuildContext, BuildOptions) -> BuildResult``. Its rooms:
+
+* ``executor.py`` -- stages in waves (parallel threads), metadata steps, the
+  snapshot/layer/intermediate-image plumbing, the final image and its tags;
+* ``steps.py`` -- RUN, COPY/ADD and WORKDIR: cache keys from content digests,
+  then the change on an active overlay snapshot;
+* ``runner.py`` -- a RUN's bundle and ``dockyard-runtime run``; ``copier.py`` --
+  docker's COPY rules; ``rootfs.py`` -- in-scope symlinks and users;
+* ``cache.py`` -- the SQLite cache (``<data_root>/build/cache.db``) and remembered
+  file digests; ``state.py`` -- the state between steps and its config JSON;
+* ``progress.py`` -- plain/tty rendering; ``exporters.py`` -- ``--output``.
+
+``api/build.py`` serves ``POST /build`` with the same executor; ``dockyard build``
+(``cli/commands/build.py``) runs it in the CLI's process.
 """
 
 from __future__ import annotations
@@ -44,6 +60,10 @@ _EXPORTS = {
     "walk_context": "dockyard.build.dockerignore",
     "BuildContext": "dockyard.build.context",
     "instructions": "dockyard.build.instructions",
+    "Builder": "dockyard.build.executor",
+    "BuildOptions": "dockyard.build.executor",
+    "BuildResult": "dockyard.build.executor",
+    "StepFailed": "dockyard.build.errors",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -49,4 +49,22 @@ def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
     return f"did you mean {close[0]}?" if close else ""
 
 
-__all__ = ["DockerfileError", "did_you_mean"]
+
+
+class StepFailed(InvalidArgument):
+    """A RUN step exited non-zero: the command, its exit code and its output's tail
+    (docker's words: "The command '...' returned a non-zero code: N")."""
+
+    def __init__(self, command: str, code: int, tail: list[str], where: str = "") -> None:
+        self.command = command
+        self.code = code
+        self.tail = tail
+        msg = f"The command '{command}' returned a non-zero code: {code}"
+        if where:
+            msg = f"{where}: {msg}"
+        if tail:
+            msg += "\n--- last output lines ---\n" + "\n".join(tail)
+        super().__init__(msg)
+
+
+__all__ = ["DockerfileError", "StepFailed", "did_you_mean"]

@@ -254,6 +254,15 @@ class _Walker:
                 i, dep = self.resolve_from(raw, i, index, names)
                 if dep is not None:
                     deps.add(dep)
+            if isinstance(i, ins.Run):
+                for m in i.mounts:   # RUN --mount=from=<stage> needs that stage too
+                    ref = (m.from_ or "").lower()
+                    n = int(ref) if ref.isdigit() else names.get(ref)
+                    if n is not None and n < index:
+                        deps.add(n)
+                    elif n is not None:
+                        raise self.err(raw, f"RUN --mount from={m.from_}: refers to the "
+                                       "current or a later build stage")
             run_args = {**{k: v for k, v in self.build_args.items() if k in PROXY_ARGS},
                         **args}
             steps.append(Step(i, tuple(sorted(run_args.items())), is_trigger))

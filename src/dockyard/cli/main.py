@@ -82,6 +82,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "logout": ("dockyard.cli.commands.registry", "Log out from a registry"),
     "manifest": ("dockyard.cli.commands.registry", "Inspect image manifests"),
     "registry": ("dockyard.cli.commands.registry", "Run or maintain a registry"),
+    # builder room (branch builder)
+    "build": ("dockyard.cli.commands.build", "Build an image from a Dockerfile"),
 }
 
 EXIT_ERROR = 1

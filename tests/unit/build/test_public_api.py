@@ -10,8 +10,9 @@ import dockyard.build as build
 
 def test_public_names() -> None:
     assert build.__all__ == sorted([
-        "BuildContext", "BuildPlan", "DockerIgnore", "DockerfileError", "Stage", "Step",
-        "instructions", "parse_dockerfile", "read_dockerignore", "walk_context"])
+        "BuildContext", "BuildOptions", "BuildPlan", "BuildResult", "Builder",
+        "DockerIgnore", "DockerfileError", "Stage", "Step", "StepFailed", "instructions",
+        "parse_dockerfile", "read_dockerignore", "walk_context"])
     for name in build.__all__:
         assert getattr(build, name) is not None
 
