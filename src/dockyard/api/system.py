@@ -56,11 +56,12 @@ async def info(request: web.Request) -> web.Response:
     assert host is not None
     cfg = backend.config
     images = await backend.images(lambda svc: len(svc.store.list()))
+    counts = await backend.run(_container_counts, backend)
     reg = backend.registry_config
     doc: dict[str, Any] = {
         "ID": backend.identity.id,
-        "Containers": 0, "ContainersRunning": 0, "ContainersPaused": 0,
-        "ContainersStopped": 0,
+        "Containers": sum(counts.values()), "ContainersRunning": counts["running"],
+        "ContainersPaused": counts["paused"], "ContainersStopped": counts["stopped"],
         "Images": images,
         "Driver": host.driver,
         "DriverStatus": [["Backing Filesystem", _fs_type(str(backend.data_root))]],
@@ -171,9 +172,33 @@ async def disk_usage(request: web.Request) -> web.Response:
             images.append(doc)
         return {"LayersSize": usage.layers_size, "Images": images}
 
+    from dockyard.api.volumes import disk_usage as volumes_usage
+
     doc = await backend.images(collect)
-    doc.update({"Containers": [], "Volumes": [], "BuildCache": []})
+    doc["Containers"] = await backend.run(_containers_usage, backend)
+    doc["Volumes"] = await backend.run(volumes_usage, backend)
+    doc["BuildCache"] = []
     return json_response(doc)
+
+
+def _container_counts(backend: Any) -> dict[str, int]:
+    """/info's container numbers by docker's grouping (restarting counts as running)."""
+    counts = {"running": 0, "paused": 0, "stopped": 0}
+    for rec in backend.containers.list(all=True):
+        status = rec.state.status
+        key = ("running" if status in ("running", "restarting")
+               else "paused" if status == "paused" else "stopped")
+        counts[key] += 1
+    return counts
+
+
+def _containers_usage(backend: Any) -> list[dict[str, Any]]:
+    """/system/df's Containers: the list's shape with SizeRw and SizeRootFs."""
+    from dockyard.engine.inspect import summary
+
+    svc = backend.containers
+    return [summary(rec, (svc.size_rw(rec), svc.size_rootfs(rec)))
+            for rec in svc.list(all=True)]
 
 
 ROUTES: list[Route] = [

@@ -65,6 +65,28 @@ def test_unknown_routes_and_unserved_resources_are_page_not_found(daemon):
         assert r.headers["content-type"].startswith("application/json")
 
 
+def test_info_and_df_count_containers_and_volumes(daemon):
+    body = json.dumps({"Image": "busybox", "Cmd": ["true"],
+                       "HostConfig": {"NetworkMode": "none", "Binds": ["dfvol:/data"]}})
+    created = daemon.request("POST", "/containers/create", body=body.encode(),
+                             headers={"Content-Type": "application/json"})
+    assert created.status == 201, created.body
+    cid = created.json()["Id"]
+    try:
+        info = daemon.request("GET", "/info").json()
+        assert (info["Containers"], info["ContainersStopped"],
+                info["ContainersRunning"], info["ContainersPaused"]) == (1, 1, 0, 0)
+        df = daemon.request("GET", "/system/df").json()
+        [ctr] = df["Containers"]
+        assert ctr["Id"] == cid and ctr["SizeRw"] >= 0 and ctr["SizeRootFs"] > 0
+        assert [v["Name"] for v in df["Volumes"]] == ["dfvol"]
+        assert df["Volumes"][0]["UsageData"]["RefCount"] == 1
+    finally:
+        assert daemon.request("DELETE", f"/containers/{cid}?v=1").status == 204
+        assert daemon.request("DELETE", "/volumes/dfvol").status == 204
+    assert daemon.request("GET", "/info").json()["Containers"] == 0
+
+
 def test_info_reports_real_numbers(daemon):
     info = daemon.request("GET", "/info").json()
     assert info["Images"] == 1
