@@ -29,7 +29,12 @@ class RotatingFile:
         self.size = os.fstat(self.fd).st_size
 
     def _open(self) -> int:
-        return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+        try:
+            return os.open(self.path, flags, 0o640)
+        except FileNotFoundError:  # e.g. the local driver's own directory, first use
+            os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+            return os.open(self.path, flags, 0o640)
 
     def write(self, data: bytes) -> None:
         if self.max_size is not None and self.size >= self.max_size:

@@ -253,7 +253,7 @@ def warm() -> None:
         listener = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         m = Monitor(handoff, [listener.detach(), out_r, err_r], wake_r)
         os.write(wake_w, b"\0")
-        for fd, events in m.ep.poll(0):
+        for fd, events in m.ep.poll(0, 64):
             m.handlers[fd](fd, events)
         m.listener.close()
         m.ep.close()

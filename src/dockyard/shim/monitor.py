@@ -25,6 +25,7 @@ import _signal as signal
 import _socket
 import os
 import select
+import sys
 import time
 
 from dockyard.runtime import fastjson
@@ -135,7 +136,7 @@ class Monitor:
                 if not self.outputs or timeout == 0.0:
                     self.finish()
                     return
-            for fd, events in self.ep.poll(timeout):
+            for fd, events in self.ep.poll(timeout, 64):  # a small events buffer
                 handler = self.handlers.get(fd)
                 if handler is not None:
                     handler(fd, events)
@@ -188,6 +189,9 @@ class Monitor:
         error = self.error
         if self.answer is not None and not error:
             error = self.answer["error"]
+        if self.output.dropped and not error:
+            error = (f"log: {self.output.dropped} bytes of output were not written "
+                     f"({self.output.log_error})")
         status = ExitStatus(self.exit_code(), self.finished_at, self.oom, error).to_json()
         # exit.json first: a client whose connection is refused or dropped from here
         # on finds it at once.
@@ -419,7 +423,8 @@ class Monitor:
         elif op == "start":
             return self._start_held()
         elif op == "state":
-            return {"pid": self.init_pid, "running": self.status is None}
+            return {"pid": self.init_pid, "running": self.status is None,
+                    "modules": len(sys.modules)}
         else:
             raise InvalidArgument(f"unknown shim operation {op!r}")
         return {"ok": True}

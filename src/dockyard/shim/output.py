@@ -77,6 +77,8 @@ class Output:
         self.tty = tty
         self.partial = {"stdout": b"", "stderr": b""}
         self.clients: list[Attach] = []
+        self.dropped = 0        # bytes the log could not take
+        self.log_error = ""
 
     def _writer(self):
         if self.writer is None:
@@ -89,7 +91,10 @@ class Output:
 
     def close(self) -> None:
         if self.writer is not None:
-            self.writer.close()
+            try:
+                self.writer.close()
+            except OSError:
+                pass
 
     def data(self, stream: str, chunk: bytes) -> list[Attach]:
         """Handle a chunk; return the clients that must be dropped."""
@@ -115,18 +120,28 @@ class Output:
                 break
         self.partial[stream] = buf[start:]
         if messages:
+            self._write(stream, messages, t_ns)
+
+    def _write(self, stream: str, messages: list[bytes], t_ns: int) -> None:
+        """Hand messages to the log; a log that cannot be written (disk full, its
+        directory gone) loses them, never the container's monitor: counted in
+        ``dropped`` and retried with the next output."""
+        try:
             writer = self._writer()
             if hasattr(writer, "write_many"):
                 writer.write_many(stream, messages, t_ns)
             else:
                 for m in messages:
                     writer.write(stream, m, t_ns)
+        except (OSError, ValueError) as e:
+            self.dropped += sum(len(m) for m in messages)
+            self.log_error = str(e)
 
     def end(self, stream: str) -> None:
         """The stream is at EOF: log what is left of its last line."""
         rest = self.partial[stream]
         if rest:
-            self._writer().write(stream, rest, time.time_ns())
+            self._write(stream, [rest], time.time_ns())
             self.partial[stream] = b""
 
 

@@ -387,7 +387,8 @@ def test_wait_after_shim_death_and_reconnect(tmp_path, busybox_rootfs, container
             early.cancel()
             waiters = [asyncio.create_task(ShimClient(req.bundle).wait()) for _ in range(3)]
             await asyncio.sleep(0.1)
-            assert (await shim.state()) == {"pid": pid, "running": True}
+            state = await shim.state()
+            assert (state["pid"], state["running"]) == (pid, True)
             os.kill(shim_pid, signal.SIGKILL)
             statuses = await asyncio.wait_for(asyncio.gather(*waiters), 30)
             assert {(s.exit_code, s.error) for s in statuses} == {(255, "shim died")}
@@ -486,4 +487,45 @@ def test_spare_shims_are_replaced_and_leave_with_the_zygote(tmp_path, busybox_ro
                     break
                 await asyncio.sleep(0.01)
             assert _spares(h.exec_root) == []
+    run(scenario())
+
+
+def test_the_shim_imports_nothing_while_it_serves(tmp_path, busybox_rootfs, container_id):
+    """Everything the shim runs was imported by the zygote (no import after fork:
+    an import would cost time and pages of its own)."""
+    async def scenario():
+        async with harness(tmp_path, busybox_rootfs, container_id) as h:
+            script = "trap 'exit 0' TERM; while true; do echo x; echo y >&2; sleep 0.05; done"
+            _, shim, _ = await h.start(["sh", "-c", script], open_stdin=True)
+            before = (await shim.state())["modules"]
+            reader, writer = await shim.attach(stdin=True, stdout=True, stderr=True)
+            writer.write(b"in\n")
+            await writer.drain()
+            await reader.readexactly(8)
+            await shim.resize(10, 10)
+            await shim.pause()
+            await shim.resume()
+            await shim.kill(signal.SIGWINCH)
+            await shim.close_stdin()
+            assert (await shim.state())["modules"] == before
+            writer.close()
+            await shim.kill(signal.SIGTERM)
+            assert (await asyncio.wait_for(shim.wait(), 30)).exit_code == 0
+    run(scenario())
+
+
+def test_local_driver_and_reading_back(tmp_path, busybox_rootfs, container_id):
+    from dockyard.logdriver import read_logs
+
+    async def scenario():
+        async with harness(tmp_path, busybox_rootfs, container_id) as h:
+            path = str(tmp_path / "data" / "local-logs" / "container.log")
+            _, shim, _ = await h.start(["sh", "-c", "echo a; echo b >&2; printf c"],
+                                       log={"driver": "local", "path": path})
+            assert (await shim.wait()).exit_code == 0
+            got = [(e.stream, e.data) async for e in read_logs(path, "local")]
+            assert sorted(got) == [("stderr", b"b\n"), ("stdout", b"a\n"), ("stdout", b"c")]
+            none = h.request(["sh", "-c", "echo gone"], log={"driver": "none", "path": ""})
+            await h.zygote.start(none)
+            assert (await ShimClient(none.bundle).wait()).exit_code == 0
     run(scenario())

@@ -101,3 +101,12 @@ def test_write_many_rotates_exactly_like_single_writes(tmp_path):
         assert names_a == names_b
         for suffix in names_a:
             assert _read(one + suffix) == _read(many + suffix), (max_size, max_file, suffix)
+
+
+def test_missing_directory_is_made(tmp_path):
+    path = tmp_path / "local-logs" / "container.log"
+    f = RotatingFile(str(path), 10, 2)
+    f.write(b"x")
+    f.close()
+    assert path.read_bytes() == b"x"
+    assert (path.parent.stat().st_mode & 0o777) == 0o700

@@ -88,3 +88,17 @@ def test_stdin_buffers_and_closes_when_drained():
     assert os.read(r, 100) == b""  # closed: EOF
     os.close(r)
     s.feed(b"ignored")  # after close: dropped, no error
+
+
+class Broken(Recorder):
+    def write_many(self, stream, messages, t_ns):
+        raise OSError(28, "No space left on device")
+
+
+def test_a_log_that_cannot_be_written_loses_output_not_the_monitor():
+    out = Output(Broken(), tty=False)
+    assert out.data("stdout", b"one\ntwo\n") == []
+    out.data("stdout", b"tail")
+    out.end("stdout")
+    assert out.dropped == len(b"one\ntwo\ntail")
+    assert "No space left" in out.log_error
