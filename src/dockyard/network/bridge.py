@@ -16,7 +16,8 @@ from pathlib import Path
 from dockyard.errors import Conflict, SystemError_
 from dockyard.network.names import check_addresses, check_ifname, check_mtu
 
-__all__ = ["BridgeSpec", "bridge_exists", "create_bridge", "delete_bridge", "ensure_bridge"]
+__all__ = ["BridgeSpec", "bridge_exists", "create_bridge", "delete_bridge", "ensure_bridge",
+           "ip_forward_on"]
 
 _CONF = Path("/proc/sys/net/ipv4/conf")
 
@@ -154,3 +155,17 @@ def delete_bridge(name: str) -> bool:
                 return False
             raise SystemError_(f"delete bridge {name}: {e}") from e
         return True
+
+
+def ip_forward_on(path: str = "/proc/sys/net/ipv4/ip_forward") -> bool:
+    """Routing between bridges and the outside needs it (dockerd turns it on too).
+    True when it had to be switched on."""
+    try:
+        with open(path, "r+") as f:
+            if f.read().strip() == "1":
+                return False
+            f.seek(0)
+            f.write("1\n")
+            return True
+    except OSError:
+        return False

@@ -32,11 +32,19 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from dockyard.errors import Conflict, Forbidden, InvalidArgument, NotFound, Unavailable
+from dockyard.errors import (
+    Conflict,
+    DockyardError,
+    Forbidden,
+    InvalidArgument,
+    NotFound,
+    Unavailable,
+)
 from dockyard.network import bridge as bridges
 from dockyard.network import dockercompat, nat
 from dockyard.network.dns import AsyncDnsServer, NameTable, Upstream, host_resolvers
 from dockyard.network.endpoint import ContainerNet, ContainerNetRequest
+from dockyard.network.endpoint_reaper import VethReaper
 from dockyard.network.ipam import DEFAULT_POOLS, AddressPool, Ipam, SubnetRequest, parse_subnet
 from dockyard.network.names import bridge_name, link_exists
 from dockyard.network.netspec import (
@@ -62,17 +70,21 @@ def now_rfc3339() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
 
 
-def _ip_forward_on() -> None:
-    """Routing between bridges and the outside needs it; dockerd turns it on too."""
-    for path in ("/proc/sys/net/ipv4/ip_forward",):
-        try:
-            with open(path, "r+") as f:
-                if f.read().strip() != "1":
-                    f.seek(0)
-                    f.write("1\n")
-                    log.info("enabled %s", path)
-        except OSError as e:
-            log.warning("cannot enable %s: %s", path, e)
+DEFAULT_DATA_ROOT = "/var/lib/dockyard"
+
+
+def default_names(prefix: str, data_root: Path) -> tuple[str, str]:
+    """(nft table, default bridge) for a daemon: ``dockyard``/``dockyard0`` for the one
+    daemon on the default data root; any other data root (tests, a second daemon) gets
+    names of its own from a hash of its path, so two daemons never share a bridge or
+    a table (each would give the bridge its own subnet)."""
+    import hashlib
+
+    root = os.path.abspath(data_root)
+    if prefix == "dy" and root == DEFAULT_DATA_ROOT:
+        return "dockyard", "dockyard0"
+    tag = hashlib.sha256(root.encode()).hexdigest()[:4]
+    return f"dockyard-{prefix}-{tag}", f"{prefix}-{tag}"
 
 
 class NetworkService:
@@ -90,9 +102,9 @@ class NetworkService:
         prefix = link_prefix or os.environ.get("DOCKYARD_NETWORK_PREFIX") or \
             os.environ.get("DOCKYARD_TEST_TOKEN") or "dy"
         self.link_prefix = prefix
-        self.nft_table = nft_table or ("dockyard" if prefix == "dy" else f"dockyard-{prefix}")
-        self.default_bridge = default_bridge or ("dockyard0" if prefix == "dy"
-                                                 else f"{prefix}-0")
+        names = default_names(prefix, Path(state_dir).parent)
+        self.nft_table = nft_table or names[0]
+        self.default_bridge = default_bridge or names[1]
         self._rules_applied = False
         self.dns_port = dns_port
         self.host_resolv = host_resolv
@@ -117,7 +129,7 @@ class NetworkService:
             net = parse_subnet(self.fixed_cidr_v6, "fixed-cidr-v6")
             self.v6_pools = (*self.v6_pools, AddressPool(str(net), max(net.prefixlen, 64)))
         self._lock = threading.RLock()
-        self.state: ServiceState = self.state_file.load()
+        self.state: ServiceState = self._load_state()
         self.ipam = Ipam(self.state.ipam, self.v4_pools, self.v6_pools)
         self._booted = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -128,9 +140,7 @@ class NetworkService:
         self._dns: dict[str, AsyncDnsServer] = {}
         self._upstream_by_ip: dict[str, list[Upstream]] = {}
         self._holds: dict[str, list] = {}   # container id -> PortReservations
-        self._reaping: dict[str, float] = {}  # host veth name -> deadline
-        self._reap_cond = threading.Condition()
-        self._reaper: threading.Thread | None = None
+        self._reaper = VethReaper()
         from dockyard.network.endpoint_sandbox import Sandboxes
 
         self.sandboxes = Sandboxes(self)
@@ -230,15 +240,32 @@ class NetworkService:
                 # running only host/none containers leaves no link behind
                 if net.driver == "bridge" and (not net.default_bridge or
                                                link_exists(net.bridge) or self._used(net)):
-                    self._ensure_bridge(net)
+                    try:
+                        self._ensure_bridge(net)
+                    except DockyardError as e:   # that network fails at use, not all
+                        log.error("network %s: %s", net.name, e.message)
                 if net.dns:
                     self._tables.setdefault(net.id, NameTable())
-            self.apply_rules()
+            try:
+                self.apply_rules()
+            except DockyardError as e:   # bridged containers fail on it; host/none work
+                log.error("network rules: %s", e.message)
             self.save()
             self._booted = True
 
     def save(self) -> None:
         self.state_file.save(self.state)
+
+    def _load_state(self) -> ServiceState:
+        """A corrupt state file is moved aside (and logged), not fatal: the daemon and
+        its host/none containers keep working; the networks it described are lost."""
+        try:
+            return self.state_file.load()
+        except InvalidArgument as e:
+            aside = self.state_file.path.with_name(f"state.json.corrupt-{int(time.time())}")
+            os.replace(self.state_file.path, aside)
+            log.error("%s: moved to %s, starting with no networks", e.message, aside)
+            return ServiceState()
 
     def _ensure_predefined(self) -> None:
         by_name = {n.name: n for n in self.state.networks.values()}
@@ -331,7 +358,7 @@ class NetworkService:
     def _ensure_bridge(self, net: NetworkRecord) -> None:
         bridges.ensure_bridge(bridges.BridgeSpec(net.bridge, self._gateways(net), net.mtu))
         if self.iptables:
-            _ip_forward_on()
+            bridges.ip_forward_on()
         if self.iptables and self.docker_compat:
             dockercompat.allow_bridge(net.bridge)
 
@@ -576,6 +603,10 @@ class NetworkService:
         await self.start()
         await asyncio.to_thread(self.sandboxes.disconnect, ref, container_id, force)
 
+    def rename(self, container_id: str, new_name: str) -> None:
+        """``docker rename`` of a running container: its DNS name follows."""
+        self.sandboxes.rename(container_id, new_name.lstrip("/"))
+
     def forget(self, container_id: str) -> None:
         """The container is removed: drop its remembered network memberships."""
         with self._lock:
@@ -588,50 +619,12 @@ class NetworkService:
         return self.sandboxes.settings(container_id)
 
     # -- veths going away with their netns -------------------------------------------
-    def reap_later(self, host_ifname: str, grace: float = 3.0) -> None:
-        """Watch a veth whose netns was released: the kernel deletes the pair with the
-        namespace; one still there after ``grace`` (a process kept the netns alive) is
-        deleted explicitly."""
-        with self._reap_cond:
-            self._reaping[host_ifname] = time.monotonic() + grace
-            if self._reaper is None or not self._reaper.is_alive():
-                self._reaper = threading.Thread(target=self._reap_loop, daemon=True,
-                                                name="dockyard-veth-reaper")
-                self._reaper.start()
-
-    def _reap_loop(self) -> None:
-        from dockyard.network import veth
-
-        while True:
-            with self._reap_cond:
-                if not self._reaping:
-                    self._reaper = None
-                    self._reap_cond.notify_all()
-                    return
-                pending = dict(self._reaping)
-            for name, deadline in pending.items():
-                gone = not link_exists(name)
-                if not gone and time.monotonic() > deadline:
-                    try:
-                        veth.detach(name)
-                    except Exception as e:
-                        log.error("delete veth %s: %s", name, e)
-                    gone = True
-                if gone:
-                    with self._reap_cond:
-                        self._reaping.pop(name, None)
-            time.sleep(0.02)
+    def reap_later(self, host_ifname: str) -> None:
+        self._reaper.watch(host_ifname)
 
     def settle(self, timeout: float = 10.0) -> bool:
-        """Wait until every watched veth is gone; True when none is left."""
-        deadline = time.monotonic() + timeout
-        with self._reap_cond:
-            while self._reaping:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._reap_cond.wait(min(left, 0.05))
-        return True
+        """Wait until every veth of a released netns is gone; True when none is left."""
+        return self._reaper.settle(timeout)
 
     # -- for tests and diagnostics --------------------------------------------------
     def kernel_objects(self) -> dict[str, list[str]]:

@@ -38,7 +38,7 @@ def leftovers(work: Path) -> dict[str, list[str]]:
                             timeout=30).stdout
     ns_dir = work / "exec" / "netns"
     found = {"links": links,
-             "nft_tables": [t for t in tables.split() if t == f"dockyard-{token}"],
+             "nft_tables": [t for t in tables.split() if t.startswith(f"dockyard-{token}")],
              "netns": sorted(os.listdir(ns_dir)) if ns_dir.is_dir() else []}
     return {k: v for k, v in found.items() if v}
 

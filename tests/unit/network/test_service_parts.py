@@ -171,3 +171,28 @@ def test_settings_and_state_round_trip(tmp_path):
     (tmp_path / "network" / "state.json").write_text("{broken")
     with pytest.raises(InvalidArgument, match="corrupt network state"):
         f.load()
+
+
+def test_default_names_are_per_data_root():
+    from pathlib import Path
+
+    from dockyard.network.service import default_names
+
+    assert default_names("dy", Path("/var/lib/dockyard")) == ("dockyard", "dockyard0")
+    a = default_names("dy", Path("/tmp/a"))
+    b = default_names("dy", Path("/tmp/b"))
+    assert a != b and a[1].startswith("dy-") and len(a[1]) <= 15
+    t = default_names("dyt1a2b3", Path("/tmp/a"))
+    assert t[0].startswith("dockyard-dyt1a2b3-") and t[1].startswith("dyt1a2b3-")
+    assert len(t[1]) <= 15
+
+
+def test_a_corrupt_state_file_is_moved_aside(tmp_path):
+    from dockyard.network.service import NetworkService
+
+    (tmp_path / "network").mkdir()
+    (tmp_path / "network" / "state.json").write_text("{not json")
+    svc = NetworkService(tmp_path / "network", tmp_path / "exec", {}, link_prefix="dyu")
+    assert svc.state.networks == {}
+    assert [p.name.startswith("state.json.corrupt-") for p in
+            (tmp_path / "network").iterdir()] == [True]
