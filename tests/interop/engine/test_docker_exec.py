@@ -47,6 +47,10 @@ def test_docker_exec_plain_piped_env_user_workdir(eng):
     # (text mode reads \r\n as \n)
     assert r.returncode == 0 and r.stdout.endswith("\nxterm\n"), r.stdout
     assert r.stdout.startswith("/dev/pts/")
+    r = docker(eng, "exec", "-u", "nosuch", cid, "true")
+    assert r.returncode == 126 and "unable to find user nosuch" in r.stdout + r.stderr
+    r = docker(eng, "exec", "-w", "/no/such/dir", cid, "pwd")
+    assert r.returncode == 126 and "/no/such/dir" in r.stdout + r.stderr, r
     r = docker(eng, "exec", cid, "/no/such/binary")
     assert r.returncode == 126, (r.returncode, r.stdout, r.stderr)
     r = docker(eng, "exec", "-d", cid, "sleep", "2")
