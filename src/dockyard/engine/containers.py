@@ -555,6 +555,9 @@ class ContainerService:
                                   "name")
         old = self.store.rename(rec.id, name)
         rec = self.store.get(rec.id)
+        if netglue_available():   # the embedded DNS answers to the new name
+            with contextlib.suppress(Exception):
+                await self.backend.run(self.backend.networks.rename, rec.id, name)
         self.event(rec, "rename", oldName="/" + old)
 
     # --- pause / resize / update ----------------------------------------------------

@@ -56,9 +56,9 @@ def test_too_new_and_too_old_versions_are_400_with_dockerds_words(daemon):
     assert r.status == 400 and "too old" in r.json()["message"]
 
 
-def test_unknown_routes_and_container_routes_are_page_not_found(daemon):
-    for method, path in [("GET", "/nope"), ("GET", "/v1.41/containers/json"),
-                         ("POST", "/containers/create"), ("DELETE", "/version")]:
+def test_unknown_routes_and_unserved_operations_are_page_not_found(daemon):
+    for method, path in [("GET", "/nope"), ("GET", "/v1.41/swarm"),
+                         ("POST", "/plugins/pull"), ("DELETE", "/version")]:
         r = daemon.request(method, path)
         assert r.status == 404, (method, path)
         assert r.json() == {"message": "page not found"}
