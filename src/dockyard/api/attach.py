@@ -118,14 +118,14 @@ async def attach(request: web.Request) -> web.StreamResponse:
     started = None
     exited = None
     since = time.time()
-    pending = svc.attach_pending(rec.id)
+    pending = svc.attachments.wait_start(rec.id)
     try:
         if stream and rec.state.status not in ("running", "paused"):
-            started = svc.started_future(rec.id)
+            started = svc.attachments.started_future(rec.id)
             exited = svc.wait_future(rec.id, "next-exit")
         conn = await hijack(request, ctype)
         svc.event(rec, "attach")
-        async with svc.attached(rec.id):
+        async with svc.attachments.stream_open(rec.id):
             await _serve(svc, rec, conn, q, started, exited, since, pending)
     finally:
         for fut in (started, exited):

@@ -18,12 +18,12 @@ import contextlib
 import logging
 import signal as _signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dockyard.engine import lifecycle, restart
-from dockyard.engine.model import ContainerRecord, ContainerState, now_rfc3339, parse_rfc3339
+from dockyard.engine.attachbook import AttachBook
+from dockyard.engine.model import ContainerRecord, ContainerState, now_rfc3339
 from dockyard.engine.store import ContainerStore
 from dockyard.errors import Conflict, DockyardError, InvalidArgument, NotFound, NotModified
 
@@ -47,13 +47,9 @@ class ContainerService:
         self._monitors: dict[str, asyncio.Task] = {}
         self._exit_waiters: dict[str, list[asyncio.Future]] = {}
         self._remove_waiters: dict[str, list[asyncio.Future]] = {}
-        self._start_waiters: dict[str, list[asyncio.Future]] = {}
         self._restarts: dict[str, asyncio.Task] = {}
         self._backoff: dict[str, restart.Backoff] = {}
-        self._attach_pending: dict[str, int] = {}
-        self._attached: dict[str, int] = {}
-        self._pending_zero: dict[str, asyncio.Event] = {}
-        self._attach_changed = asyncio.Condition()
+        self.attachments = AttachBook()
         self._closing = False
 
     # --- daemon life ----------------------------------------------------------------
@@ -83,7 +79,8 @@ class ContainerService:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        for waiters in (self._exit_waiters, self._remove_waiters, self._start_waiters):
+        self.attachments.cancel_all()
+        for waiters in (self._exit_waiters, self._remove_waiters):
             for futs in waiters.values():
                 for f in futs:
                     if not f.done():
@@ -141,40 +138,15 @@ class ContainerService:
         return ShimClient(rec.bundle)
 
     def upper_dir(self, ref: str) -> Path:
-        from dockyard.engine import rootfs
+        from dockyard.engine import housekeeping
 
-        rec = self.get(ref)
-        svc = self.backend.open_images()
-        try:
-            return rootfs.upper_dir(svc, rec.snapshot_key)
-        finally:
-            svc.close()
+        return housekeeping.upper_dir(self, ref)
 
-    @contextlib.contextmanager
-    def fs_view(self, ref: str) -> Iterator[Any]:
-        """The container's filesystem for cp/export: the live rootfs of a running
-        container, or the rw snapshot mounted for the duration (stopped ones)."""
-        from dockyard.engine import rootfs
-        from dockyard.engine.mounts import FsView
-        from dockyard.image.mount import is_mountpoint_under
+    def fs_view(self, ref: str) -> Any:
+        """Context manager yielding FsView (volfs): see housekeeping.fs_view."""
+        from dockyard.engine import housekeeping
 
-        rec = self.get(ref)
-        mounted_here = False
-        if str(rec.rootfs) not in is_mountpoint_under(rec.bundle):
-            svc = self.backend.open_images()
-            try:
-                rootfs.make_bundle(rec.bundle, rec.data_dir)
-                rootfs.mount(svc, rec.snapshot_key, rec.rootfs)
-                mounted_here = True
-            finally:
-                svc.close()
-        try:
-            yield FsView(rec.rootfs, lifecycle.mount_plans(rec))
-        finally:
-            if mounted_here:
-                current = self.store.resolve(rec.id) if self.store.exists(rec.id) else None
-                if current is None or current.state.status not in ("running", "paused"):
-                    rootfs.unmount(rec.rootfs)
+        return housekeeping.fs_view(self, ref)
 
     def _lock(self, cid: str) -> asyncio.Lock:
         lock = self._locks.get(cid)
@@ -243,7 +215,7 @@ class ContainerService:
                 with contextlib.suppress(FileNotFoundError):
                     (rec.bundle / stale).unlink()
             req_kwargs: dict[str, Any] = {}
-            hold = bool(self._attach_pending.get(rec.id)) and _shim_has("hold")
+            hold = self.attachments.pending(rec.id) and _shim_has("hold")
             if hold:
                 # docker run: create, let the waiting attaches connect, then run
                 req_kwargs["hold"] = True
@@ -257,7 +229,7 @@ class ContainerService:
             started = now_rfc3339()   # before: a fast container may finish before we return
             pid = await zygote.start(req)
             if hold:
-                await self._release_attaches(rec.id)
+                await self.attachments.release_for_start(rec.id, ATTACH_CONNECT)
                 from dockyard.shim import ShimClient
 
                 await ShimClient(rec.bundle).start()
@@ -277,25 +249,7 @@ class ContainerService:
         health = _health().health_monitor(self.backend).start(rec)
         if health is not None:
             rec = self.store.update_state(rec.id, health=health)
-        for fut in self._start_waiters.pop(rec.id, []):
-            if not fut.done():
-                fut.set_result(None)
-
-    async def _release_attaches(self, cid: str) -> None:
-        """Wake the attaches waiting for this start and give them a moment to connect
-        to the shim (each releases its pending mark once connected)."""
-        for fut in self._start_waiters.pop(cid, []):
-            if not fut.done():
-                fut.set_result(None)
-        if not self._attach_pending.get(cid):
-            return
-        event = self._pending_zero.setdefault(cid, asyncio.Event())
-        event.clear()
-        if not self._attach_pending.get(cid):
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), ATTACH_CONNECT)
-        self._pending_zero.pop(cid, None)
+        self.attachments.started(rec.id)
 
     def _record_start_failure(self, rec: ContainerRecord, message: str) -> None:
         """docker's rule: the error and a 126/127/128 exit code, status unchanged."""
@@ -365,7 +319,7 @@ class ContainerService:
             if self._closing:
                 return
             if rec.host_config.get("AutoRemove"):
-                await self._attaches_done(cid, ATTACH_DRAIN)
+                await self.attachments.drained(cid, ATTACH_DRAIN)
                 await self._remove_locked(rec, volumes=True)
                 return
             if restart.should_restart(rec.restart_policy, exit_code, rec.restart_count,
@@ -514,41 +468,6 @@ class ContainerService:
     async def wait(self, ref: str, condition: str = "not-running") -> tuple[int, str]:
         return await self.wait_future(ref, condition)
 
-    def started_future(self, cid: str) -> asyncio.Future:
-        fut = asyncio.get_running_loop().create_future()
-        self._start_waiters.setdefault(cid, []).append(fut)
-        return fut
-
-    def attach_pending(self, cid: str) -> _Pending:
-        """An attach waits for this container's start; ``release()`` once it started."""
-        self._attach_pending[cid] = self._attach_pending.get(cid, 0) + 1
-        return _Pending(self._attach_pending, cid, self._pending_zero)
-
-    @contextlib.asynccontextmanager
-    async def attached(self, cid: str):
-        """An attach stream is open: an --rm removal waits for it to finish reading
-        (its output may come from the log file the removal deletes)."""
-        self._attached[cid] = self._attached.get(cid, 0) + 1
-        try:
-            yield
-        finally:
-            n = self._attached.get(cid, 1) - 1
-            if n <= 0:
-                self._attached.pop(cid, None)
-            else:
-                self._attached[cid] = n
-            async with self._attach_changed:
-                self._attach_changed.notify_all()
-
-    async def _attaches_done(self, cid: str, timeout: float) -> None:
-        async def drained() -> None:
-            async with self._attach_changed:
-                await self._attach_changed.wait_for(lambda: cid not in self._attached)
-
-        if cid in self._attached:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(drained(), timeout)
-
     # --- remove / rename ------------------------------------------------------------
 
     async def remove(self, ref: str, force: bool = False, volumes: bool = False,
@@ -636,6 +555,9 @@ class ContainerService:
                                   "name")
         old = self.store.rename(rec.id, name)
         rec = self.store.get(rec.id)
+        if netglue_available():   # the embedded DNS answers to the new name
+            with contextlib.suppress(Exception):
+                await self.backend.run(self.backend.networks.rename, rec.id, name)
         self.event(rec, "rename", oldName="/" + old)
 
     # --- pause / resize / update ----------------------------------------------------
@@ -674,58 +596,22 @@ class ContainerService:
             rec = self.store.get(rec.id)
             return await upd.apply(self, rec, body)
 
-    # --- prune ----------------------------------------------------------------------
+    # --- prune and sizes (engine/housekeeping.py) -------------------------------------
 
     async def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
-        from dockyard.daemon.timefilter import parse_until
+        from dockyard.engine import housekeeping
 
-        for key in filters:
-            if key not in ("until", "label", "label!"):
-                raise InvalidArgument(f"invalid filter '{key}'")
-        until = [parse_until(v) for v in filters.get("until", [])]
-        deleted: list[str] = []
-        reclaimed = 0
-        for rec in self.store.list():
-            if rec.state.status not in ("exited", "created", "dead"):
-                continue
-            if until and not all(parse_rfc3339(rec.created) < u for u in until):
-                continue
-            labels = rec.labels
-            if not all(_label_ok(labels, v) for v in filters.get("label", [])):
-                continue
-            if any(_label_ok(labels, v) for v in filters.get("label!", [])):
-                continue
-            try:
-                size = await self.backend.run(self.size_rw, rec)
-                await self.remove(rec.id, force=False)
-            except DockyardError:
-                continue
-            deleted.append(rec.id)
-            reclaimed += size
-        return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+        return await housekeeping.prune(self, filters)
 
     def size_rw(self, rec: ContainerRecord) -> int:
-        svc = self.backend.open_images()
-        try:
-            return svc.snapshotter.usage(rec.snapshot_key).size
-        except DockyardError:
-            return 0
-        finally:
-            svc.close()
+        from dockyard.engine import housekeeping
+
+        return housekeeping.size_rw(self, rec)
 
     def size_rootfs(self, rec: ContainerRecord) -> int:
-        svc = self.backend.open_images()
-        try:
-            from dockyard.image.digest import Digest
+        from dockyard.engine import housekeeping
 
-            try:
-                image = svc.store.get(Digest.parse(rec.image_id))
-                base = image.size
-            except DockyardError:
-                base = 0
-        finally:
-            svc.close()
-        return base + self.size_rw(rec)
+        return housekeeping.size_rootfs(self, rec)
 
 
 def _stopped_settings(settings: dict[str, Any]) -> dict[str, Any]:
@@ -753,33 +639,6 @@ def _go_words(message: str) -> str:
     for text in ("Permission denied", "No such file or directory", "Exec format error"):
         message = message.replace(text, text.lower())
     return message
-
-
-class _Pending:
-    def __init__(self, counts: dict[str, int], cid: str,
-                 zero: dict[str, asyncio.Event]) -> None:
-        self._counts = counts
-        self._cid = cid
-        self._zero = zero
-        self._done = False
-
-    def release(self) -> None:
-        if self._done:
-            return
-        self._done = True
-        n = self._counts.get(self._cid, 1) - 1
-        if n <= 0:
-            self._counts.pop(self._cid, None)
-            event = self._zero.get(self._cid)
-            if event is not None:
-                event.set()
-        else:
-            self._counts[self._cid] = n
-
-
-def _label_ok(labels: dict[str, str], wanted: str) -> bool:
-    key, eq, value = wanted.partition("=")
-    return key in labels and (not eq or labels[key] == value)
 
 
 def _lost_status() -> Any:

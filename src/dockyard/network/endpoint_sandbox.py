@@ -460,6 +460,25 @@ class Sandboxes:
         req = ContainerNetRequest.from_json(sb.request)
         sb.files = write_files(req.files_dir, self._inputs(req, sb))
 
+    def rename(self, container_id: str, new_name: str) -> None:
+        svc = self.svc
+        with svc._lock:
+            sb = self.state.sandboxes.get(container_id)
+            if sb is None or sb.name == new_name:
+                return
+            for ep in sb.endpoints.values():
+                net = svc.state.networks.get(ep.network_id)
+                if net is None or not net.dns or sb.name not in ep.dns_names:
+                    continue
+                for addr in (ep.ipv4, ep.ipv6):
+                    if addr:
+                        svc.table(net.id).remove(sb.name, addr.split("/")[0])
+                        svc.table(net.id).add(new_name, addr.split("/")[0])
+                ep.dns_names = [new_name if n == sb.name else n for n in ep.dns_names]
+            sb.name = new_name
+            sb.request = {**sb.request, "name": "/" + new_name}
+            svc.save()
+
     # -- settings ------------------------------------------------------------------
     def settings(self, container_id: str) -> dict:
         with self.svc._lock:

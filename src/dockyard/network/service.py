@@ -603,6 +603,10 @@ class NetworkService:
         await self.start()
         await asyncio.to_thread(self.sandboxes.disconnect, ref, container_id, force)
 
+    def rename(self, container_id: str, new_name: str) -> None:
+        """``docker rename`` of a running container: its DNS name follows."""
+        self.sandboxes.rename(container_id, new_name.lstrip("/"))
+
     def forget(self, container_id: str) -> None:
         """The container is removed: drop its remembered network memberships."""
         with self._lock:

@@ -24,15 +24,31 @@ from dockyard.shim import files
 HANDOFF_MAX = 1 << 16
 
 
-def read_request(conn: int):
-    """The start request on ``conn``; anything else is answered here (-> None)."""
+REQUEST_TIMEOUT_S = 30
+
+
+def read_request(conn: int, timeout: float = REQUEST_TIMEOUT_S):
+    """The start request on ``conn``; anything else is answered here (-> None), and
+    a requester that sends nothing for ``timeout`` seconds is given up."""
+    import struct
+
     from dockyard.errors import DockyardError
     from dockyard.shim.types import ShimRequest
     from dockyard.shim.wire import write_line
 
+    whole = int(timeout)
+    sock = socket.socket(fileno=os.dup(conn))
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
+                        struct.pack("ll", whole, int((timeout - whole) * 1e6)))
+    finally:
+        sock.close()
     buf = b""
     while b"\n" not in buf and len(buf) < files.MAX_LINE:
-        chunk = os.read(conn, 65536)
+        try:
+            chunk = os.read(conn, 65536)
+        except BlockingIOError:  # SO_RCVTIMEO ran out
+            return None
         if not chunk:
             return None
         buf += chunk

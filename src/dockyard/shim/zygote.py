@@ -20,6 +20,7 @@ next to nothing. It exits when its stdin reaches EOF (the daemon closed it or di
 from __future__ import annotations
 
 import gc
+import json
 import os
 import socket
 import sys
@@ -125,15 +126,32 @@ def serve(listener: socket.socket) -> None:
                 conn, _ = listener._accept()
             except (BlockingIOError, InterruptedError):
                 continue
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError as e:  # out of processes or memory: say so, keep serving
+                _refuse(conn, f"cannot fork a shim: {e.strerror}")
+                continue
             if pid == 0:
                 _child(conn, lfd)  # never returns
             os.close(conn)
         _reap()
 
 
+def _refuse(conn: int, message: str) -> None:
+    try:
+        os.set_blocking(conn, True)
+        os.write(conn, json.dumps({"error": message, "kind": "Unavailable"}).encode() + b"\n")
+    except OSError:
+        pass
+    os.close(conn)
+
+
 def _fork_spare(lfd: int, notify_w: int) -> None:
-    if os.fork() == 0:
+    try:
+        pid = os.fork()
+    except OSError:
+        return  # no spare this time: requests take the forking path
+    if pid == 0:
         try:
             if os.fork() == 0:
                 from dockyard.shim.launch import become_shim

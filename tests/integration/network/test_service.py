@@ -108,8 +108,11 @@ def test_two_containers_reach_each_other_by_name_and_aliases_round_robin(svclab)
     assert replicas[0].settings["Networks"][net]["Aliases"][0] == "web"
 
     svclab.stop(11)
-    assert sorted(svclab.lookup(a, "web", gw)) == sorted([want[0], want[2]]) or \
-        len(svclab.lookup(a, "web", gw)) == 2
+    assert sorted(svclab.lookup(a, "web", gw)) == sorted(
+        ip_of(r, net) for r in (replicas[0], replicas[2]))
+    svclab.svc.rename(svclab.cid(2), "/gamma")
+    assert svclab.lookup(a, "gamma", gw) == [ip_of(b, net)]
+    assert svclab.lookup(a, "beta", gw) == []
     assert svclab.lookup(a, "web1", gw) == []
     with pytest.raises(Forbidden, match="active endpoints"):
         svclab.svc.remove(net)

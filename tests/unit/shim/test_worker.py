@@ -58,3 +58,17 @@ def test_read_request():
     assert req is None and "unknown zygote operation" in json.loads(answer)["error"]
     req, answer = _ask(b'{"op": "start", "request": {"bundle": "rel"}}\n')
     assert req is None and json.loads(answer)["kind"] == "InvalidArgument"
+
+
+def test_a_silent_requester_is_given_up():
+    import socket
+    import time
+
+    s1, s2 = socket.socketpair()
+    try:
+        t = time.monotonic()
+        assert read_request(s1.fileno(), timeout=0.2) is None
+        assert time.monotonic() - t < 5
+    finally:
+        s1.close()
+        s2.close()
