@@ -13,6 +13,7 @@ first use (the seams are in /docs/architecture.md).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
 import uuid
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, TypeVar
 from dockyard.daemon.config import DaemonConfig
 from dockyard.daemon.events import EventBus
 from dockyard.daemon.hostinfo import HostInfo, probe
+from dockyard.errors import DockyardError
 
 if TYPE_CHECKING:
     from dockyard.engine.containers import ContainerService
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from dockyard.registry.config import RegistryConfig
 
 T = TypeVar("T")
+log = logging.getLogger("dockyardd")
 WORKERS = 8
 
 
@@ -64,7 +67,12 @@ class Backend:
         # the first request, and a broken data root fails the start, not a request.
         await self.images(lambda svc: svc.store.drop_dead_leases())
         if _network_service_available():
-            await self.networks.start()
+            try:
+                await self.networks.start()
+            except DockyardError as e:
+                # The daemon still serves images and --network none/host containers;
+                # bridged starts report the network error themselves.
+                log.error("the network service did not start: %s", e.message)
         # Containers: the shim zygote, then live restore of what a previous daemon left
         # (running containers are watched again, vanished ones get their exit path).
         await self.containers.open()
@@ -101,7 +109,7 @@ class Backend:
     def open_images(self) -> ImageService:
         from dockyard.image.service import ImageService
 
-        svc = ImageService(self.data_root, in_use=self.containers_using)
+        svc = ImageService(self.data_root, is_running=self.container_running)
         # One snapshotter for the daemon's life: choosing one probes an overlay mount
         # (~30 ms), which every create/start/rm would otherwise pay again. A snapshotter
         # holds only paths; its metadata is flock-ed per call, so sharing is safe.
@@ -149,6 +157,12 @@ class Backend:
     def containers_using(self, image_id: object) -> int:
         """How many containers (any state) were created from ``image_id``."""
         return self.containers.count_using(str(image_id))
+
+    def container_running(self, container_id: str) -> bool:
+        """For the image room's rmi conflicts (its users come from the store's pins)."""
+        if "containers" not in self.__dict__:
+            return False
+        return self.containers.is_running(container_id)
 
 
 def _network_service_available() -> bool:

@@ -117,6 +117,12 @@ class ContainerService:
         finally:
             svc.close()
 
+    def is_running(self, cid: str) -> bool:
+        try:
+            return self.store.get(cid).state.status in ("running", "paused", "restarting")
+        except NotFound:
+            return False
+
     def count_using(self, image_id: str) -> int:
         return self.store.count_using(image_id)
 
@@ -605,7 +611,7 @@ class ContainerService:
 
         svc = self.backend.open_images()
         try:
-            rootfs.remove(svc, rec.snapshot_key, rec.rootfs)
+            rootfs.remove(svc, rec.id, rec.snapshot_key, rec.rootfs)
         finally:
             svc.close()
         if rec.mounts:

@@ -96,11 +96,28 @@ def graph_data(mounts: list[Any], upper: str) -> dict[str, str]:
     return data
 
 
+LOG_OPTS = {"json-file": ("max-size", "max-file", "compress", "labels", "env", "env-regex",
+                          "tag"),
+            "local": ("max-size", "max-file", "compress"), "none": ()}
+
+
 def log_driver(host_config: dict[str, Any], backend: Backend) -> str:
+    """The log driver, its options checked now (a bad max-size is create's 400, not a
+    failed start later)."""
+    from dockyard.engine.lifecycle import parse_size
+
     cfg = host_config.get("LogConfig") or {}
     driver = cfg.get("Type") or backend.config.log_driver or "json-file"
     if driver not in LOG_DRIVERS:
         raise InvalidArgument(f"logger: no log driver named '{driver}' is registered")
+    opts = cfg.get("Config") or {}
+    for key in opts:
+        if key not in LOG_OPTS[driver]:
+            raise InvalidArgument(f"unknown log opt '{key}' for {driver} log driver")
+    parse_size(opts.get("max-size"))
+    max_file = opts.get("max-file")
+    if max_file is not None and (not str(max_file).isdigit() or int(max_file) < 1):
+        raise InvalidArgument("max-file cannot be less than 1")
     return driver
 
 
@@ -146,7 +163,7 @@ def create(backend: Backend, store: ContainerStore, body: dict[str, Any],
         driver = log_driver(host_config, backend)
         mounts = _plan_mounts(backend, store, config, host_config, image_cfg)
         top = svc.after_pull(image)
-        key = rootfs.prepare(svc, cid, top)
+        key = rootfs.prepare(svc, cid, str(image.id), top)
         try:
             snap_mounts = svc.snapshotter.mounts(key)
             rec = ContainerRecord(
@@ -163,7 +180,7 @@ def create(backend: Backend, store: ContainerStore, body: dict[str, Any],
             rec.data_dir.mkdir(parents=True, exist_ok=True, mode=0o711)
             store.add(rec)
         except BaseException:
-            rootfs.remove(svc, key, rootfs_path(store, cid))
+            rootfs.remove(svc, cid, key, rootfs_path(store, cid))
             shutil.rmtree(rootfs_data_dir(store, cid), ignore_errors=True)
             _release(backend, mounts)
             raise

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import secrets
 import signal
 from collections.abc import Awaitable, Callable, Iterable
@@ -171,8 +170,10 @@ class ExecService:
 
     def __init__(self, lookup: Lookup, runtime_root: str, events: EventBus | None = None,
                  runtime: Iterable[str] | None = None,
-                 persist: Callable[[str, list[str]], Awaitable[None]] | None = None) -> None:
+                 persist: Callable[[str, list[str]], Awaitable[None]] | None = None,
+                 work_root: str | None = None) -> None:
         self._lookup = lookup
+        self.work_root = work_root   # private per-exec directories (None: temp dir)
         self._persist = persist   # keeps the record's ExecIDs in step (inspect shows them)
         self.runtime_root = runtime_root
         self.events = events
@@ -268,6 +269,8 @@ class ExecService:
         rec.running = True
         self._emit(target, f"exec_start: {rec.config.command_line}", execID=rec.id)
         try:
+            from dockyard.engine.execspec import build_process
+
             process = build_process(rec.config, target, console_size)
             proc = await self._spawn(target, process, rec.config, attached=not detach)
             if rec.size is not None:
@@ -292,7 +295,8 @@ class ExecService:
         return await ExecProcess.spawn(
             runtime, self.runtime_root, target.id, process,
             stdin=attached and config.attach_stdin,
-            output=attached and (config.attach_stdout or config.attach_stderr))
+            output=attached and (config.attach_stdout or config.attach_stderr),
+            work_root=self.work_root)
 
     async def _failed(self, rec: ExecRecord, target: ExecTarget, message: str,
                       sink: Sink | None) -> None:
@@ -477,84 +481,6 @@ def _trim(value: float) -> str:
     return text or "0"
 
 
-# --- the OCI process --------------------------------------------------------------
-
-def _all_capabilities() -> list[str]:
-    """Every capability in this daemon's bounding set (what --privileged can give)."""
-    from dockyard.runtime.security.capabilities import last_cap, name_of
-
-    bounding = (1 << (last_cap() + 1)) - 1
-    with contextlib.suppress(OSError, ValueError), open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("CapBnd:"):
-                bounding = int(line.split()[1], 16)
-    return [name_of(n) for n in range(last_cap() + 1) if bounding >> n & 1]
-
-
-def _env_dict(env: Iterable[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in env:
-        key = item.split("=", 1)[0]
-        out[key] = item
-    return out
-
-
-def build_process(config: ExecConfig, target: ExecTarget,
-                  console_size: tuple[int, int] | None = None) -> dict:
-    """The exec's OCI process: the container's with docker's exec overrides."""
-    try:
-        spec = json.loads((target.bundle / "config.json").read_text())
-    except (OSError, ValueError) as e:
-        raise Conflict(f"Container {target.id} has no readable bundle config: {e}") from None
-    base = spec.get("process") or {}
-    env = _env_dict(base.get("env") or [])
-    if base.get("terminal") and env.get("TERM") == "TERM=xterm":
-        env.pop("TERM")        # the daemon's TERM for a tty container, not the image's
-    if config.tty:
-        env.setdefault("TERM", "TERM=xterm")
-    for item in config.env:
-        key = item.split("=", 1)[0]
-        if "=" in item:
-            env[key] = item
-        else:
-            env.pop(key, None)  # docker: a bare NAME unsets it
-    process: dict[str, Any] = {
-        "terminal": config.tty,
-        "args": list(config.cmd),
-        "cwd": config.working_dir or base.get("cwd") or "/",
-    }
-    if config.user:
-        from dockyard.engine.execuser import resolve_in_container
-
-        user = resolve_in_container(config.user, target.pid)
-        process["user"] = user.to_oci()
-        env.setdefault("HOME", f"HOME={user.home}")
-    else:
-        process["user"] = base.get("user") or {"uid": 0, "gid": 0}
-        if "HOME" not in env:
-            # runc's rule: HOME from the user's passwd entry when the env has none
-            from dockyard.engine.execuser import resolve_in_container
-
-            with contextlib.suppress(DockyardError, OSError):
-                home = resolve_in_container(str(process["user"].get("uid", 0)), target.pid)
-                env["HOME"] = f"HOME={home.home}"
-    process["env"] = list(env.values())
-    size = console_size or config.console_size
-    if config.tty and size:
-        process["consoleSize"] = {"height": size[0], "width": size[1]}
-    for key in ("rlimits", "noNewPrivileges", "apparmorProfile", "selinuxLabel",
-                "oomScoreAdj"):
-        if key in base:
-            process[key] = base[key]
-    if config.privileged:
-        caps = _all_capabilities()
-        process["capabilities"] = {k: list(caps) for k in ("bounding", "effective",
-                                                           "permitted")}
-    elif "capabilities" in base:
-        process["capabilities"] = base["capabilities"]
-    return process
-
-
 # --- one service per daemon ---------------------------------------------------------
 
 def _runtime_of(backend: Any, record: Any) -> str:
@@ -593,11 +519,15 @@ def exec_service(backend: Any) -> ExecService:
         await backend.run(lambda: backend.containers.update_state(container_id,
                                                                    exec_ids=ids))
 
+    from dockyard.engine.execproc import clear_work_root
+
+    work_root = str(Path(backend.exec_root) / "execs")
+    clear_work_root(work_root)
     svc = ExecService(lookup, str(Path(backend.exec_root) / "runtime"), backend.events,
-                      persist=persist)
+                      persist=persist, work_root=work_root)
     _SERVICES[id(backend)] = (backend, svc)
     return svc
 
 
 __all__ = ["KEEP_FINISHED", "ExecConfig", "ExecRecord", "ExecService", "ExecTarget",
-           "build_process", "exec_service", "go_duration"]
+           "exec_service", "go_duration"]

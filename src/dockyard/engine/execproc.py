@@ -11,8 +11,9 @@ exits with its status (128+N for a signal), so its exit code is the exec's,
 except when the runtime itself failed: then its JSON log has an ``error``
 record and the exec's code is Docker's 126.
 
-The private directory (a ``mkdtemp``, short enough for a unix socket path) is
-removed when the process is done, on every path.
+The private directory (``<exec_root>/execs/x*``, or a temp dir when that path
+is too long for a unix socket) is removed when the process is done, on every
+path; a new daemon clears what a killed one left.
 """
 
 from __future__ import annotations
@@ -58,13 +59,14 @@ class ExecProcess:
     # --- starting ------------------------------------------------------------
     @classmethod
     async def spawn(cls, runtime: list[str], runtime_root: str, container_id: str,
-                    process: dict, *, stdin: bool, output: bool = True) -> ExecProcess:
+                    process: dict, *, stdin: bool, output: bool = True,
+                    work_root: str | None = None) -> ExecProcess:
         """Start the runtime; for a terminal, wait until it sent the pty master.
 
         Raises SystemError_ with the runtime's message when it fails before the
         process runs (a bad cwd, no such binary...) only for terminals: without one
         the failure shows as the exit code and the stderr text, like docker's."""
-        workdir = tempfile.mkdtemp(prefix="dyexec-")
+        workdir = _workdir(work_root)
         try:
             tty = bool(process.get("terminal"))
             pfile = os.path.join(workdir, "process.json")
@@ -249,6 +251,21 @@ class ExecProcess:
         self._cleanup()
 
 
+def _workdir(work_root: str | None) -> str:
+    """A private directory for one exec: under the daemon's ``work_root`` (its
+    exec root), else the temp dir when that path is too long for a unix socket."""
+    if work_root and len(work_root) < 80:
+        os.makedirs(work_root, mode=0o700, exist_ok=True)
+        return tempfile.mkdtemp(prefix="x", dir=work_root)
+    return tempfile.mkdtemp(prefix="dyexec-")
+
+
+def clear_work_root(work_root: str) -> None:
+    """Daemon start: what a previous daemon left (its execs did not outlive it in
+    the daemon's books; a still-running process has read its files already)."""
+    shutil.rmtree(work_root, ignore_errors=True)
+
+
 async def _pump_stream(reader: asyncio.StreamReader, stream: int, sink: Sink | None) -> None:
     while True:
         data = await reader.read(READ_SIZE)
@@ -308,4 +325,5 @@ async def _receive_master(listener: socket.socket, proc: asyncio.subprocess.Proc
     return fds[0] if fds else -1
 
 
-__all__ = ["DRAIN_GRACE", "RUNTIME_FAILED", "ExecProcess", "Sink", "runtime_argv"]
+__all__ = ["DRAIN_GRACE", "RUNTIME_FAILED", "ExecProcess", "Sink", "clear_work_root",
+           "runtime_argv"]

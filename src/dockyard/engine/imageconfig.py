@@ -147,7 +147,10 @@ def merge_image_config(config: dict, image_config: dict) -> dict:
 
 def fill_hostname(config: dict, network_mode: str, container_id: str) -> dict:
     """Config.Hostname as dockerd sets it at create when the request has none: the
-    host's name with ``--network host``, else the first 12 characters of the id."""
+    host's name with ``--network host``, else the first 12 characters of the id.
+
+    Call it after validate_create (which must see the request's own Hostname: a
+    hostname is refused with ``container:`` networking or ``--uts host``)."""
     if config.get("Hostname"):
         return config
     import os

@@ -215,10 +215,13 @@ def plan_mounts(config: dict[str, Any], host_config: dict[str, Any],
     own = {r.target for r in reqs}
     inherited = [p for p in inherited if p.destination not in own]   # Binds win
     for req in reqs:
-        if req.type == "volume" and req.source:
+        if req.type != "volume":
+            continue
+        if req.source:
             validate_name(req.source)
-            if req.driver not in ("", "local"):
-                volumes.create({"Name": req.source, "Driver": req.driver})  # raises NotFound
+        if req.driver not in ("", "local"):
+            # only the local driver exists: this raises dockerd's "plugin not found"
+            volumes.create({"Name": req.source, "Driver": req.driver})
     plans: list[MountPlan] = []
     created: list[str] = []
     try:

@@ -1,7 +1,7 @@
 """Live restore at daemon start: pick up what the previous daemon left.
 
-* Every container snapshot is pinned again against image GC (the old daemon's
-  lease died with it).
+* Every container's image and rw snapshot are pinned in the image store (owner
+  ``container:<id>``); records without pins (an older engine) get them.
 * A running/paused container whose shim is alive is watched again
   (``ShimClient.wait`` reconnects); its network is re-applied by the network
   service's ``restore``.
@@ -35,9 +35,13 @@ async def recover(svc: ContainerService) -> None:
     backend = svc.backend
 
     def repin() -> None:
+        """Pins made by an engine that predates them (idempotent for the others)."""
         images = backend.open_images()
         try:
-            rootfs.repin_all(images, [r.snapshot_key for r in records])
+            owners = images.store.pin_owners(rootfs.owner(""))
+            for r in records:
+                if rootfs.owner(r.id) not in owners:
+                    rootfs.pin(images, r.id, r.image_id, r.snapshot_key)
         finally:
             images.close()
 

@@ -5,18 +5,15 @@ top committed snapshot, made at create and removed at ``rm``; it is mounted at
 ``<bundle>/rootfs`` while the container runs (and briefly for ``cp``/``export`` of
 a stopped one) and unmounted at exit, so a stopped container holds no mount.
 
-Image GC must not take a container's rw layer: every container snapshot is named
-in one image-store lease owned by the daemon's pid (``pin``/``unpin``), re-made at
-each daemon start (the old daemon's lease dies with its pid).
+Image GC must not take a container's rw layer, and ``rmi`` must see the container's
+image in use: both are image-store pins owned by ``container:<id>`` (they outlive
+daemons), made before the snapshot exists and dropped after it is gone.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,24 +22,23 @@ from dockyard.errors import NotFound
 if TYPE_CHECKING:
     from dockyard.image.service import ImageService
 
-PIN_LEASE = "dockyard-containers"
-
 
 def snapshot_key(cid: str) -> str:
     return f"container-{cid}"
 
 
-def prepare(images: ImageService, cid: str, parent: str | None) -> str:
+def prepare(images: ImageService, cid: str, image_id: str, parent: str | None) -> str:
     """Make the container's rw snapshot; returns its key. Pinned before it exists,
     so GC never sees it unprotected."""
     key = snapshot_key(cid)
-    pin(images, [key])
+    pin(images, cid, image_id, key)
     images.snapshotter.prepare(key, parent, labels={"dockyard.container": cid})
     return key
 
 
-def remove(images: ImageService, key: str, rootfs: Path) -> None:
-    """Unmount (if still mounted) and drop the rw snapshot; missing is fine."""
+def remove(images: ImageService, cid: str, key: str, rootfs: Path) -> None:
+    """Unmount (if still mounted), drop the rw snapshot (missing is fine), then the
+    container's pins."""
     from dockyard.image.mount import unmount
 
     if key:
@@ -50,7 +46,7 @@ def remove(images: ImageService, key: str, rootfs: Path) -> None:
             unmount(rootfs)
         with contextlib.suppress(NotFound):
             images.snapshotter.remove(key)
-        unpin(images, [key])
+    unpin(images, cid)
 
 
 def mount(images: ImageService, key: str, rootfs: Path) -> None:
@@ -91,34 +87,23 @@ def remove_bundle(bundle: Path) -> None:
     shutil.rmtree(bundle, ignore_errors=True)
 
 
-# --- GC pins (a lease row owned by the daemon pid) -----------------------------------
+# --- GC pins: the image store's pins, owned by "container:<id>" ------------------------
 
-def pin(images: ImageService, keys: Iterable[str]) -> None:
-    store = images.store
-    with store._tx() as db:
-        # an upsert, not REPLACE: a replaced row would cascade-delete its resources
-        db.execute("INSERT INTO leases VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
-                   "pid = excluded.pid", (PIN_LEASE, os.getpid(), time.time()))
-        for key in keys:
-            db.execute("INSERT OR IGNORE INTO lease_resources VALUES (?, ?, ?)",
-                       (PIN_LEASE, "snapshot", key))
+def owner(cid: str) -> str:
+    from dockyard.image.service import CONTAINER_PIN
+
+    return CONTAINER_PIN + cid
 
 
-def unpin(images: ImageService, keys: Iterable[str]) -> None:
-    store = images.store
-    with store._tx() as db:
-        for key in keys:
-            db.execute("DELETE FROM lease_resources WHERE lease_id = ? AND kind = ? "
-                       "AND name = ?", (PIN_LEASE, "snapshot", key))
+def pin(images: ImageService, cid: str, image_id: str, key: str) -> None:
+    """The container's image (rmi sees its users) and rw snapshot (GC keeps it)."""
+    images.store.pin(owner(cid), "image", image_id)
+    images.store.pin(owner(cid), "snapshot", key)
 
 
-def repin_all(images: ImageService, keys: Iterable[str]) -> None:
-    """Daemon start: one lease for this pid naming every container's snapshot."""
-    store = images.store
-    with store._tx() as db:
-        db.execute("DELETE FROM leases WHERE id = ?", (PIN_LEASE,))
-    pin(images, [k for k in keys if k])
+def unpin(images: ImageService, cid: str) -> None:
+    images.store.unpin(owner(cid))
 
 
-__all__ = ["make_bundle", "mount", "pin", "prepare", "remove", "remove_bundle",
-           "repin_all", "snapshot_key", "unmount", "unpin", "upper_dir"]
+__all__ = ["make_bundle", "mount", "owner", "pin", "prepare", "remove", "remove_bundle",
+           "snapshot_key", "unmount", "unpin", "upper_dir"]

@@ -326,6 +326,8 @@ def _check_cpu(hc: dict, f: CgroupFeatures) -> None:
         raise InvalidArgument("CPU cfs quota can not be less than 1ms (i.e. 1000)")
     rt_period = hc.get("CpuRealtimePeriod") or 0
     rt_runtime = hc.get("CpuRealtimeRuntime") or 0
+    if (rt_period or rt_runtime) and not f.cpu_realtime:
+        raise InvalidArgument("Your kernel does not support CPU real-time scheduler")
     if rt_period and rt_runtime and rt_runtime > rt_period:
         raise InvalidArgument("cpu real-time runtime cannot be higher than cpu real-time "
                               "period")

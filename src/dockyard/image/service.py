@@ -98,16 +98,35 @@ class DiskUsage:
     details: tuple[ImageSummary, ...] = field(default=())
 
 
+CONTAINER_PIN = "container:"   # pin owner prefix: "container:<id>"
+
+
+@dataclass(frozen=True)
+class ContainerUse:
+    container_id: str
+    running: bool
+
+
 class ImageService:
     """Image commands over one data root."""
 
     def __init__(self, root: str | os.PathLike[str] | None = None,
-                 in_use: Callable[[Digest], int] | None = None) -> None:
+                 in_use: Callable[[Digest], int] | None = None,
+                 is_running: Callable[[str], bool] | None = None) -> None:
         self.root = data_root(os.fspath(root) if root is not None else None)
         self.store = ImageStore(self.root)
         self._snapshotter = None
-        # Containers using an image (the daemon issue supplies this); none today.
-        self._in_use = in_use or (lambda _id: 0)
+        # Containers pin their image in the store ("container:<id>", "image", id), so
+        # the users of an image are known with or without a daemon; a daemon tells
+        # which of them run (a running user is a conflict even with force).
+        self._in_use = in_use or (lambda image_id: len(self.container_users(image_id)))
+        self._is_running = is_running or (lambda _cid: False)
+
+    def container_users(self, image_id: Digest) -> list[ContainerUse]:
+        """The containers made from this image, oldest first."""
+        owners = self.store.pin_owners_of("image", str(image_id))
+        ids = [o.partition(":")[2] for o in owners if o.startswith(CONTAINER_PIN)]
+        return [ContainerUse(cid, self._is_running(cid)) for cid in ids]
 
     def close(self) -> None:
         self.store.close()
@@ -270,25 +289,33 @@ class ImageService:
         By id: delete the image with all its names (``force`` needed when they span
         several repositories). Children and containers in use always refuse."""
         rec = self.store.resolve(name)
+        users = self.container_users(rec.id)
         events: list[RemoveEvent] = []
         by_name = _names_reference(name, rec)
+        removed_name = False
         if by_name is not None:
+            if users and not force and _single_reference(rec):
+                # dockerd's rule: the untag would leave a container's image dangling
+                raise Conflict(f'conflict: unable to remove repository reference "{name}" '
+                               f"(must force) - container {users[0].container_id[:12]} is "
+                               f"using its referenced image {rec.short_id}")
             events += self._untag(name, rec)
             rec = self.store.get(rec.id)
             if events and (rec.repo_tags or rec.repo_digests):
                 return events  # other names keep the image
+            removed_name = True
         else:
             repos = {t.rsplit(":", 1)[0] for t in rec.repo_tags}
             if len(repos) > 1 and not force:
                 raise Conflict(f"conflict: unable to delete {rec.short_id} (must be forced) "
                                "- image is referenced in multiple repositories")
-        if self.store.children(rec.id):
-            raise Conflict(f"conflict: unable to delete {rec.short_id} (cannot be forced) - "
-                           "image has dependent child images")
-        users = self._in_use(rec.id)
-        if users:
-            raise Conflict(f"conflict: unable to delete {rec.short_id} (cannot be forced) - "
-                           f"image is being used by {users} container(s)")
+        conflict = _delete_conflict(rec, self.store.children(rec.id), users, force)
+        if conflict is not None:
+            if removed_name and users:
+                # dockerd: a forced untag of a used image keeps the image, now
+                # nameless, for its containers, and reports only the untag
+                return events + self._untag_all(rec)
+            raise conflict
         for tag in rec.repo_tags:
             events.append(RemoveEvent("Untagged", refs.parse(tag).familiar()))
         for d in rec.repo_digests:
@@ -298,6 +325,14 @@ class ImageService:
         if prune_layers:
             result = self.collect()
             events += [RemoveEvent("Deleted", str(c)) for c in result.layers]
+        return events
+
+    def _untag_all(self, rec: ImageRecord) -> list[RemoveEvent]:
+        events = []
+        for name in (*rec.repo_tags, *rec.repo_digests):
+            ref = refs.parse(name)
+            self.store.untag(ref)
+            events.append(RemoveEvent("Untagged", ref.familiar()))
         return events
 
     def _untag(self, name: str, rec: ImageRecord) -> list[RemoveEvent]:
@@ -372,6 +407,31 @@ def created_timestamp(created: str | None) -> float:
     return parsed.timestamp()
 
 
+def _single_reference(rec: ImageRecord) -> bool:
+    """At most one tag, and every name in one repository (dockerd's isSingleReference)."""
+    names = [*rec.repo_tags, *rec.repo_digests]
+    repos = {refs.parse(n).name for n in names}
+    return len(rec.repo_tags) <= 1 and len(repos) <= 1
+
+
+def _delete_conflict(rec: ImageRecord, children: Sequence[Digest],
+                     users: Sequence[ContainerUse], force: bool) -> Conflict | None:
+    """dockerd's delete conflicts: hard ones (children, a running container) even with
+    force, soft ones (a stopped container) without it."""
+    running = next((u for u in users if u.running), None)
+    stopped = next((u for u in users if not u.running), None)
+    if children:
+        hard, why = True, "image has dependent child images"
+    elif running is not None:
+        hard, why = True, f"image is being used by running container {running.container_id[:12]}"
+    elif stopped is not None and not force:
+        hard, why = False, f"image is being used by stopped container {stopped.container_id[:12]}"
+    else:
+        return None
+    verdict = "cannot be forced" if hard else "must be forced"
+    return Conflict(f"conflict: unable to delete {rec.short_id} ({verdict}) - {why}")
+
+
 def _names_reference(text: str, rec: ImageRecord) -> str | None:
     """The familiar name ``text`` denotes when it is a name (not an id) of ``rec``."""
     if refs.is_image_id_prefix(text) and rec.id.hex.startswith(text.removeprefix("sha256:")):
@@ -405,7 +465,9 @@ def _matches_labels(config: mf.ImageConfig, wanted: Sequence[str]) -> bool:
 
 
 __all__ = [
+    "CONTAINER_PIN",
     "DEFAULT_ROOT",
+    "ContainerUse",
     "DiskUsage",
     "ImageFilters",
     "ImageService",

@@ -98,6 +98,7 @@ CREATE TABLE IF NOT EXISTS pins (
     owner TEXT NOT NULL,            -- who needs it, e.g. "container:<id>"
     kind TEXT NOT NULL,             -- blob, snapshot
     name TEXT NOT NULL,
+    created REAL NOT NULL,
     PRIMARY KEY (owner, kind, name)
 );
 CREATE INDEX IF NOT EXISTS tags_by_image ON tags(image_id);
@@ -284,7 +285,8 @@ class ImageStore:
 
     def pin(self, owner: str, kind: str, name: str) -> None:
         with self._tx() as db:
-            db.execute("INSERT OR IGNORE INTO pins VALUES (?, ?, ?)", (owner, kind, name))
+            db.execute("INSERT OR IGNORE INTO pins VALUES (?, ?, ?, ?)",
+                       (owner, kind, name, time.time()))
 
     def unpin(self, owner: str, kind: str | None = None, name: str | None = None) -> None:
         """Drop one pin, or every pin of ``owner`` when kind and name are omitted."""
@@ -305,6 +307,12 @@ class ImageStore:
         rows = self._db.execute("SELECT DISTINCT owner FROM pins WHERE owner >= ? "
                                 "AND owner < ?", (owner_prefix, owner_prefix + "\uffff"))
         return {r[0] for r in rows.fetchall()}
+
+    def pin_owners_of(self, kind: str, name: str) -> list[str]:
+        """Who pins (kind, name), oldest pin first (e.g. the containers of an image)."""
+        rows = self._db.execute("SELECT owner FROM pins WHERE kind = ? AND name = ? "
+                                "ORDER BY created, owner", (kind, name)).fetchall()
+        return [r[0] for r in rows]
 
     def drop_dead_leases(self) -> int:
         """Remove leases of processes that died (killed loads); returns how many."""

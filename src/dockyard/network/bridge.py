@@ -103,8 +103,8 @@ def create_bridge(spec: BridgeSpec) -> int:
 
 def ensure_bridge(spec: BridgeSpec) -> int:
     """Create the bridge, or bring an existing one (a daemon restart) to ``spec``:
-    missing gateway addresses added, MTU set, up. Running containers keep their
-    ports: nothing is deleted."""
+    missing gateway addresses added, addresses not in ``spec`` removed, MTU set, up.
+    Running containers keep their ports: the bridge itself is never re-made."""
     from pyroute2 import NetlinkError
 
     spec.validate()
@@ -117,7 +117,14 @@ def ensure_bridge(spec: BridgeSpec) -> int:
         if link.get_attr("IFLA_LINKINFO").get_attr("IFLA_INFO_KIND") != "bridge":
             raise Conflict(f"{spec.name} exists and is not a bridge")
         have = {(a.get("IFA_ADDRESS"), a["prefixlen"]) for a in ipr.get_addr(index=index)}
+        want = {(str(ipaddress.ip_interface(g).ip), ipaddress.ip_interface(g).network.prefixlen)
+                for g in spec.gateways}
         try:
+            for addr, plen in have - want:
+                # an address some earlier state gave this bridge: it must not keep
+                # routing a subnet this network no longer owns
+                if addr and not ipaddress.ip_address(addr).is_link_local:
+                    ipr.addr("del", index=index, address=addr, prefixlen=plen)
             ipr.link("set", index=index, mtu=spec.mtu)
             for gw in spec.gateways:
                 iface = ipaddress.ip_interface(gw)

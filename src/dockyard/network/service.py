@@ -266,9 +266,30 @@ class NetworkService:
             str(iface.network) and net.ipam_config[0].get("Gateway") == str(iface.ip)
 
     def _create_default_bridge(self) -> None:
+        """The ``bridge`` network's record; its subnet now, or (every pool subnet
+        already routed on this host) at its first use, so a daemon still starts and
+        host/none containers still run."""
+        nid = secrets.token_hex(32)
+        options = {OPT_DEFAULT: "true", OPT_ICC: str(self.icc).lower(),
+                   OPT_MASQ: "true", OPT_HOST_IP: self.host_ip,
+                   OPT_BRIDGE: self.default_bridge, OPT_MTU: str(self.mtu)}
+        net = NetworkRecord(
+            nid, "bridge", "bridge", now_rfc3339(), bridge=self.default_bridge,
+            icc=self.icc, mtu=self.mtu,
+            host_ip="" if self.host_ip == "0.0.0.0" else self.host_ip,
+            predefined=True, default_bridge=True, options=options)
+        self.state.networks[nid] = net
+        try:
+            self._allocate_default(net)
+        except Unavailable as e:
+            log.warning("default bridge network: %s (retried when a container needs it)",
+                        e.message)
+
+    def _allocate_default(self, net: NetworkRecord) -> None:
         import ipaddress
 
-        nid = secrets.token_hex(32)
+        if net.id in self.state.ipam.networks:
+            return
         if self.bip:
             try:
                 iface = ipaddress.ip_interface(self.bip)
@@ -282,18 +303,16 @@ class NetworkService:
         reqs = [req]
         if self.ipv6 and self.fixed_cidr_v6:
             reqs.append(SubnetRequest(self.fixed_cidr_v6, ipv6=True))
-        allocs = self.ipam.allocate_network(nid, reqs)
-        options = {OPT_DEFAULT: "true", OPT_ICC: str(self.icc).lower(),
-                   OPT_MASQ: "true", OPT_HOST_IP: self.host_ip,
-                   OPT_BRIDGE: self.default_bridge, OPT_MTU: str(self.mtu)}
-        cfg = [{"Subnet": a.subnet, "Gateway": a.gateway} for a in allocs]
+        try:
+            allocs = self.ipam.allocate_network(net.id, reqs)
+        except Unavailable:
+            raise Unavailable("no free subnet for the default bridge network: every "
+                              "address pool subnet is already routed on this host (set "
+                              "'bip' or 'default-address-pools' in daemon.json)") from None
+        net.ipam_config = [{"Subnet": a.subnet, "Gateway": a.gateway} for a in allocs]
         if self.fixed_cidr:
-            cfg[0]["IPRange"] = self.fixed_cidr
-        self.state.networks[nid] = NetworkRecord(
-            nid, "bridge", "bridge", now_rfc3339(), bridge=self.default_bridge,
-            icc=self.icc, mtu=self.mtu, enable_ipv6=len(allocs) > 1,
-            host_ip="" if self.host_ip == "0.0.0.0" else self.host_ip,
-            predefined=True, default_bridge=True, ipam_config=cfg, options=options)
+            net.ipam_config[0]["IPRange"] = self.fixed_cidr
+        net.enable_ipv6 = len(allocs) > 1
 
     def _host_networks(self) -> tuple:
         """The host's own prefixes minus dockyard's bridges (pools skip them)."""
@@ -321,6 +340,8 @@ class NetworkService:
 
     def materialize(self, net: NetworkRecord) -> None:
         """The network's bridge and rules exist (made now if not)."""
+        if net.default_bridge:
+            self._allocate_default(net)
         if net.driver == "bridge" and not link_exists(net.bridge):
             self._ensure_bridge(net)
             self.apply_rules()

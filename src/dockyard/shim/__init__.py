@@ -8,10 +8,11 @@ and deletes the runtime container when it exits. Shims are forked from a zygote
 start costs a fork, not an interpreter; they survive the zygote and the daemon.
 
 Modules: ``types`` (the request/result records), ``files`` (bundle file names,
-``read_exit``/``shim_alive``, the JSON-line wire helpers), ``zygote`` (the server),
-``monitor`` (the shim process), ``launcher`` (creates and starts the container in a
-short-lived child of the shim), ``output`` (log + attach fan-out), ``client``
-(asyncio: ``Zygote``, ``ShimClient``).
+``read_exit``/``shim_alive``), ``zygote`` (the server), ``launch`` (the shim
+process's start), ``worker`` (its throw-away helper that creates and starts the
+container), ``monitor`` (the shim's event loop), ``output`` (log + attach fan-out),
+``runtimes`` (dockyard in-process or a runc-compatible binary), ``wire`` (JSON
+lines, fd passing), ``client`` (asyncio: ``Zygote``, ``ShimClient``).
 """
 
 from __future__ import annotations

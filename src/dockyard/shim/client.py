@@ -68,10 +68,18 @@ class Zygote:
         exec_root = Path(exec_root)
         exec_root.mkdir(parents=True, exist_ok=True)
         sock = str(exec_root / "zygote.sock")
+        # The zygote must run this very dockyard (not whatever an interpreter
+        # started afresh would find first): its package directory goes first.
+        import dockyard
+
+        here = str(Path(dockyard.__file__).resolve().parent.parent)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            [here, *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))])
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "dockyard.shim.zygote", "--socket", sock,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            start_new_session=True)
+            start_new_session=True, env=env)
         try:
             line = await asyncio.wait_for(proc.stdout.readline(), 30)
         except TimeoutError:

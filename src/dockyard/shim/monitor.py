@@ -8,11 +8,9 @@ whole start (reading the request, pipes, control socket, the runtime's create
 and start) runs in a short-lived child, ``worker``, which hands the results
 back and exits. Its life:
 
-1. ``detach``: own session, child subreaper, named ``dockyard-shim``, every
-   inherited descriptor closed, stdio on /dev/null, cwd ``/``;
-2. fork the worker, receive ``{"pid", "request", ...}`` and the descriptors (control
-   socket, output read ends, stdin write end or pty master); answer the zygote's
-   requester ``{"pid": N}`` (or its error);
+1-2. ``launch.become_shim``: leave the zygote (session, subreaper, name, fds), get
+   the container from the worker (init pid, control socket, output read ends, stdin
+   write end or pty master), answer the zygote's requester ``{"pid": N}``;
 3. ``Monitor.loop``: one epoll over outputs, stdin, the control socket and its
    connections, and a SIGCHLD wake-up pipe. No asyncio, no threads;
 4. when the init is reaped: exit code (128+N when killed by N), OOM-kill flag from
@@ -25,7 +23,6 @@ from __future__ import annotations
 
 import _signal as signal
 import _socket
-import gc
 import os
 import select
 import time
@@ -33,235 +30,15 @@ import time
 from dockyard.runtime import fastjson
 from dockyard.shim import files
 from dockyard.shim.output import Attach, Output, Stdin
+from dockyard.shim.wire import error_reply, send_reply, write_line
 
 DRAIN_S = 2.0
 _IN = select.EPOLLIN
 _OUT = select.EPOLLOUT
 _ERRS = select.EPOLLERR | select.EPOLLHUP
-_FDS_SPACE = _socket.CMSG_SPACE(16 * 4)
 
 
-def error_reply(e: BaseException) -> dict:
-    from dockyard.errors import DockyardError
-
-    kind = type(e).__name__ if isinstance(e, DockyardError) else "SystemError_"
-    if kind not in ("NotFound", "Conflict", "InvalidArgument", "UnsafeContent",
-                    "Unavailable", "SystemError_", "NotModified", "Forbidden"):
-        kind = "InvalidArgument" if kind == "ProcessMissing" else "SystemError_"
-    msg = getattr(e, "message", None) or str(e) or type(e).__name__
-    return {"error": msg, "kind": kind}
-
-
-def write_line(fd: int, obj: dict) -> None:
-    """Write one JSON line (blocking fd)."""
-    data = (fastjson.dumps(obj) + "\n").encode()
-    while data:
-        data = data[os.write(fd, data):]
-
-
-def send_reply(fd: int, obj: dict) -> bool:
-    """One JSON line to a non-blocking connection; replies are small enough for the
-    socket buffer, a peer that cannot take one is given up."""
-    try:
-        data = (fastjson.dumps(obj) + "\n").encode()
-        return os.write(fd, data) == len(data)
-    except OSError:
-        return False
-
-
-def detach(keep: tuple[int, ...], name: bytes, rehearse: bool = False) -> None:
-    """Leave the zygote's world: session, subreaper, name, descriptors, stdio, cwd.
-
-    ``rehearse`` runs the same steps harmlessly in the zygote (``warm``): no
-    subreaper (the zygote would adopt the shims), no descriptor closed, stdio kept.
-    """
-    from dockyard.runtime.syscalls import (
-        PR_GET_DUMPABLE,
-        PR_SET_CHILD_SUBREAPER,
-        prctl_plain,
-    )
-
-    try:
-        os.setsid()
-    except OSError:
-        if not rehearse:  # the zygote may lead its session already
-            raise
-    option, value = (PR_GET_DUMPABLE, 0) if rehearse else (PR_SET_CHILD_SUBREAPER, 1)
-    if prctl_plain(option, value, 0, 0, 0) < 0:
-        raise OSError("prctl(PR_SET_CHILD_SUBREAPER) failed")
-    fd = os.open("/proc/self/comm", os.O_WRONLY)
-    os.write(fd, name)
-    os.close(fd)
-    if not rehearse:
-        close_all_but(keep)
-    null = os.open(os.devnull, os.O_RDWR)
-    targets = (os.dup(null), os.dup(null), os.dup(null)) if rehearse else (0, 1, 2)
-    for target in targets:
-        if null != target:
-            os.dup2(null, target)
-    if null > 2:
-        os.close(null)
-    if rehearse:
-        for target in targets:
-            os.close(target)
-    os.chdir("/")
-
-
-def close_all_but(keep: tuple[int, ...]) -> None:
-    lo = 3
-    for fd in sorted(k for k in keep if k >= 3):
-        os.closerange(lo, fd)
-        lo = fd + 1
-    os.closerange(lo, 1 << 20)
-
-
-def become_shim(conn: int) -> None:
-    """Body of the shim process (forked by the zygote with the requester's
-    connection); never returns (``os._exit``)."""
-    code = 1
-    answered = False
-    try:
-        detach((conn,), b"dockyard-shim")
-        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
-        signal.signal(signal.SIGCHLD, _noop)
-        ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
-        pid = os.fork()
-        if pid == 0:
-            from dockyard.shim import worker
-
-            ours.close()
-            worker.run(conn, theirs)  # never returns
-        theirs.close()
-        try:
-            data, anc, _, _ = ours.recvmsg(1 << 16, _FDS_SPACE)
-        finally:
-            ours.close()
-            _reap(pid)
-        fds = _fds(anc)
-        if not data or data[:1] == b"{":  # not started: an error, or nothing to do
-            msg = fastjson.loads(data) if data else {
-                "error": "the shim's start worker died", "kind": "SystemError_"}
-            if "error" in msg:
-                write_line(conn, msg)
-                answered = True
-            code = 0
-            return
-        m = Monitor(data, fds, wake_r)
-        _crash_note.bundle = m.bundle
-        if m.warned and m.req["warning"]:  # started, but its program could not run
-            m.answer_fd = conn
-            m.answer = {"error": m.req["warning"], "kind": "InvalidArgument"}
-        else:
-            write_line(conn, {"pid": m.init_pid})
-            os.close(conn)
-        answered = True
-        gc.freeze()  # what exists now is never scanned again
-        m.loop()
-        code = 0
-    except BaseException as e:
-        if not answered:
-            try:
-                write_line(conn, error_reply(e))
-            except OSError:
-                pass
-        else:
-            _crash_note(e)
-    finally:
-        os._exit(code)
-
-
-def _crash_note(e: BaseException) -> None:
-    """A shim that fails after answering has no one to tell: leave the traceback in
-    ``<bundle>/shim.err`` for whoever finds its container without an exit.json."""
-    try:
-        import traceback
-
-        bundle = getattr(_crash_note, "bundle", "")
-        if bundle:
-            with open(os.path.join(bundle, "shim.err"), "a") as f:
-                f.write("".join(traceback.format_exception(e)))
-    except Exception:
-        pass
-
-
-def warm() -> None:
-    """Run, in the zygote, the calls every shim makes at start, until CPython has
-    specialised their bytecode (3.11 rewrites a function's code in place during its
-    first calls): a shim that only re-runs them writes fewer pages of its own."""
-    sample = {"request": {"container_id": "x" * 64, "bundle": "/b", "runtime": "dockyard",
-                          "runtime_root": "/r", "tty": False, "open_stdin": False,
-                          "stdin_once": False,
-                          "log": {"driver": "json-file", "path": "/l", "max_size": None,
-                                  "max_file": 1}},
-              "pid": 1}
-    data = fastjson.dumps(sample).encode()
-    anc = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, bytes(16))]
-    for _ in range(16):
-        fastjson.loads(data)
-        fastjson.dumps({"pid": 12345})
-        _fds(anc)
-        error_reply(OSError(2, "x"))
-    from dockyard.runtime.syscalls import PR_GET_DUMPABLE, prctl_plain
-
-    for _ in range(8):
-        detach((), b"dockyard-zygote", rehearse=True)
-        pid = os.fork()
-        if pid == 0:
-            os._exit(0)
-        _reap(pid)
-        prctl_plain(PR_GET_DUMPABLE, 0, 0, 0, 0)
-        fd = os.open("/proc/self/comm", os.O_RDONLY)
-        os.read(fd, 64)
-        os.close(fd)
-        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        previous = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
-        signal.signal(signal.SIGCHLD, _noop)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        signal.set_wakeup_fd(previous)
-        os.close(wake_r)
-        os.close(wake_w)
-        a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
-        r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        b.sendmsg([b"x"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, r.to_bytes(4, "little"))])
-        _, anc, _, _ = a.recvmsg(1 << 16, _FDS_SPACE)
-        for fd in _fds(anc):
-            os.close(fd)
-        write_line(w, {"pid": 1})
-        os.read(r, 100)
-        for fd in (r, w):
-            os.close(fd)
-        a.close()
-        b.close()
-    # A Monitor built and torn down on throw-away descriptors, a few times.
-    handoff = b"1 0 0 0 0\n/nonexistent\n" + fastjson.dumps(
-        {"request": sample["request"], "warning": ""}).encode()
-    for _ in range(8):
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        wake_r, wake_w = os.pipe2(os.O_NONBLOCK)
-        listener = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-        m = Monitor(handoff, [listener.detach(), out_r, err_r], wake_r)
-        os.write(wake_w, b"\0")
-        for fd, events in m.ep.poll(0):
-            m.handlers[fd](fd, events)
-        m.listener.close()
-        m.ep.close()
-        for fd in (out_r, out_w, err_r, err_w, wake_r, wake_w):
-            os.close(fd)
-
-
-def _fds(ancillary: list) -> list[int]:
-    out = []
-    for level, kind, data in ancillary:
-        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-            n = len(data) - len(data) % 4
-            out += [int.from_bytes(data[i:i + 4], "little", signed=True)
-                    for i in range(0, n, 4)]
-    return out
-
-
-def _noop(signum, frame) -> None:
+def noop(signum, frame) -> None:
     pass
 
 
@@ -683,14 +460,3 @@ class Monitor:
         if "error" in reply and not self.error:
             self.error = reply["error"]
         return reply
-
-
-def _reap(pid: int) -> None:
-    while True:
-        try:
-            os.waitpid(pid, 0)
-            return
-        except ChildProcessError:
-            return
-        except InterruptedError:
-            continue

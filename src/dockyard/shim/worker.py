@@ -27,8 +27,8 @@ HANDOFF_MAX = 1 << 16
 def read_request(conn: int):
     """The start request on ``conn``; anything else is answered here (-> None)."""
     from dockyard.errors import DockyardError
-    from dockyard.shim.monitor import write_line
     from dockyard.shim.types import ShimRequest
+    from dockyard.shim.wire import write_line
 
     buf = b""
     while b"\n" not in buf and len(buf) < files.MAX_LINE:
@@ -56,15 +56,24 @@ def read_request(conn: int):
 
 
 def run(conn: int, handoff) -> None:
-    """The worker's body; never returns."""
+    """The worker's body; never returns. ``conn`` -1: wait for it on ``handoff``."""
     from dockyard.runtime import syscalls
-    from dockyard.shim.monitor import error_reply
+    from dockyard.shim.wire import error_reply
 
     code = 1
     try:
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         syscalls.set_process_name("dockyard-start")
+        if conn < 0:  # a spare's worker: the connection comes from the shim
+            from dockyard.shim.wire import FDS_SPACE, fds_from
+
+            _, anc, _, _ = handoff.recvmsg(16, FDS_SPACE)
+            fds = fds_from(anc)
+            if not fds:  # the spare is leaving
+                code = 0
+                return
+            conn = fds[0]
         req = read_request(conn)
         if req is not None:
             name_parent(f"{files.PROCESS_NAME} {req.container_id[:12]}")
@@ -158,8 +167,8 @@ def encode_handoff(msg: dict) -> bytes:
 
 def start_held(req: dict) -> dict:
     """``start`` of a held container, in a child of the shim: the reply for the op."""
-    from dockyard.shim.monitor import error_reply
     from dockyard.shim.runtimes import for_request
+    from dockyard.shim.wire import error_reply
 
     warnings = _Warnings()
     try:

@@ -52,10 +52,12 @@ def preload() -> None:
     import dockyard.runtime.process.stage_parent
     import dockyard.runtime.rootfs
     import dockyard.runtime.security
+    import dockyard.shim.launch
     import dockyard.shim.monitor
     import dockyard.shim.output
     import dockyard.shim.runtimes
     import dockyard.shim.types
+    import dockyard.shim.wire
     import dockyard.shim.worker
     from dockyard.runtime import security
 
@@ -76,19 +78,30 @@ def preload() -> None:
         cgroups.load_manager(cgroups.create_manager(None, "dockyard-zygote").to_state())
     except Exception:  # an unusual host: the worker will say what is wrong
         pass
-    dockyard.shim.monitor.warm()
+    dockyard.shim.launch.warm()
+
+
+SPARES = 1  # shims made ahead of requests (each with its worker): one start's fork cost
 
 
 def serve(listener: socket.socket) -> None:
     """Accept and fork; nothing else. Every page this loop writes after a fork is
     copied into the shims forked before (copy-on-write), so it does as little as
-    possible: the request is read, parsed and answered in the child."""
+    possible: the request is read, parsed and answered in the child.
+
+    Spare shims wait on the same socket; whoever accepts first serves the request
+    (a spare that took one writes a byte on the notify pipe: we make a new one).
+    """
     import select
 
-    poller = select.poll()
-    poller.register(listener.fileno(), select.POLLIN)
-    poller.register(0, select.POLLIN)
     lfd = listener.fileno()
+    notify_r, notify_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    for _ in range(int(os.environ.get("DOCKYARD_ZYGOTE_SPARES", SPARES))):
+        _fork_spare(lfd, notify_w)
+    poller = select.poll()
+    poller.register(lfd, select.POLLIN)
+    poller.register(0, select.POLLIN)
+    poller.register(notify_r, select.POLLIN)
     while True:
         for fd, _ in poller.poll():
             if fd == 0:
@@ -100,6 +113,14 @@ def serve(listener: socket.socket) -> None:
                 except OSError:
                     return
                 continue
+            if fd == notify_r:
+                try:
+                    taken = len(os.read(notify_r, 64))
+                except BlockingIOError:
+                    taken = 0
+                for _ in range(taken):
+                    _fork_spare(lfd, notify_w)
+                continue
             try:
                 conn, _ = listener._accept()
             except (BlockingIOError, InterruptedError):
@@ -109,6 +130,18 @@ def serve(listener: socket.socket) -> None:
                 _child(conn, lfd)  # never returns
             os.close(conn)
         _reap()
+
+
+def _fork_spare(lfd: int, notify_w: int) -> None:
+    if os.fork() == 0:
+        try:
+            if os.fork() == 0:
+                from dockyard.shim.launch import become_shim
+
+                control = os.dup(0)  # the shim's stdin becomes /dev/null
+                become_shim(-1, spare=(lfd, control, notify_w))  # never returns
+        finally:
+            os._exit(0)
 
 
 def _reap() -> None:
@@ -126,7 +159,7 @@ def _child(conn: int, listener: int) -> None:
     the shim starts with as few copied pages as possible)."""
     try:
         if os.fork() == 0:
-            from dockyard.shim.monitor import become_shim
+            from dockyard.shim.launch import become_shim
 
             os.close(listener)
             become_shim(conn)  # never returns
@@ -144,6 +177,7 @@ def listen(path: str) -> socket.socket:
         s.bind(short(os.path.basename(path)))
     os.chmod(path, 0o600)
     s.listen(128)
+    s.setblocking(False)  # spares accept on it too: a poll's connection may be gone
     return s
 
 

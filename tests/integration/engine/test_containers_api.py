@@ -218,12 +218,19 @@ def test_prune_and_events(eng):
 
 
 def test_image_in_use_cannot_be_removed(eng):
-    eng.create(["true"])
+    cid = eng.create(["true"])
     r = eng.req("DELETE", "/images/busybox")
     assert r.status == 409, r.body
-    img = eng.ok("GET", "/images/busybox/json").json()
-    assert img.get("Containers", 1) >= 0
-    assert json.loads(eng.ok("GET", "/images/json").body)[0]["Containers"] == 1
+    assert r.json()["message"].startswith(
+        'conflict: unable to remove repository reference "busybox" (must force) - '
+        f"container {cid[:12]} is using its referenced image ")
+    running = eng.run(["sleep", "1000"])
+    r = eng.req("DELETE", "/images/busybox", force=True)
+    assert r.status == 200   # forced untag: the image stays, nameless, for its users
+    assert eng.inspect(running)["State"]["Running"]
+    eng.ok("DELETE", f"/containers/{cid}")
+    images = json.loads(eng.ok("GET", "/images/json", all=True).body)
+    assert [i["Containers"] for i in images] == [1]
 
 
 def test_ipc_shareable_and_joined(eng):
@@ -238,3 +245,22 @@ def test_ipc_shareable_and_joined(eng):
     assert eng.wait(joiner)["StatusCode"] == 0
     assert eng.logs(joiner) == [(1, b"shared\n")]
     eng.ok("DELETE", f"/containers/{owner}", force=True)
+
+
+def test_log_options(eng):
+    r = eng.req("POST", "/containers/create", {"Image": "busybox", "HostConfig": {
+        "LogConfig": {"Type": "json-file", "Config": {"max-size": "lots"}}}})
+    assert r.status == 400
+    r = eng.req("POST", "/containers/create", {"Image": "busybox", "HostConfig": {
+        "LogConfig": {"Type": "syslog"}}})
+    assert r.status == 400 and "no log driver named 'syslog'" in r.json()["message"]
+    cid = eng.run(["sh", "-c", "i=0; while [ $i -lt 300 ]; do echo line-$i; i=$((i+1)); done"],
+                  HostConfig={"NetworkMode": "none", "LogConfig": {
+                      "Type": "json-file", "Config": {"max-size": "2k", "max-file": "2"}}})
+    eng.wait(cid)
+    lines = [d for _, d in eng.logs(cid)]
+    assert 0 < len(lines) < 300 and lines[-1] == b"line-299\n"   # rotated away
+    nolog = eng.run(["echo", "x"], HostConfig={"NetworkMode": "none",
+                                                "LogConfig": {"Type": "none"}})
+    eng.wait(nolog)
+    assert eng.req("GET", f"/containers/{nolog}/logs", stdout=True).status == 400

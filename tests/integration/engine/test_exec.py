@@ -262,7 +262,7 @@ def test_raw_hijack_upgrade_half_close_and_resize(container, tmp_path):
         assert svc.inspect(exec_id)["ExitCode"] == 0
         # a start without Upgrade gets 200 and the same raw stream (tty: no frames)
         exec_id = server.call(svc.create(container.id, {"Cmd": ["sh", "-c",
-                                                                "sleep 0.5; stty size"],
+                                                                "sleep 2; stty size"],
                                                         "Tty": True, "AttachStdout": True}))
         s = server.raw()
         head, _ = _http(s, "POST", f"/exec/{exec_id}/start", {"Tty": True})
@@ -310,3 +310,34 @@ def test_detach_keys_leave_the_process_running(container):
 
     asyncio.run(main())
     assert "exec_detach" in [e.action for e in events.history(None, None)]
+
+
+def test_private_files_live_under_the_work_root_and_go(container):
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    root = Path(tempfile.mkdtemp(prefix="w"))    # short: a unix socket path lives there
+    svc = service_for(container)
+    svc.work_root = str(root / "execs")
+    seen: list[list[str]] = []
+
+    async def main():
+        exec_id = await svc.create(container.id, {"Cmd": ["sh", "-c", "sleep 0.3"],
+                                                  "Tty": True})
+        task = asyncio.ensure_future(svc.start(exec_id, sink=Output()))
+        for _ in range(300):
+            dirs = list((root / "execs").glob("x*")) if (root / "execs").exists() else []
+            names = sorted(p.name for d in dirs for p in d.iterdir())
+            if "c.sock" in names:
+                seen.append(names)
+                break
+            await asyncio.sleep(0.01)
+        assert await task == 0
+
+    try:
+        asyncio.run(main())
+        assert seen and "process.json" in seen[0]
+        assert list((root / "execs").iterdir()) == []
+    finally:
+        shutil.rmtree(root)

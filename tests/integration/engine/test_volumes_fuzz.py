@@ -48,6 +48,9 @@ def daemon(tmp_path_factory):
         pytest.fail("integration tests need root")
     work = short_workdir(tmp_path_factory, "vfz")
     bootstrap_busybox(work / "root")
+    octet = 64 + int.from_bytes(os.urandom(1), "big") % 128   # no bridge needed here
+    (work / "daemon.json").write_text(json.dumps(
+        {"default-address-pools": [{"base": f"10.{octet}.0.0/16", "size": 24}]}))
     with running_daemon(work) as d:
         body = json.dumps({"Image": "busybox:latest", "Cmd": ["true"],
                            "HostConfig": {"NetworkMode": "none", "Binds": ["fzvol:/data"]}})

@@ -116,3 +116,41 @@ def test_setuid_bits_survive_unpack(svc, tmp_path):
     svc.load(str(path))
     with svc.mounted_view("suid:1") as root:
         assert (root / "bin" / "su").stat().st_mode & 0o7777 == 0o4755
+
+
+def test_rmi_of_an_image_containers_use_follows_dockerd(tmp_path):
+    """Containers pin their image; rmi answers with dockerd's conflicts and words."""
+    require_root()
+    running: set[str] = set()
+    svc = ImageService(tmp_path / "root", is_running=lambda cid: cid in running)
+    try:
+        rec = svc.bootstrap_busybox("busybox:t")
+        stopped_id, running_id = "a" * 64, "b" * 64
+        svc.store.pin(f"container:{stopped_id}", "image", str(rec.id))
+        assert svc.inspect("busybox:t").containers == 1
+
+        # by its only name, a stopped container: must force
+        with pytest.raises(Exception, match=r'unable to remove repository reference '
+                           r'"busybox:t" \(must force\) - container aaaaaaaaaaaa is using '
+                           f"its referenced image {rec.short_id}"):
+            svc.remove("busybox:t")
+        # by id: a soft conflict
+        with pytest.raises(Exception, match=rf"unable to delete {rec.short_id} \(must be "
+                           r"forced\) - image is being used by stopped container aaaa"):
+            svc.remove(rec.id.hex)
+        # a running container: hard, even forced
+        svc.store.pin(f"container:{running_id}", "image", str(rec.id))
+        running.add(running_id)
+        with pytest.raises(Exception, match=r"\(cannot be forced\) - image is being used "
+                           r"by running container bbbbbbbbbbbb"):
+            svc.remove(rec.id.hex, force=True)
+        # forced by name: the name goes, the image stays (nameless) for its containers
+        events = svc.remove("busybox:t", force=True)
+        assert [(e.kind, e.value) for e in events] == [("Untagged", "busybox:t")]
+        assert svc.store.get(rec.id).repo_tags == ()
+        # containers gone: the image can go
+        svc.store.unpin(f"container:{stopped_id}")
+        svc.store.unpin(f"container:{running_id}")
+        assert [e.kind for e in svc.remove(rec.id.hex)][-1] == "Deleted"
+    finally:
+        svc.close()

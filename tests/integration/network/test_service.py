@@ -440,3 +440,27 @@ def test_outbound_is_masqueraded_and_internal_stays_in(svclab, lab):
     assert svclab.pings(a, target, seconds=3), "masquerade: a container reaches outside"
     assert not svclab.pings(i, target), "internal: no way out"
     assert not svclab.pings(n, target), "without masquerade the outside cannot answer"
+
+
+def test_no_free_pool_subnet_still_starts_and_retries_later(tmp_path, busybox_binary, lab):
+    require_root()
+    from dockyard.errors import Unavailable
+    from dockyard.network import bridge as bridges
+    from tests.integration.network.conftest import OCTET
+
+    blocker = lab.add_bridge(40)             # routes 10.<OCTET>.40.0/24 on the host
+    svc_lab = SvcLab(tmp_path, os.environ["DOCKYARD_TEST_TOKEN"], busybox_binary, **{
+        "default-address-pools": [{"base": f"10.{OCTET}.40.0/24", "size": 24}]})
+    try:
+        assert svc_lab.svc.inspect("bridge")["IPAM"]["Config"] == []
+        n = svc_lab.start(1, "nonet", "none")           # the daemon works for none/host
+        assert netns.is_netns(n.netns)
+        with pytest.raises(Unavailable, match="no free subnet for the default bridge"):
+            svc_lab.start(2, "bridged")
+        bridges.delete_bridge(blocker)
+        lab.bridges.remove(blocker)
+        c = svc_lab.start(2, "bridged")                 # retried at first use
+        assert c.settings["IPAddress"].startswith(f"10.{OCTET}.40.")
+    finally:
+        left = svc_lab.close()
+    assert not left, left

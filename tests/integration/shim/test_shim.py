@@ -12,6 +12,7 @@ import textwrap
 import pytest
 
 from dockyard.errors import Conflict, InvalidArgument
+from dockyard.runtime.state import StateStore
 from dockyard.shim import ShimClient, read_exit, shim_alive
 from tests.conftest import require_root
 from tests.integration.shim.support import harness, log_lines, read_frames
@@ -147,12 +148,23 @@ def test_pause_resume_kill(tmp_path, busybox_rootfs, container_id):
     async def scenario():
         async with harness(tmp_path, busybox_rootfs, container_id) as h:
             # pid 1 of a pid namespace ignores signals it has no handler for: trap it
-            script = "trap 'exit 5' TERM; while true; do sleep 0.05; done"
-            _, shim, pid = await h.start(["sh", "-c", script])
+            script = "trap 'exit 5' TERM; while true; do echo tick; sleep 0.05; done"
+            req, shim, _ = await h.start(["sh", "-c", script])
+            store = StateStore(req.runtime_root)
+            await asyncio.sleep(0.2)
             await shim.pause()
-            with open(f"/proc/{pid}/stat") as f:
-                assert f.read().rsplit(")", 1)[1].split()[0] in ("S", "D")
+            assert store.load(req.container_id).current_status() == "paused"
+            await asyncio.sleep(0.1)
+            ticks = len(log_lines(req.log.path))
+            await asyncio.sleep(0.4)
+            assert len(log_lines(req.log.path)) == ticks  # frozen: no output
             await shim.resume()
+            assert store.load(req.container_id).current_status() == "running"
+            for _ in range(200):
+                if len(log_lines(req.log.path)) > ticks:
+                    break
+                await asyncio.sleep(0.01)
+            assert len(log_lines(req.log.path)) > ticks
             await shim.kill(signal.SIGTERM, all=True)
             status = await asyncio.wait_for(shim.wait(), 30)
             assert status.exit_code == 5
@@ -254,6 +266,11 @@ def test_twenty_containers_in_parallel(tmp_path, busybox_rootfs, container_id):
             assert len(pids) == 20
             for req, _, _ in started:
                 assert shim_alive(req.bundle)
+            # the program runs when start returns, but may not have printed yet
+            for _ in range(1000):
+                if all(os.path.getsize(req.log.path) for req, _, _ in started):
+                    break
+                await asyncio.sleep(0.01)
             await asyncio.gather(*[shim.kill(signal.SIGKILL) for _, shim, _ in started])
             statuses = await asyncio.wait_for(
                 asyncio.gather(*[shim.wait() for _, shim, _ in started]), 60)
@@ -421,4 +438,52 @@ def test_tty_stdin_once_keeps_stdin_when_a_client_detaches(tmp_path, busybox_roo
             writer.close()
             assert b"[again]" in out
             assert (await shim.wait()).exit_code == 0
+    run(scenario())
+
+
+def _spares(exec_root) -> list[int]:
+    """Spare shims of the zygote serving ``exec_root`` (their command line is the
+    zygote's until they take a request)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/comm") as f:
+                comm = f.read().strip()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if comm == "dockyard-spare" and str(exec_root).encode() in cmd:
+            out.append(int(entry))
+    return out
+
+
+def test_spare_shims_are_replaced_and_leave_with_the_zygote(tmp_path, busybox_rootfs,
+                                                            container_id):
+    async def scenario():
+        async with harness(tmp_path, busybox_rootfs, container_id) as h:
+            for _ in range(300):
+                first = _spares(h.exec_root)
+                if first:
+                    break
+                await asyncio.sleep(0.01)
+            assert len(first) == 1
+            for _ in range(3):
+                _, shim, _ = await h.start(["true"])
+                assert (await shim.wait()).exit_code == 0
+            for _ in range(200):
+                now = _spares(h.exec_root)
+                if len(now) == 1 and now != first:
+                    break
+                await asyncio.sleep(0.01)
+            assert len(now) == 1 and now != first
+            await h.zygote.close()
+            h.zygote = None
+            for _ in range(300):
+                if not _spares(h.exec_root):
+                    break
+                await asyncio.sleep(0.01)
+            assert _spares(h.exec_root) == []
     run(scenario())

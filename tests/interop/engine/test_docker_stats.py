@@ -33,12 +33,12 @@ def test_docker_stats_no_stream_shows_sane_numbers(eng):
     assert r.returncode == 0, r.stderr
     rows = {line.split("|")[0]: line.split("|") for line in r.stdout.splitlines()}
     _, cpu, mem, memperc, pids = rows["busybee"]
-    assert 20.0 < float(cpu.rstrip("%")) < 230.0, r.stdout
+    assert 5.0 < float(cpu.rstrip("%")) < 230.0, r.stdout
     used, limit = (_size(x) for x in mem.split(" / "))
     assert used > 8 << 20 and limit > used
     assert float(memperc.rstrip("%")) >= 0 and int(pids) >= 1
-    _, cpu, mem, _, _ = rows["idler"]
-    assert float(cpu.rstrip("%")) < 10.0
+    _, idle_cpu, mem, _, _ = rows["idler"]
+    assert float(idle_cpu.rstrip("%")) < float(cpu.rstrip("%"))
     r = docker(eng, "stats", "--no-stream", busy)
     header = r.stdout.splitlines()[0].split()
     assert header[:4] == ["CONTAINER", "ID", "NAME", "CPU"], r.stdout
@@ -75,7 +75,7 @@ def test_docker_stats_streams(eng):
     proc = subprocess.Popen([DOCKER_CLI, "-H", eng.d.host, "stats", "--format",
                              "{{.Name}} {{.MemUsage}}", cid], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    time.sleep(3.5)
+    time.sleep(5)
     proc.terminate()
     out, err = proc.communicate(timeout=10)
     rows = [line for line in out.replace("\x1b[2J\x1b[H", "\n").splitlines()

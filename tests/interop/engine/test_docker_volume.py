@@ -32,6 +32,11 @@ def daemon_env(tmp_path_factory, name: str):
         pytest.fail("interop tests need root")
     work = short_workdir(tmp_path_factory, name)
     bootstrap_busybox(work / "root")
+    # a pool of our own: these tests need no bridge, and a busy host's predefined
+    # pools may all be taken by other daemons' bridges
+    octet = 64 + int.from_bytes(os.urandom(1), "big") % 128
+    (work / "daemon.json").write_text(json.dumps(
+        {"default-address-pools": [{"base": f"10.{octet}.0.0/16", "size": 24}]}))
     with running_daemon(work) as d:
         e = (d, {**os.environ, "DOCKER_HOST": d.host,
                  "DOCKER_CONFIG": str(work / "docker-config")})
@@ -159,3 +164,37 @@ def test_docker_py_volumes(env):
             client.volumes.get(name)
     finally:
         client.close()
+
+
+def test_inspect_mounts_and_volumes_from(env, tmp_path):
+    first, second = f"vf1-{TOKEN}", f"vf2-{TOKEN}"
+    docker(env, "create", *NO_NET, "--name", first, "-v", f"vfvol-{TOKEN}:/shared",
+           "-v", f"{tmp_path}:/h:ro", "--tmpfs", "/scratch", "busybox:latest", "true")
+    try:
+        mounts = json.loads(text(docker(env, "inspect", "-f", "{{json .Mounts}}", first)))
+        assert sorted(m["Destination"] for m in mounts) == ["/h", "/shared"]  # no --tmpfs
+        out = run_logged(env, second, "--volumes-from", f"{first}:ro", "busybox:latest",
+                         "sh", "-c", "ls -d /shared /h; touch /shared/x 2>/dev/null || echo ro")
+        assert out.split() == ["/h", "/shared", "ro"]
+    finally:
+        docker(env, "rm", "-f", "-v", first, check=False)
+        docker(env, "volume", "rm", f"vfvol-{TOKEN}", check=False)
+
+
+def test_tmpfs_volume_is_mounted_while_a_container_holds_it(env):
+    d, _ = env
+    vol, cname = f"tmpv-{TOKEN}", f"tmpc-{TOKEN}"
+    docker(env, "volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs",
+           "-o", "o=size=2m", vol)
+    data = str(d.data_root / "volumes" / vol / "_data")
+
+    def mounted() -> bool:
+        with open("/proc/self/mountinfo") as f:
+            return any(line.split()[4] == data for line in f)
+
+    assert not mounted()
+    out = run_logged(env, cname, "-v", f"{vol}:/data", "busybox:latest", "sh", "-c",
+                     "grep ' /data ' /proc/mounts | cut -d' ' -f3")
+    assert out.strip() == "tmpfs"
+    assert not mounted()   # the container is gone: so is the mount
+    docker(env, "volume", "rm", vol)

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from dockyard.engine import detachkeys
-from dockyard.engine.exec import ExecConfig, ExecRecord, ExecTarget, build_process, go_duration
+from dockyard.engine.exec import ExecConfig, ExecRecord, ExecTarget, go_duration
+from dockyard.engine.execspec import build_process
 from dockyard.engine.execuser import resolve
 from dockyard.errors import Conflict, InvalidArgument
 

@@ -272,6 +272,8 @@ def test_checks_dockerd_skips_when_the_host_discards_the_option():
                     CgroupFeatures(swap_limit=False))
     with pytest.raises(InvalidArgument, match="NanoCPUs can not be set"):
         validate_create({}, {"NanoCpus": 1_000_000_000}, NO_CFS)
+    with pytest.raises(InvalidArgument, match="does not support CPU real-time scheduler"):
+        validate_create({}, {"CpuRealtimeRuntime": 100}, CgroupFeatures(cpu_realtime=False))
     with pytest.raises(InvalidArgument, match="Minimum memory limit allowed is 6MB"):
         validate_create({}, {"Memory": 5}, CgroupFeatures(memory_limit=False))
 

@@ -239,6 +239,10 @@ def test_volumes_from_shares_the_other_containers_mounts(vols, tmp_path):
 def test_volume_driver_applies_to_binds_volumes(vols):
     with pytest.raises(NotFound, match='plugin "flocker" not found'):
         plan_mounts({}, {"Binds": ["dv:/d"], "VolumeDriver": "flocker"}, None, vols)
+    with pytest.raises(NotFound, match='plugin "flocker" not found'):
+        plan_mounts({}, {"Mounts": [{"Type": "volume", "Target": "/a", "VolumeOptions": {
+            "DriverConfig": {"Name": "flocker"}}}]}, None, vols)
+    assert vols.list()["Volumes"] == []
     plans = plan_mounts({}, {"Binds": ["dv:/d"], "VolumeDriver": "local"}, None, vols)
     assert plans[0].driver == "local"
     release_mounts(plans, vols, remove_anonymous=True)

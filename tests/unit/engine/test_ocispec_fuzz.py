@@ -77,8 +77,8 @@ def run_seed(seed: int, rootfs) -> int:
         config, hc = random_body(rng)
         try:
             merged = merge_image_config(config, {"Env": ["PATH=/bin"], "Cmd": ["sh"]})
-            merged = fill_hostname(merged, str(hc.get("NetworkMode")), CID)
             validate_create(merged, hc, features=CgroupFeatures())
+            merged = fill_hostname(merged, str(hc.get("NetworkMode")), CID)
             adapted, _ = adapt_resources(hc, CgroupFeatures())
             normalized = normalize_host_config(adapted, cgroup_v2=False)
             build_spec(SpecInputs(CID, str(rootfs), merged, normalized, netns="",

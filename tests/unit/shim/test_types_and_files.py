@@ -10,7 +10,8 @@ import pytest
 from dockyard.errors import Conflict, InvalidArgument
 from dockyard.shim import ExitStatus, LogConfig, ShimRequest, files, read_exit, shim_alive
 from dockyard.shim.client import raise_for
-from dockyard.shim.monitor import _fds, error_reply
+from dockyard.shim.wire import error_reply
+from dockyard.shim.wire import fds_from as _fds
 
 
 def test_request_roundtrip_and_validation():
