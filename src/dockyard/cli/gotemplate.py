@@ -47,7 +47,12 @@ def _go_order(v: Any) -> Any:
 class Row(dict):
     """A CLI formatter row (ps, images, ...): docker marshals these with
     json.Marshal, so ``{{json .}}`` of one escapes <, > and & (the ``json``
-    template function itself does not)."""
+    template function itself does not). ``methods`` are what a template calls
+    with arguments (``{{.Label "k"}}``); they are not part of ``{{json .}}``."""
+
+    def __init__(self, fields: dict, methods: dict | None = None) -> None:
+        super().__init__(fields)
+        self.methods = methods or {}
 
 
 def go_json(v: Any) -> str:

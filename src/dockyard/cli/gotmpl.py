@@ -261,7 +261,11 @@ def _field(v: Any, path: list[str]) -> Any:
             continue
         if isinstance(v, dict):
             if part not in v:
-                raise _Err(f"template: can't evaluate field {part}")
+                method = getattr(v, "methods", {}).get(part)
+                if method is None:
+                    raise _Err(f"template: can't evaluate field {part}")
+                v = method   # e.g. ps rows' .Label "key"
+                continue
             v = v[part]
         else:
             raise _Err(f"template: can't evaluate field {part} in type "
@@ -316,9 +320,19 @@ class _Exec:
                 except (TypeError, ValueError, KeyError, IndexError) as e:
                     raise _Err(f"template: error calling {head[1]}: {e}") from None
             else:
+                value_ = self.arg(head, dot)
+                if callable(value_):   # a method: {{.Label "k"}}
+                    vals = [self.arg(a, dot) for a in args[1:]]
+                    if i > 0:
+                        vals.append(value)
+                    try:
+                        value = value_(*vals)
+                    except TypeError as e:
+                        raise _Err(f"template: wrong number of args: {e}") from None
+                    continue
                 if len(args) > 1 or i > 0:
                     raise _Err("template: can't give argument to non-function")
-                value = self.arg(head, dot)
+                value = value_
         return value
 
     def run(self, nodes: list[tuple], dot: Any, to_str: Callable[[Any], str]) -> None:

@@ -87,6 +87,11 @@ def test_exec_logs_top(cli: CLI):
     assert (out.returncode, out.stdout) == (5, "in-exec\n")
     out = cli.run("exec", "-i", n, "cat", input="to exec\n")
     assert (out.returncode, out.stdout) == (0, "to exec\n")
+    assert cli.ok("exec", "-d", n, "sh", "-c", "echo bg > /tmp/bg") == ""
+    deadline = time.monotonic() + 10
+    while cli.run("exec", n, "cat", "/tmp/bg").stdout != "bg\n":
+        assert time.monotonic() < deadline, "exec -d did not run"
+        time.sleep(0.1)
     deadline = time.monotonic() + 10
     while cli.ok("logs", n) != "line1\nline2\n" and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -113,6 +118,9 @@ def test_cp_and_export(cli: CLI, tmp_path):
     assert (tmp_path / "out" / "sub" / "f").read_text() == "x\n"
     cli.ok("cp", f"{n}:/tmp/in.txt", str(tmp_path))
     assert (tmp_path / "in.txt").read_text() == "copied in\n"
+    raw = cli.run("cp", f"{n}:/tmp/in.txt", "-", input=b"")
+    with tarfile.open(fileobj=__import__("io").BytesIO(raw.stdout)) as tar:
+        assert tar.extractfile("in.txt").read() == b"copied in\n"
     out = cli.run("export", n, input=b"")
     assert out.returncode == 0 and out.stdout[257:262] == b"ustar"
     exported = tmp_path / "fs.tar"
@@ -195,6 +203,10 @@ def test_volumes(cli: CLI):
     out = cli.run("run", "--rm", *NONET, "-v", f"{v}:/data", "busybox", "cat", "/data/f")
     assert out.stdout == "kept\n", out.stderr
     assert cli.ok("volume", "rm", v) == v + "\n"
+    cli.ok("volume", "create", v + "-p")
+    out = cli.ok("volume", "prune", "-f", "-a")
+    assert out.startswith("Deleted Volumes:\n") and v + "-p" in out
+    assert v + "-p" not in cli.ok("volume", "ls", "-q").split()
 
 
 def test_system_verbs(cli: CLI):

@@ -104,7 +104,21 @@ def test_user_network_and_dns(net_cli: CLI):
         out = cli.run("run", "--rm", "--network", net, "busybox", "sh", "-c",
                       "sleep 0.2; ping -c1 -W2 db >/dev/null && echo reached")
         assert out.stdout == "reached\n", out.stderr
-        cli.ok("rm", "-f", srv)
+        net2 = name("net2")
+        subnet = f"10.{200 + os.getpid() % 50}.200"   # outside the pools, ours alone
+        cli.ok("network", "create", "--subnet", f"{subnet}.0/24", net2)
+        try:
+            cli.ok("network", "connect", "--ip", f"{subnet}.9", net2, srv)
+            nets = cli.ok("inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}"
+                          "{{$k}}={{$v.IPAddress}} {{end}}", srv).split()
+            assert f"{net2}={subnet}.9" in nets and any(x.startswith(net + "=")
+                                                        for x in nets)
+            cli.ok("network", "disconnect", net2, srv)
+            assert net2 not in cli.ok("inspect", "-f", "{{json .NetworkSettings.Networks}}",
+                                      srv)
+        finally:
+            cli.ok("rm", "-f", srv)
+            cli.ok("network", "rm", net2)
     finally:
         cli.ok("network", "rm", net)
     assert net not in cli.ok("network", "ls", "--format", "{{.Name}}").split()

@@ -91,9 +91,11 @@ def _handler(method, path, headers, body, conn):
             p = p[len(prefix):]
     if p == "/_ping":
         return http_response(200, "" if method == "HEAD" else "OK", {"Ostype": "linux"})
-    if p == "/containers/json":   # ages fixed at request time: "2 minutes ago" stays so
-        now = int(time.time())
-        items = [{**c, "Created": now - age} for c, age in zip(CONTAINERS, (125, 7200),
+    if p == "/containers/json":
+        # Created moves in 30 s steps: both CLIs see the same CreatedAt, and the ages
+        # (140-170 s, 7200-7230 s) stay "2 minutes ago" / "2 hours ago".
+        now = int(time.time()) // 30 * 30
+        items = [{**c, "Created": now - age} for c, age in zip(CONTAINERS, (140, 7200),
                                                                   strict=True)]
         return http_response(200, items)
     if p in (f"/containers/{CID}/json", "/containers/web/json"):
@@ -159,6 +161,7 @@ def _both(daemon, *args):
     ["inspect", "-f", "{{.Config.Cmd | json}} {{upper .Name}} {{index .Config.Labels "
                       "\"b\"}}", "web"],
     ["ps", "--format", "{{.Names | upper}} {{len .Labels}}"],
+    ["ps", "-a", "--format", "{{.Names}} [{{.Label \"com.example\"}}] [{{.Label \"no\"}}]"],
     ["volume", "ls"], ["volume", "ls", "-q"], ["volume", "ls", "--format", "{{.Name}}"],
     ["network", "ls"], ["network", "ls", "--no-trunc"], ["network", "ls", "-q"],
     ["network", "ls", "--format", "table {{.Name}}\t{{.IPv6}}\t{{.Internal}}"],

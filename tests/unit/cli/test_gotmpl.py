@@ -58,3 +58,9 @@ def test_table_header_with_functions():
     out = gotemplate.render_rows("table {{.Names}}\t{{upper .Image}}", rows,
                                  {"Names": "NAMES", "Image": "IMAGE"})
     assert out.splitlines() == ["NAMES     IMAGE", "web       BUSYBOX"]
+
+
+def test_row_methods_take_arguments_and_stay_out_of_json():
+    row = gotemplate.Row({"Names": "web"}, {"Label": lambda k: {"a": "1"}.get(k, "")})
+    assert gotemplate.render('{{.Label "a"}}-{{.Label "b"}}', row) == "1-"
+    assert gotemplate.render("{{json .}}", row) == '{"Names":"web"}'

@@ -173,7 +173,7 @@ def ps_row(c: dict[str, Any], trunc: bool, now: float | None = None) -> dict[str
         "Size": size,
         "State": c.get("State") or "",
         "Status": c.get("Status") or "",
-    })
+    }, {"Label": lambda key: str(labels.get(key, ""))})
 
 
 PS_HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND",
