@@ -10,7 +10,7 @@ fails (with the exit code, as ``docker build`` shows it). ``docker build`` with
 ``DOCKER_BUILDKIT=0`` and docker-py's ``images.build`` speak exactly this.
 
 The context is extracted (``dockyard.image.safetar``) from the body in a worker
-thread into ``<exec_root>/build/ctx-*`` and removed afterwards; the build runs
+thread into ``<data_root>/build/tmp/ctx-*`` and removed afterwards; the build runs
 there with the same executor as ``dockyard build``.
 """
 
@@ -138,10 +138,13 @@ async def build(request: web.Request) -> web.StreamResponse:
         from dockyard.build.context import BuildContext
         from dockyard.build.errors import StepFailed
         from dockyard.build.executor import Builder
-        from dockyard.build.stale import scratch_prefix
+        from dockyard.build.stale import clean_stale, scratch_prefix
 
-        base = backend.exec_root / "build"
+        # contexts can be big: on the data root's disk (docker keeps them in its
+        # data root too), not in the exec root (often a small tmpfs)
+        base = backend.data_root / "build" / "tmp"
         base.mkdir(parents=True, exist_ok=True, mode=0o700)
+        clean_stale(base)
         tmp = tempfile.mkdtemp(prefix=scratch_prefix("ctx"), dir=base)
         svc = backend.open_images()
         builder = Builder(svc, backend.exec_root, emit=emit)

@@ -15,6 +15,7 @@ import os
 import shutil
 import sys
 import tempfile
+from pathlib import Path
 
 from dockyard.errors import InvalidArgument
 
@@ -99,16 +100,17 @@ def cmd_build(args: argparse.Namespace, ctx) -> int:
     from dockyard.build.executor import Builder, BuildOptions
     from dockyard.build.exporters import export, parse_output
     from dockyard.build.progress import make_progress
-    from dockyard.build.stale import scratch_prefix
+    from dockyard.build.stale import clean_stale, scratch_prefix
     from dockyard.image import reference as refs
 
     for t in args.tag:
         refs.parse(t)   # bad tags fail before any work
     outputs = [parse_output(o) for o in args.output]
     exec_root = os.environ.get("DOCKYARD_EXEC_ROOT") or DEFAULT_EXEC_ROOT
-    os.makedirs(os.path.join(exec_root, "build"), mode=0o700, exist_ok=True)
-    work = tempfile.mkdtemp(prefix=scratch_prefix("ctx"),
-                            dir=os.path.join(exec_root, "build"))
+    tmp_base = os.path.join(ctx.data_root, "build", "tmp")
+    os.makedirs(tmp_base, mode=0o700, exist_ok=True)
+    clean_stale(Path(tmp_base))
+    work = tempfile.mkdtemp(prefix=scratch_prefix("ctx"), dir=tmp_base)
     secrets = parse_secrets(args.secret)
     svc = ctx.image_service()
     progress = make_progress(args.progress, args.quiet)
