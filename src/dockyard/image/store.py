@@ -195,6 +195,13 @@ class ImageStore:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
+        self._upgrade()
+
+    def _upgrade(self) -> None:
+        """Bring a store made by an earlier dockyard up to this schema."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(pins)")}
+        if "created" not in columns:   # pins before they were ordered
+            self._db.execute("ALTER TABLE pins ADD COLUMN created REAL NOT NULL DEFAULT 0")
 
     def close(self) -> None:
         self._db.close()

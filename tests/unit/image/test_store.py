@@ -137,6 +137,22 @@ def test_pins_are_gc_roots_that_outlive_processes_until_unpinned(tmp_path):
     s.close()
 
 
+def test_a_store_with_unordered_pins_is_upgraded(tmp_path):
+    import sqlite3
+
+    s = ImageStore(tmp_path / "r")
+    s.close()
+    db = sqlite3.connect(s.meta_dir / "metadata.db")
+    db.executescript("DROP TABLE pins; CREATE TABLE pins (owner TEXT NOT NULL, kind TEXT "
+                     "NOT NULL, name TEXT NOT NULL, PRIMARY KEY (owner, kind, name)); "
+                     "INSERT INTO pins VALUES ('container:a', 'image', 'i');")
+    db.close()
+    s = ImageStore(tmp_path / "r")
+    s.pin("container:b", "image", "i")
+    assert s.pin_owners_of("image", "i") == ["container:a", "container:b"]
+    s.close()
+
+
 def test_reopen_keeps_records(tmp_path):
     s = ImageStore(tmp_path / "r")
     rec = s.add_image(_image(s))
