@@ -19,6 +19,7 @@ a timeout per server; no answer from any of them is SERVFAIL.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import itertools
 import socket
@@ -238,15 +239,20 @@ class DnsServer:
             daemon_threads = True
             allow_reuse_address = True
 
-        try:
-            self._servers.append(UdpServer((self.address, self.port), udp_h))
-            port = self._servers[0].server_address[1]
-            self._servers.append(TcpServer((self.address, port), tcp_h))
-            self.port = port
-        except OSError as e:
-            self.stop()
-            raise Unavailable(f"cannot listen for DNS on {self.address}:{self.port}: "
-                              f"{e.strerror}") from e
+        # Port 0 picks a free UDP port; the same TCP port may be taken by someone
+        # else, so an ephemeral choice is retried (a fixed port is not).
+        for attempt in range(1 if self.port else 20):
+            try:
+                self._servers.append(UdpServer((self.address, self.port), udp_h))
+                port = self._servers[0].server_address[1]
+                self._servers.append(TcpServer((self.address, port), tcp_h))
+                self.port = port
+                break
+            except OSError as e:
+                self.stop()
+                if self.port or attempt == 19 or e.errno != errno.EADDRINUSE:
+                    raise Unavailable(f"cannot listen for DNS on {self.address}:{self.port}:"
+                                      f" {e.strerror}") from e
         for s in self._servers:
             t = threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.2},
                                  name=f"dns-{self.address}", daemon=True)

@@ -119,14 +119,13 @@ def test_import_from_stdin(dy, tmp_path, monkeypatch):
     assert "fromstdin" in dy("images")
 
 
-def test_history_inspect_df_check_save_load(dy, tmp_path):
+def test_history_inspect_check_save_load(dy, tmp_path):
     hist = dy("history", "busybox").splitlines()
     assert hist[0].split()[:2] == ["IMAGE", "CREATED"]
     assert len(hist) == 2 and "bootstrap" in hist[1]
     assert dy("image", "inspect", "-f", "{{.Os}}/{{.Architecture}}", "busybox").strip() \
         == "linux/amd64"
-    df = dy("system", "df").splitlines()
-    assert df[1].split()[:3] == ["Images", "1", "0"]
+    # (`system df` asks the daemon now: tests/integration/cli covers it)
     assert "no damage found" in dy("system", "check")
     out = tmp_path / "bb.tar"
     dy("save", "-o", str(out), "busybox")
