@@ -162,8 +162,7 @@ def create(backend: Backend, store: ContainerStore, body: dict[str, Any],
             raise InvalidArgument("can't create 'AutoRemove' container with restart policy")
         driver = log_driver(host_config, backend)
         mounts = _plan_mounts(backend, store, config, host_config, image_cfg)
-        top = svc.after_pull(image)
-        key = rootfs.prepare(svc, cid, str(image.id), top)
+        key = _prepare_rw(svc, store, cid, image)
         try:
             snap_mounts = svc.snapshotter.mounts(key)
             rec = ContainerRecord(
@@ -187,6 +186,25 @@ def create(backend: Backend, store: ContainerStore, body: dict[str, Any],
     finally:
         svc.close()
     return Created(rec, warnings)
+
+
+# image id -> its top snapshot, per data root: ``after_pull`` (a lease, two synced
+# transactions) is needed once per image, not once per container.
+_TOPS: dict[tuple[str, str], str | None] = {}
+
+
+def _prepare_rw(svc: Any, store: ContainerStore, cid: str, image: Any) -> str:
+    cache_key = (store.data_root, str(image.id))
+    if cache_key in _TOPS:
+        try:
+            return rootfs.prepare(svc, cid, str(image.id), _TOPS[cache_key])
+        except NotFound:   # the image's layers went away (rmi + GC): unpack again
+            _TOPS.pop(cache_key, None)
+            rootfs.unpin(svc, cid)
+    top = svc.after_pull(image)
+    key = rootfs.prepare(svc, cid, str(image.id), top)
+    _TOPS[cache_key] = top
+    return key
 
 
 def rootfs_path(store: ContainerStore, cid: str):
