@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -56,8 +55,6 @@ class Backend:
         self.identity = Identity(_engine_id(self.data_root))
         self.host: HostInfo | None = None
         self._registry: RegistryConfig | None = None
-        self._snap: object | None = None
-        self._snap_lock = threading.Lock()
 
     async def start(self) -> None:
         self.data_root.mkdir(parents=True, exist_ok=True, mode=0o711)
@@ -109,19 +106,7 @@ class Backend:
     def open_images(self) -> ImageService:
         from dockyard.image.service import ImageService
 
-        svc = ImageService(self.data_root, is_running=self.container_running)
-        # One snapshotter for the daemon's life: choosing one probes an overlay mount
-        # (~30 ms), which every create/start/rm would otherwise pay again. A snapshotter
-        # holds only paths; its metadata is flock-ed per call, so sharing is safe.
-        # (ImageService has no parameter for it yet: requests-engine.md.)
-        svc._snapshotter = self._snapshotter(svc)
-        return svc
-
-    def _snapshotter(self, svc: ImageService) -> object:
-        with self._snap_lock:
-            if self._snap is None:
-                self._snap = svc.snapshotter
-            return self._snap
+        return ImageService(self.data_root, is_running=self.container_running)
 
     async def images(self, fn: Callable[[ImageService], T]) -> T:
         """``fn(service)`` in a worker thread, with a service opened and closed there."""

@@ -403,14 +403,23 @@ def apply_to_snapshot(snapshotter: Snapshotter, key: str, stream: BinaryIO, *,
     return apply_layer(stream, target.path, whiteouts=target.whiteouts, options=options, **kw)
 
 
+# root -> the snapshotter kind chosen for it. Choosing probes an overlay mount (~30 ms);
+# a long-lived process (the daemon: every create, start and rm) asks again and again,
+# and the answer for one directory does not change while it runs.
+_CHOSEN: dict[str, type[Snapshotter]] = {}
+
+
 def default_snapshotter(root: str | os.PathLike[str]) -> Snapshotter:
     """Overlay where this kernel and filesystem can mount it, else copies."""
-    from dockyard.image.mount import overlay_supported
+    key = os.path.realpath(root)
+    kind = _CHOSEN.get(key)
+    if kind is None:
+        from dockyard.image.mount import overlay_supported
 
-    os.makedirs(root, exist_ok=True)
-    if os.geteuid() == 0 and overlay_supported(root):
-        return OverlaySnapshotter(root)
-    return CopySnapshotter(root)
+        os.makedirs(root, exist_ok=True)
+        overlay = os.geteuid() == 0 and overlay_supported(root)
+        kind = _CHOSEN[key] = OverlaySnapshotter if overlay else CopySnapshotter
+    return kind(root)
 
 
 def _usage(path: str) -> Usage:
