@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -24,22 +23,13 @@ from dockyard.api.app import json_response
 from dockyard.api.exec import service_of
 from dockyard.api.params import query_bool
 from dockyard.errors import Conflict, InvalidArgument, NotFound
+from dockyard.pids import alive as _alive
 
 if TYPE_CHECKING:
     from dockyard.engine.exec import ExecTarget
 
 INTERVAL = 1.0
 LIVE = ("running", "paused")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 async def _in_thread(request: web.Request, fn, *args):

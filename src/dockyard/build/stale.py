@@ -17,21 +17,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from dockyard.pids import alive as _alive
+
 _NAME = re.compile(r"^(?:b|v|ctx|add)-(\d+)-")
 
 
 def scratch_prefix(kind: str) -> str:
     return f"{kind}-{os.getpid()}-"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def clean_stale(build_dir: Path) -> int:

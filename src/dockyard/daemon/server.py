@@ -24,6 +24,7 @@ from pathlib import Path
 from dockyard.daemon.backend import Backend
 from dockyard.daemon.config import DaemonConfig, parse_host
 from dockyard.errors import Conflict, InvalidArgument
+from dockyard.pids import alive as _alive
 
 SOCKET_MODE = 0o660
 DEFAULT_GROUP = "docker"
@@ -64,16 +65,6 @@ def root_lock(data_root: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def socket_gid(group: str) -> int | None:

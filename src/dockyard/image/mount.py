@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dockyard.errors import InvalidArgument, SystemError_
+from dockyard.pids import alive as _alive
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 MAX_MOUNT_DATA = PAGE_SIZE - 1  # the kernel copies one page, NUL included
@@ -227,16 +228,6 @@ def remove_stale_probes(workdir: str | os.PathLike[str]) -> int:
         shutil.rmtree(path, ignore_errors=True)
         removed += 1
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 __all__ = ["MAX_MOUNT_DATA", "MountSpec", "is_mountpoint_under", "mount_all",

@@ -39,6 +39,7 @@ from dockyard.errors import Conflict, InvalidArgument, NotFound, Unavailable
 from dockyard.image import reference as refs
 from dockyard.image.content import ContentStore
 from dockyard.image.digest import Digest
+from dockyard.pids import alive as _alive
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS images (
@@ -587,16 +588,6 @@ def _layer(row: Sequence) -> LayerRecord:
 
 def _s(d: Digest | None) -> str | None:
     return str(d) if d is not None else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 __all__ = ["BlobRef", "ImageRecord", "ImageStore", "LayerRecord", "Lease", "NewImage"]
