@@ -471,14 +471,18 @@ def test_spare_shims_are_replaced_and_leave_with_the_zygote(tmp_path, busybox_ro
                     break
                 await asyncio.sleep(0.01)
             assert len(first) == 1
-            for _ in range(3):
+            # The zygote and its spare both accept on the socket and whoever is first
+            # serves; on a loaded machine the zygote can win several times in a row.
+            for _ in range(30):
                 _, shim, _ = await h.start(["true"])
                 assert (await shim.wait()).exit_code == 0
-            for _ in range(200):
-                now = _spares(h.exec_root)
+                for _ in range(100):
+                    now = _spares(h.exec_root)
+                    if len(now) == 1 and now != first:
+                        break
+                    await asyncio.sleep(0.01)
                 if len(now) == 1 and now != first:
                     break
-                await asyncio.sleep(0.01)
             assert len(now) == 1 and now != first
             await h.zygote.close()
             h.zygote = None
