@@ -118,11 +118,15 @@ def start_docker(work: Path, rootfs_tar: Path) -> tuple[Engine, subprocess.Popen
     sock = work / "docker.sock"
     exec_root = Path(tempfile.mkdtemp(prefix="dyb-", dir="/run"))
     env = {**os.environ, "DOCKER_HOST": f"unix://{sock}", "DOCKER_BUILDKIT": "0"}
+    # dockerd's own bridge for this run (-b wants it made already; not docker0)
+    subprocess.run(["ip", "link", "add", "dybench0", "type", "bridge"], check=True)
+    subprocess.run(["ip", "addr", "add", "10.199.0.1/24", "dev", "dybench0"], check=True)
+    subprocess.run(["ip", "link", "set", "dybench0", "up"], check=True)
     with open(work / "dockerd.log", "wb") as log:
         proc = subprocess.Popen(
             ["dockerd", "--data-root", str(work / "docker"), "--exec-root", str(exec_root),
              "--pidfile", str(exec_root / "dockerd.pid"), "-H", f"unix://{sock}",
-             "--bridge", "dybench0", "--bip", "10.199.0.1/24", "--storage-driver",
+             "--bridge", "dybench0", "--storage-driver",
              "overlay2", "--containerd-namespace", "dybench",
              "--containerd-plugins-namespace", "dybenchp"],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)

@@ -152,6 +152,10 @@ def make_spec(rootfs: str, req: RunRequest, points: Points) -> dict:
     spec["hostname"] = req.hostname or "buildkitsandbox"
     linux = spec["linux"]
     linux.pop("resources", None)
+    # RUN is confined like a container: docker's builder applies its default profile.
+    from dockyard.engine.spec_seccomp import seccomp_section
+
+    linux["seccomp"] = seccomp_section(False, None, list(DOCKER_CAPS))
     namespaces = ["pid", "ipc", "uts", "mount"]
     if req.network == "none":
         namespaces.append("network")
