@@ -18,6 +18,8 @@ import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from dockyard.image.diff import xattrs_of
+
 CHUNK = 1 << 20
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK
@@ -89,23 +91,6 @@ def header(name: str, kind: str, st: os.stat_result, *, size: int = 0, linkname:
 
 
 END = b"\0" * 1024
-
-
-def xattrs_of(target: int | str, follow: bool = True) -> dict[str, bytes]:
-    """The xattrs worth archiving (overlay's own bookkeeping is never copied)."""
-    try:
-        names = os.listxattr(target, follow_symlinks=follow)
-    except OSError:
-        return {}
-    out = {}
-    for key in names:
-        if key.startswith("trusted.overlay."):
-            continue
-        try:
-            out[key] = os.getxattr(target, key, follow_symlinks=follow)
-        except OSError:
-            continue
-    return out
 
 
 

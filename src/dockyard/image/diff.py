@@ -206,7 +206,8 @@ class TarWriter:
         self.sink.close()
 
 
-def _xattrs(target: int | str, follow: bool = True) -> dict[str, bytes]:
+def xattrs_of(target: int | str, follow: bool = True) -> dict[str, bytes]:
+    """The xattrs worth archiving (overlay's own bookkeeping is never copied)."""
     try:
         names = os.listxattr(target, follow_symlinks=follow)
     except OSError:
@@ -250,7 +251,7 @@ class _Walker:
                 return
             fd = os.open(name, _FILE_FLAGS, dir_fd=dfd)
             try:
-                w.add(rel, "0", st, size=st.st_size, xattrs=_xattrs(fd), data_fd=fd)
+                w.add(rel, "0", st, size=st.st_size, xattrs=xattrs_of(fd), data_fd=fd)
             finally:
                 os.close(fd)
             if st.st_nlink > 1:
@@ -258,7 +259,7 @@ class _Walker:
         elif stat.S_ISDIR(mode):
             fd = os.open(name, _DIR_FLAGS, dir_fd=dfd)
             try:
-                xattrs = _xattrs(fd)
+                xattrs = xattrs_of(fd)
                 opaque = False
                 if self.overlay:
                     opaque = _overlay_meta(fd, rel)
@@ -272,7 +273,7 @@ class _Walker:
         elif stat.S_ISLNK(mode):
             target = os.readlink(name, dir_fd=dfd)
             w.add(rel, "2", st, linkname=target,
-                  xattrs=_xattrs(f"/proc/self/fd/{dfd}/{name}", follow=False))
+                  xattrs=xattrs_of(f"/proc/self/fd/{dfd}/{name}", follow=False))
         elif stat.S_ISCHR(mode) and self.overlay and st.st_rdev == 0:
             head, _, base = rel.rpartition("/")
             w.add(f"{head}/.wh.{base}" if head else f".wh.{base}", "0", st, mode=0o600)
@@ -376,8 +377,8 @@ def _pair(walker: _Walker, lfd: int, ufd: int, prefix: str) -> None:
             cu = os.open(name, _DIR_FLAGS, dir_fd=ufd)
             cl = os.open(name, _DIR_FLAGS, dir_fd=lfd)
             try:
-                if _meta_changed(lst, ust) or _xattrs(cu) != _xattrs(cl):
-                    walker.w.add(prefix + name + "/", "5", ust, xattrs=_xattrs(cu))
+                if _meta_changed(lst, ust) or xattrs_of(cu) != xattrs_of(cl):
+                    walker.w.add(prefix + name + "/", "5", ust, xattrs=xattrs_of(cu))
                 _pair(walker, cl, cu, prefix + name + "/")
             finally:
                 os.close(cu)
@@ -404,7 +405,7 @@ def _changed(lfd: int, ufd: int, name: str, lst: os.stat_result, ust: os.stat_re
     lf = os.open(name, _FILE_FLAGS, dir_fd=lfd)
     uf = os.open(name, _FILE_FLAGS, dir_fd=ufd)
     try:
-        if _xattrs(lf) != _xattrs(uf):
+        if xattrs_of(lf) != xattrs_of(uf):
             return True
         if ust.st_mtime_ns % 1_000_000_000 or (lst.st_dev, lst.st_ino) == (ust.st_dev, ust.st_ino):
             return False
@@ -420,4 +421,4 @@ def _changed(lfd: int, ufd: int, name: str, lst: os.stat_result, ust: os.stat_re
         os.close(uf)
 
 
-__all__ = ["DiffOptions", "DiffStats", "TarWriter", "diff_dirs", "diff_upperdir"]
+__all__ = ["DiffOptions", "DiffStats", "TarWriter", "diff_dirs", "diff_upperdir", "xattrs_of"]
