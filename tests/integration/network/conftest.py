@@ -35,6 +35,30 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_port_range(count: int) -> int:
+    """The first of ``count`` consecutive TCP ports free on every address, chosen below
+    the kernel's ephemeral range so no outgoing connection takes one meanwhile."""
+    import random
+
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20000, max(low - count, 20001))
+        held = []
+        try:
+            for port in range(base, base + count):
+                s = socket.socket()
+                held.append(s)
+                s.bind(("0.0.0.0", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in held:
+                s.close()
+    raise RuntimeError(f"no {count} consecutive free ports below {low}")
+
+
 class Lab:
     def __init__(self, token: str, busybox: Path) -> None:
         self.token = token
