@@ -131,6 +131,7 @@ def start_docker(work: Path, rootfs_tar: Path) -> tuple[Engine, subprocess.Popen
              "--containerd-plugins-namespace", "dybenchp"],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     proc.exec_root = exec_root   # type: ignore[attr-defined]
+    proc.data_root = work / "docker"   # type: ignore[attr-defined]
     engine = Engine("docker", [DOCKER_CLI], env, "busybox:bench")
     _wait_until(lambda: engine.run("version", check=False, timeout=10).returncode == 0,
                 "dockerd", work / "dockerd.log")
@@ -154,6 +155,7 @@ def start_dockyard(work: Path) -> tuple[Engine, subprocess.Popen]:
              "--config-file", str(work / "daemon.json")],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     proc.exec_root = exec_root   # type: ignore[attr-defined]
+    proc.data_root = data_root   # type: ignore[attr-defined]
     engine = Engine("dockyard", [shutil.which("dockyard") or "dockyard"], env,
                     "busybox:bench")
     _wait_until(lambda: engine.run("version", check=False, timeout=10).returncode == 0,
@@ -177,8 +179,20 @@ def stop(engine: Engine, proc: subprocess.Popen) -> None:
     except ProcessLookupError:
         pass
     exec_root = proc.exec_root   # type: ignore[attr-defined]
-    subprocess.run(["umount", "-R", "-l", str(exec_root)], capture_output=True)
+    data_root = proc.data_root   # type: ignore[attr-defined]
+    # dockerd's overlay2 bind-mounts its data root on itself; both roots hold mounts
+    for root in (exec_root, data_root):
+        _unmount_below(root)
     shutil.rmtree(exec_root, ignore_errors=True)
+
+
+def _unmount_below(root: Path) -> None:
+    prefix = str(root)
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    for point in sorted((p for p in points if p == prefix or p.startswith(prefix + "/")),
+                        key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True)
 
 
 def _wait_until(ready, what: str, log: Path, timeout: float = 60) -> None:
