@@ -18,8 +18,14 @@ import pytest
 from tests.unit.cli.fakedaemon import FakeDaemon, http_response
 
 DOCKER = shutil.which("docker")
-pytestmark = pytest.mark.skipif(DOCKER is None, reason="LOUD SKIP: the docker CLI "
-                                "(/usr/bin/docker, package docker.io) is not installed")
+
+
+@pytest.fixture(autouse=True)
+def _docker_cli_installed():
+    """CI installs docker.io; without its CLI these comparisons cannot run: fail loudly."""
+    if DOCKER is None:
+        pytest.fail("the docker CLI (/usr/bin/docker, package docker.io) is not installed: "
+                    "run scripts/setup.sh", pytrace=False)
 
 CASES = [
     [],

@@ -89,7 +89,7 @@ def test_export_and_diff(env):
 
 
 def test_docker_py_archive_diff_export(env):
-    docker_py = pytest.importorskip("docker", reason="docker-py is a dev dependency")
+    import docker as docker_py
     client = docker_py.DockerClient(base_url=env[0].host, version="1.41")
     cname = f"dpy-cp-{TOKEN}"
     try:

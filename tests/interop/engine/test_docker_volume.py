@@ -151,7 +151,7 @@ def test_bind_mount_and_tmpfs(env, tmp_path):
 
 
 def test_docker_py_volumes(env):
-    docker_py = pytest.importorskip("docker", reason="docker-py is a dev dependency")
+    import docker as docker_py
     client = docker_py.DockerClient(base_url=env[0].host, version="1.41")
     try:
         name = f"dypy-{TOKEN}"

@@ -8,14 +8,13 @@ import socket
 import time
 import urllib.request
 
+import docker  # a declared test dependency: missing is a failure, not a skip
 import pytest
 
 from tests.integration.daemon.harness import short_workdir
 from tests.interop.network.netdaemon import network_daemon
 
 pytestmark = pytest.mark.interop
-
-docker = pytest.importorskip("docker", reason="docker-py is a declared test dependency")
 
 
 @pytest.fixture
